@@ -1,0 +1,35 @@
+# invokerctl — build, test and demo targets. `make test` is what CI runs.
+GO        ?= go
+BIN       ?= bin
+PKGS      := ./...
+GOFLAGS_TEST ?= -count=1 -timeout 75m
+
+.PHONY: all build test test-short lint bench demo fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/invokerctl ./cmd/invokerctl
+
+# Everything CI runs: formatting and vet, then every test tier (unit, in-process
+# emulator with the real Google client libraries, end-to-end with terraform).
+test: lint
+	$(GO) test $(GOFLAGS_TEST) $(PKGS)
+
+# Unit and in-process tests only (skips the terraform end-to-end tier).
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+lint:
+	@out=$$(gofmt -l cmd pkg examples); if [ -n "$$out" ]; then echo "gofmt needs to run on:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	@if command -v terraform >/dev/null 2>&1; then terraform fmt -recursive -check terraform examples; else echo "terraform not found: skipping terraform fmt -check"; fi
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+demo: build
+	$(BIN)/invokerctl demo
+
+clean:
+	rm -rf $(BIN)
