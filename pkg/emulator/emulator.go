@@ -1,0 +1,246 @@
+// Package emulator is a local, faithful emulator of the Google Cloud APIs
+// invokerctl touches: IAM v1, IAM Credentials v1, the OAuth2 token endpoint
+// and certificates, the GCE metadata server, Cloud Run Admin v2 (and the v1
+// surfaces gcloud uses), Cloud Functions v2, Cloud Resource Manager v1/v3,
+// and the Cloud Run data plane that checks ID tokens and run.routes.invoke.
+//
+// It is a peer of Google, not of invokerctl's code: production packages never
+// import it. Tests and the demo/emulator commands do, and drive the real Go
+// client libraries, gcloud and Terraform at it. One listener serves every
+// API; the wire contract is shared/EMULATOR-CONTRACT.md.
+package emulator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configures an Emulator. The zero value is usable: it listens on a
+// random loopback port with one project "demo-project".
+type Options struct {
+	// Addr is the listen address; default "127.0.0.1:0". Loopback by default.
+	Addr string
+	// Project is created at start unless it already exists (from the seed or
+	// the state file); default "demo-project". ProjectNumber defaults to a
+	// stable 12-digit number derived from the id.
+	Project       string
+	ProjectNumber string
+	// BootstrapToken is the static access token of the bootstrap owner; a
+	// random one is generated when empty. BootstrapPrincipal is its
+	// principal, default "user:owner@example.com"; like the creator of a real
+	// project it holds roles/owner in every project policy the emulator
+	// creates (and cannot mint other accounts' tokens until granted
+	// roles/iam.serviceAccountTokenCreator).
+	BootstrapToken     string
+	BootstrapPrincipal string
+	// Seed, when set, creates projects, services, functions, accounts,
+	// groups and policies at start. SeedFile is read with LoadSeed.
+	Seed     *Seed
+	SeedFile string
+	// StateFile, when set, persists all state as JSON (written atomically);
+	// a restart with the same file keeps every account, key, service, policy.
+	StateFile string
+	// Store overrides StateFile with another Store.
+	Store Store
+
+	// MetadataServiceAccount is the email of the service account "attached"
+	// to the pretend instance that the metadata server speaks for.
+	MetadataServiceAccount string
+
+	// Knobs for tests and benchmarks.
+	Latency          time.Duration // added to every request
+	ErrorRate        float64       // fraction of API requests failed with ErrorCode
+	ErrorCode        int           // 429 (with Retry-After) or 503; default 503
+	QPS              float64       // requests per second beyond which 429 is returned; 0 = unlimited
+	PropagationDelay time.Duration // a policy change reaches the data plane only after this
+	// FailNext, when > 0, fails the next N API requests with ErrorCode
+	// (deterministic fault injection); also settable at the admin path.
+	FailNext int
+
+	// RolesFile overrides the embedded predefined-role table (same JSON shape
+	// as the roles data shipped with the emulator).
+	RolesFile string
+
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Logger receives one line per request (never tokens); default discards.
+	Logger *slog.Logger
+}
+
+// Emulator is a running emulator.
+type Emulator struct {
+	opts   Options
+	ln     net.Listener
+	srv    *http.Server
+	url    string
+	router *router
+	store  Store
+	log    *slog.Logger
+
+	mu    sync.Mutex // guards st and the fields below
+	st    *State
+	calls map[string]int // per-method request counters
+	fault faultState
+}
+
+// New starts an emulator and returns once it is listening.
+func New(opts Options) (*Emulator, error) {
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:0"
+	}
+	if opts.Project == "" {
+		opts.Project = "demo-project"
+	}
+	if opts.BootstrapPrincipal == "" {
+		opts.BootstrapPrincipal = "user:owner@example.com"
+	}
+	if opts.ErrorCode == 0 {
+		opts.ErrorCode = http.StatusServiceUnavailable
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.BootstrapToken == "" {
+		opts.BootstrapToken = "emulator-owner-" + randomHex(16)
+	}
+	e := &Emulator{opts: opts, router: &router{}, log: opts.Logger, calls: map[string]int{}}
+	e.fault.failNext = opts.FailNext
+	switch {
+	case opts.Store != nil:
+		e.store = opts.Store
+	case opts.StateFile != "":
+		e.store = FileStore{Path: opts.StateFile}
+	default:
+		e.store = memStore{}
+	}
+	if err := e.init(); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", opts.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: listen on %s: %w", opts.Addr, err)
+	}
+	e.ln = ln
+	e.url = "http://" + ln.Addr().String()
+	e.registerRoutes()
+	e.srv = &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := e.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			e.log.Error("emulator server stopped", "err", err)
+		}
+	}()
+	return e, nil
+}
+
+// URL is the base URL of the single listener, e.g. "http://127.0.0.1:41234".
+func (e *Emulator) URL() string { return e.url }
+
+// Addr is the listener's host:port (the value for GCE_METADATA_HOST).
+func (e *Emulator) Addr() string { return e.ln.Addr().String() }
+
+// BootstrapToken is the bootstrap owner's static access token.
+func (e *Emulator) BootstrapToken() string { return e.opts.BootstrapToken }
+
+// Project is the default project id.
+func (e *Emulator) Project() string { return e.opts.Project }
+
+// HTTPClient returns a client whose transport sends requests for any Google
+// API host (*.googleapis.com, accounts.google.com, metadata.google.internal)
+// to the emulator, keeping path and query. Libraries with hard-coded hosts
+// (impersonate, idtoken.NewValidator) reach the emulator through it. It adds
+// no Authorization header.
+func (e *Emulator) HTTPClient() *http.Client {
+	return &http.Client{Transport: &RewriteTransport{Target: e.url}}
+}
+
+// Close stops the listener and saves state.
+func (e *Emulator) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := e.srv.Shutdown(ctx)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if serr := e.store.Save(e.st); serr != nil && err == nil {
+		err = serr
+	}
+	return err
+}
+
+// RewriteTransport sends every request to Target (scheme and host), keeping
+// the path and query: the way to point libraries whose Google hosts are hard
+// coded at the emulator. Base defaults to http.DefaultTransport.
+type RewriteTransport struct {
+	Target string
+	Base   http.RoundTripper
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *RewriteTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	u, err := url.Parse(t.Target)
+	if err != nil {
+		return nil, err
+	}
+	r2 := req.Clone(req.Context())
+	r2.URL.Scheme = u.Scheme
+	r2.URL.Host = u.Host
+	r2.Host = u.Host
+	base := t.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return base.RoundTrip(r2)
+}
+
+// ServeHTTP dispatches by path (contract §1.5) after the knobs: latency,
+// quota, injected errors; and counts every matched method.
+func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	if p, err := url.PathUnescape(r.URL.EscapedPath()); err == nil {
+		path = p
+	}
+	if strings.HasPrefix(path, adminPrefix) {
+		e.serveAdmin(w, r, path)
+		return
+	}
+	rt, vars, pathMatched := e.router.match(r.Method, path)
+	if rt == nil {
+		// Not an API path: maybe a Cloud Run service URL (the data plane).
+		if e.serveDataPlane(w, r) {
+			return
+		}
+		if pathMatched {
+			writeError(w, errf(http.StatusMethodNotAllowed, "INVALID_ARGUMENT", "method %s not allowed on %s", r.Method, path))
+			return
+		}
+		writeError(w, errNotFound("no such API path: %s %s", r.Method, path))
+		return
+	}
+	if e.opts.Latency > 0 {
+		select {
+		case <-time.After(e.opts.Latency):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	e.mu.Lock()
+	e.calls[rt.name]++
+	ferr := e.injectFault()
+	e.mu.Unlock()
+	if ferr != nil {
+		writeError(w, ferr)
+		return
+	}
+	e.log.Debug("request", "method", r.Method, "path", path, "api", rt.name)
+	rt.handler(w, r, vars)
+}
