@@ -1,0 +1,138 @@
+package gcp
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// RetryPolicy bounds retries of transient failures (429, 500, 502, 503, 504
+// and network errors): exponential backoff with full jitter, honouring
+// Retry-After.
+type RetryPolicy struct {
+	MaxAttempts int           // including the first; default 6
+	Initial     time.Duration // first backoff; default 500ms
+	Max         time.Duration // cap of one backoff; default 30s
+	// Sleep waits d or until ctx is done; tests replace it. Default: a timer.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// OnRetry, when set, is told about each retry (for progress output).
+	OnRetry func(req *http.Request, status int, wait time.Duration)
+}
+
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = 6
+	}
+	if p.Initial <= 0 {
+		p.Initial = 500 * time.Millisecond
+	}
+	if p.Max <= 0 {
+		p.Max = 30 * time.Second
+	}
+	if p.Sleep == nil {
+		p.Sleep = sleepCtx
+	}
+	return p
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Backoff returns the wait before retry number attempt (1-based): a random
+// duration in [0, min(Max, Initial*2^(attempt-1))], or Retry-After when the
+// server named one (capped at Max).
+func (p RetryPolicy) Backoff(attempt int, retryAfter string) time.Duration {
+	p = p.withDefaults()
+	if retryAfter != "" {
+		if secs, err := strconv.Atoi(retryAfter); err == nil && secs >= 0 {
+			return min(time.Duration(secs)*time.Second, p.Max)
+		}
+		if t, err := http.ParseTime(retryAfter); err == nil {
+			return min(max(time.Until(t), 0), p.Max)
+		}
+	}
+	ceil := p.Initial << (attempt - 1)
+	if ceil <= 0 || ceil > p.Max {
+		ceil = p.Max
+	}
+	return time.Duration(rand.Int64N(int64(ceil) + 1))
+}
+
+// Retryable reports whether an HTTP status is worth retrying.
+func Retryable(status int) bool {
+	switch status {
+	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
+		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// RetryTransport retries transient failures under Policy. Requests with a
+// body are replayed through GetBody (set by http.NewRequest for in-memory
+// bodies); without it they are not retried.
+type RetryTransport struct {
+	Base   http.RoundTripper
+	Policy RetryPolicy
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *RetryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	p := t.Policy.withDefaults()
+	base := t.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	for attempt := 1; ; attempt++ {
+		r := req
+		if attempt > 1 && req.Body != nil {
+			if req.GetBody == nil {
+				return nil, fmt.Errorf("cannot retry %s %s: body is not replayable", req.Method, req.URL.Redacted())
+			}
+			body, err := req.GetBody()
+			if err != nil {
+				return nil, err
+			}
+			r = req.Clone(req.Context())
+			r.Body = body
+		}
+		resp, err := base.RoundTrip(r)
+		status := 0
+		if err == nil {
+			status = resp.StatusCode
+			if !Retryable(status) {
+				return resp, nil
+			}
+		} else if req.Context().Err() != nil {
+			return nil, err
+		}
+		if attempt >= p.MaxAttempts {
+			return resp, err
+		}
+		retryAfter := ""
+		if resp != nil {
+			retryAfter = resp.Header.Get("Retry-After")
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+			resp.Body.Close()
+		}
+		wait := p.Backoff(attempt, retryAfter)
+		if p.OnRetry != nil {
+			p.OnRetry(req, status, wait)
+		}
+		if serr := p.Sleep(req.Context(), wait); serr != nil {
+			return nil, serr
+		}
+	}
+}

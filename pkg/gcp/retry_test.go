@@ -1,0 +1,100 @@
+package gcp
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestRetryTransport(t *testing.T) {
+	tests := []struct {
+		name       string
+		statuses   []int // answers in order; the last repeats
+		retryAfter string
+		wantCalls  int
+		wantStatus int
+		wantSleeps []time.Duration // checked when non-nil
+	}{
+		{"success first", []int{200}, "", 1, 200, nil},
+		{"503 then ok", []int{503, 503, 200}, "", 3, 200, nil},
+		{"429 honours Retry-After", []int{429, 200}, "2", 2, 200, []time.Duration{2 * time.Second}},
+		{"403 not retried", []int{403}, "", 1, 403, nil},
+		{"gives up", []int{500}, "", 4, 500, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				n := int(calls.Add(1))
+				body, _ := io.ReadAll(r.Body)
+				if string(body) != "payload" {
+					t.Errorf("attempt %d: body %q, want replayed payload", n, body)
+				}
+				st := tt.statuses[min(n, len(tt.statuses))-1]
+				if tt.retryAfter != "" && st == 429 {
+					w.Header().Set("Retry-After", tt.retryAfter)
+				}
+				w.WriteHeader(st)
+			}))
+			defer srv.Close()
+			var sleeps []time.Duration
+			rt := &RetryTransport{Policy: RetryPolicy{MaxAttempts: 4, Sleep: func(_ context.Context, d time.Duration) error {
+				sleeps = append(sleeps, d)
+				return nil
+			}}}
+			req, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewBufferString("payload"))
+			resp, err := rt.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.wantStatus || int(calls.Load()) != tt.wantCalls {
+				t.Fatalf("status %d after %d calls, want %d after %d", resp.StatusCode, calls.Load(), tt.wantStatus, tt.wantCalls)
+			}
+			if len(sleeps) != tt.wantCalls-1 {
+				t.Fatalf("%d sleeps, want %d", len(sleeps), tt.wantCalls-1)
+			}
+			if tt.wantSleeps != nil {
+				for i, d := range tt.wantSleeps {
+					if sleeps[i] != d {
+						t.Errorf("sleep %d = %v, want %v", i, sleeps[i], d)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestBackoffBounds(t *testing.T) {
+	p := RetryPolicy{Initial: 100 * time.Millisecond, Max: time.Second}
+	for attempt := 1; attempt <= 10; attempt++ {
+		ceil := min(100*time.Millisecond<<(attempt-1), time.Second)
+		for i := 0; i < 50; i++ {
+			if d := p.Backoff(attempt, ""); d < 0 || d > ceil {
+				t.Fatalf("attempt %d: backoff %v outside [0, %v]", attempt, d, ceil)
+			}
+		}
+	}
+	if d := p.Backoff(1, "120"); d != time.Second {
+		t.Errorf("Retry-After beyond Max should be capped: %v", d)
+	}
+}
+
+func TestRetryStopsOnContextCancel(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	rt := &RetryTransport{Policy: RetryPolicy{MaxAttempts: 100, Sleep: func(ctx context.Context, d time.Duration) error {
+		cancel()
+		return ctx.Err()
+	}}}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+	if _, err := rt.RoundTrip(req); err == nil {
+		t.Fatal("want context error")
+	}
+}
