@@ -1,0 +1,62 @@
+package report
+
+import (
+	"bytes"
+	"encoding/xml"
+	"strings"
+	"testing"
+	"time"
+)
+
+var sample = []Case{
+	{Suite: "verify", Target: "service orders-api", Name: "serviceAccount:a@p.iam.gserviceaccount.com", Outcome: Pass, Detail: "present-direct via roles/run.invoker"},
+	{Suite: "verify", Target: "service billing-api", Name: "serviceAccount:b@p.iam.gserviceaccount.com", Outcome: Fail, Detail: "missing\nno binding"},
+	{Suite: "invoke", Target: "function on-upload", Name: "invoke as a", Outcome: Skip, Detail: "event-driven"},
+	{Suite: "invoke", Target: "service orders-api", Name: "invoke as a", Outcome: Warn, Detail: "ok after 2 attempts", Duration: 1500 * time.Millisecond},
+}
+
+func TestTable(t *testing.T) {
+	var b bytes.Buffer
+	if err := Table(&b, sample); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"STAGE", "service orders-api", "FAIL", "missing; no binding", "2 passed, 1 failed, 1 skipped, 1 warnings"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestJUnit(t *testing.T) {
+	var b bytes.Buffer
+	if err := JUnit(&b, "invokerctl", sample); err != nil {
+		t.Fatal(err)
+	}
+	var got junitSuites
+	if err := xml.Unmarshal(b.Bytes(), &got); err != nil {
+		t.Fatalf("not valid XML: %v\n%s", err, b.String())
+	}
+	if got.Tests != 4 || got.Failures != 1 || got.Skipped != 1 || len(got.Suites) != 2 {
+		t.Fatalf("counts = %+v", got)
+	}
+	inv := got.Suites[0]
+	if inv.Name != "invoke" || inv.Time != "1.500" || inv.Cases[0].Skipped == nil {
+		t.Errorf("invoke suite = %+v", inv)
+	}
+	ver := got.Suites[1]
+	if ver.Cases[1].Failure == nil || ver.Cases[1].Failure.Message != "missing" || ver.Cases[1].Classname != "service billing-api" {
+		t.Errorf("verify failure case = %+v", ver.Cases[1])
+	}
+}
+
+func TestParseFormat(t *testing.T) {
+	for _, ok := range []string{"table", "json", "junit"} {
+		if _, err := ParseFormat(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	if _, err := ParseFormat("yaml"); err == nil || !strings.Contains(err.Error(), "want table, json or junit") {
+		t.Errorf("yaml: %v", err)
+	}
+}
