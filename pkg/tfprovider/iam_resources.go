@@ -1,0 +1,489 @@
+package tfprovider
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-go/tfprotov5"
+	crm "google.golang.org/api/cloudresourcemanager/v1"
+)
+
+// The generic IAM resources: _member (one member of one role),
+// _binding (authoritative for one role) and _policy (authoritative for the
+// whole policy), each parameterized by an iamParent.
+
+func iamMemberCaseEquivalent(old, new string) bool {
+	if iamMemberIsCaseSensitive(old) || iamMemberIsCaseSensitive(new) {
+		return old == new
+	}
+	return strings.EqualFold(old, new)
+}
+
+// membersEquivalent compares two member sets case-insensitively, as the
+// binding resources' set hash does.
+func membersEquivalent(old, new any) bool {
+	o, ok1 := old.([]any)
+	n, ok2 := new.([]any)
+	if !ok1 || !ok2 {
+		return false
+	}
+	norm := func(l []any) []string {
+		seen := map[string]bool{}
+		var out []string
+		for _, e := range l {
+			s, ok := e.(string)
+			if !ok {
+				return nil
+			}
+			s = strings.ToLower(s)
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+	a, b := norm(o), norm(n)
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func parentValidate(parent *iamParent, cfg map[string]any) []*tfprotov5.Diagnostic {
+	var diags []*tfprotov5.Diagnostic
+	if parent.validate != nil {
+		for _, err := range parent.validate(cfg) {
+			diags = append(diags, errDiag("Invalid configuration", err))
+		}
+	}
+	return diags
+}
+
+func mergeSuppress(parent *iamParent, extra map[string]func(old, new any) bool) map[string]func(old, new any) bool {
+	out := map[string]func(old, new any) bool{}
+	for k, v := range parent.suppress {
+		out[k] = v
+	}
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
+}
+
+func withParent(parent *iamParent, names ...string) []string {
+	return append(append([]string(nil), parent.attrs...), names...)
+}
+
+// getIamMember is the binding a _member resource manages.
+func getIamMember(d map[string]any) *crm.Binding {
+	return &crm.Binding{
+		Members:   []string{str(d, "member")},
+		Role:      str(d, "role"),
+		Condition: expandIamCondition(d["condition"]),
+	}
+}
+
+func getIamBinding(d map[string]any) *crm.Binding {
+	return &crm.Binding{
+		Members:   strList(d, "members"),
+		Role:      str(d, "role"),
+		Condition: expandIamCondition(d["condition"]),
+	}
+}
+
+// ---- _member ----
+
+func iamMemberResource(parent *iamParent) *resourceType {
+	r := &resourceType{
+		forceNew: withParent(parent, "role", "member", "condition"),
+		suppress: mergeSuppress(parent, map[string]func(old, new any) bool{
+			"member": stringSuppress(iamMemberCaseEquivalent),
+		}),
+		validate: func(cfg map[string]any) []*tfprotov5.Diagnostic {
+			diags := parentValidate(parent, cfg)
+			if m, ok := cfg["member"].(string); ok {
+				if err := validateIAMMember(m, "member"); err != nil {
+					diags = append(diags, attrDiag("member", err))
+				}
+			}
+			return diags
+		},
+	}
+	r.read = func(ctx context.Context, p *provider, state map[string]any) (map[string]any, error) {
+		d := copyMap(state)
+		u, err := parent.newUpdater(p, d)
+		if err != nil {
+			return nil, err
+		}
+		want := getIamMember(d)
+		wantCond := conditionKeyOf(want.Condition)
+		pol, err := iamPolicyReadWithRetry(ctx, u)
+		if err != nil {
+			if isNotFound(err) {
+				return nil, nil
+			}
+			return nil, err
+		}
+		var binding *crm.Binding
+		for _, b := range pol.Bindings {
+			if b.Role == want.Role && conditionKeyOf(b.Condition) == wantCond {
+				binding = b
+				break
+			}
+		}
+		if binding == nil {
+			return nil, nil
+		}
+		member := ""
+		for _, m := range binding.Members {
+			if strings.EqualFold(m, want.Members[0]) {
+				member = m
+			}
+		}
+		if member == "" {
+			return nil, nil
+		}
+		d["etag"] = pol.Etag
+		d["member"] = member
+		d["role"] = binding.Role
+		d["condition"] = flattenIamCondition(binding.Condition)
+		return d, nil
+	}
+	r.create = func(ctx context.Context, p *provider, planned map[string]any) (map[string]any, error) {
+		d := copyMap(planned)
+		u, err := parent.newUpdater(p, d)
+		if err != nil {
+			return nil, err
+		}
+		mb := getIamMember(d)
+		modify := func(ep *crm.Policy) error {
+			ep.Bindings = mergeBindings(append(ep.Bindings, mb))
+			ep.Version = iamPolicyVersion
+			return nil
+		}
+		if err := iamPolicyReadModifyWrite(ctx, u, modify, p.sleep); err != nil {
+			return nil, err
+		}
+		id := u.GetResourceId() + "/" + mb.Role + "/" + normalizeIamMemberCasing(mb.Members[0])
+		if k := conditionKeyOf(mb.Condition); !k.empty() {
+			id += "/" + k.String()
+		}
+		d["id"] = id
+		return readAfterWrite(ctx, p, r, d)
+	}
+	r.delete = func(ctx context.Context, p *provider, state map[string]any) error {
+		d := copyMap(state)
+		u, err := parent.newUpdater(p, d)
+		if err != nil {
+			return err
+		}
+		mb := getIamMember(d)
+		modify := func(ep *crm.Policy) error {
+			ep.Bindings = subtractFromBindings(ep.Bindings, mb)
+			return nil
+		}
+		if err := iamPolicyReadModifyWrite(ctx, u, modify, p.sleep); err != nil && !isNotFound(err) {
+			return err
+		}
+		return nil
+	}
+	r.importState = func(ctx context.Context, p *provider, id string) (map[string]any, error) {
+		s := strings.Fields(id)
+		if len(s) < 3 {
+			return nil, fmt.Errorf("Wrong number of parts to Member id %s; expected 'resource_name role member [condition_title]'.", s)
+		}
+		role, member := s[1], s[2]
+		condTitle := strings.Join(s[3:], " ")
+		d := map[string]any{"role": role, "member": normalizeIamMemberCasing(member)}
+		base, err := parent.parseID(p, s[0], d)
+		if err != nil {
+			return nil, err
+		}
+		d["id"] = base + "/" + role + "/" + normalizeIamMemberCasing(member)
+		u, err := parent.newUpdater(p, d)
+		if err != nil {
+			return nil, err
+		}
+		pol, err := iamPolicyReadWithRetry(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		var binding *crm.Binding
+		for _, b := range pol.Bindings {
+			if b.Role != role || conditionKeyOf(b.Condition).Title != condTitle {
+				continue
+			}
+			found := false
+			for _, m := range b.Members {
+				if strings.EqualFold(m, member) {
+					found = true
+				}
+			}
+			if !found {
+				continue
+			}
+			if binding != nil {
+				return nil, fmt.Errorf("Cannot import IAM member with condition title %q, it matches multiple conditions", condTitle)
+			}
+			binding = b
+		}
+		if binding == nil {
+			return nil, fmt.Errorf("Cannot find binding for %q with role %q, member %q, and condition title %q", u.DescribeResource(), role, member, condTitle)
+		}
+		d["condition"] = flattenIamCondition(binding.Condition)
+		if k := conditionKeyOf(binding.Condition); !k.empty() {
+			d["id"] = str(d, "id") + "/" + k.String()
+		}
+		return d, nil
+	}
+	return r
+}
+
+// readAfterWrite runs the resource's read after a create or update; a
+// resource that reads back as absent is an error.
+func readAfterWrite(ctx context.Context, p *provider, r *resourceType, d map[string]any) (map[string]any, error) {
+	out, err := r.read(ctx, p, d)
+	if err != nil {
+		return d, err
+	}
+	if out == nil {
+		return nil, fmt.Errorf("%s was written but could not be read back", str(d, "id"))
+	}
+	return out, nil
+}
+
+// ---- _binding ----
+
+func iamBindingResource(parent *iamParent) *resourceType {
+	r := &resourceType{
+		forceNew: withParent(parent, "role", "condition"),
+		suppress: mergeSuppress(parent, map[string]func(old, new any) bool{
+			"members": membersEquivalent,
+		}),
+		computedOnUpdate: []string{"etag"},
+		validate: func(cfg map[string]any) []*tfprotov5.Diagnostic {
+			diags := parentValidate(parent, cfg)
+			for _, m := range strList(cfg, "members") {
+				if err := validateIAMMember(m, "members"); err != nil {
+					diags = append(diags, attrDiag("members", err))
+				}
+			}
+			return diags
+		},
+	}
+	r.read = func(ctx context.Context, p *provider, state map[string]any) (map[string]any, error) {
+		d := copyMap(state)
+		u, err := parent.newUpdater(p, d)
+		if err != nil {
+			return nil, err
+		}
+		want := getIamBinding(d)
+		wantCond := conditionKeyOf(want.Condition)
+		pol, err := iamPolicyReadWithRetry(ctx, u)
+		if err != nil {
+			if isNotFound(err) {
+				return nil, nil
+			}
+			return nil, err
+		}
+		var binding *crm.Binding
+		for _, b := range pol.Bindings {
+			if b.Role == want.Role && conditionKeyOf(b.Condition) == wantCond {
+				binding = b
+				break
+			}
+		}
+		if binding == nil {
+			// Assumed to have no members; the etag is left as it was.
+			d["role"] = want.Role
+			d["members"] = []any{}
+			return d, nil
+		}
+		d["role"] = binding.Role
+		d["members"] = anyList(binding.Members)
+		d["condition"] = flattenIamCondition(binding.Condition)
+		d["etag"] = pol.Etag
+		return d, nil
+	}
+	createUpdate := func(ctx context.Context, p *provider, planned map[string]any) (map[string]any, error) {
+		d := copyMap(planned)
+		u, err := parent.newUpdater(p, d)
+		if err != nil {
+			return nil, err
+		}
+		b := getIamBinding(d)
+		modify := func(ep *crm.Policy) error {
+			ep.Bindings = append(filterBindingsWithRoleAndCondition(ep.Bindings, b.Role, b.Condition), b)
+			ep.Version = iamPolicyVersion
+			return nil
+		}
+		if err := iamPolicyReadModifyWrite(ctx, u, modify, p.sleep); err != nil {
+			return nil, err
+		}
+		id := u.GetResourceId() + "/" + b.Role
+		if k := conditionKeyOf(b.Condition); !k.empty() {
+			id += "/" + k.String()
+		}
+		d["id"] = id
+		return readAfterWrite(ctx, p, r, d)
+	}
+	r.create = createUpdate
+	r.update = func(ctx context.Context, p *provider, _, planned map[string]any) (map[string]any, error) {
+		return createUpdate(ctx, p, planned)
+	}
+	r.delete = func(ctx context.Context, p *provider, state map[string]any) error {
+		d := copyMap(state)
+		u, err := parent.newUpdater(p, d)
+		if err != nil {
+			return err
+		}
+		b := getIamBinding(d)
+		modify := func(ep *crm.Policy) error {
+			ep.Bindings = filterBindingsWithRoleAndCondition(ep.Bindings, b.Role, b.Condition)
+			return nil
+		}
+		if err := iamPolicyReadModifyWrite(ctx, u, modify, p.sleep); err != nil && !isNotFound(err) {
+			return err
+		}
+		return nil
+	}
+	r.importState = func(ctx context.Context, p *provider, id string) (map[string]any, error) {
+		s := strings.Fields(id)
+		if len(s) < 2 {
+			return nil, fmt.Errorf("Wrong number of parts to Binding id %s; expected 'resource_name role [condition_title]'.", s)
+		}
+		role := s[1]
+		condTitle := strings.Join(s[2:], " ")
+		d := map[string]any{"role": role}
+		base, err := parent.parseID(p, s[0], d)
+		if err != nil {
+			return nil, err
+		}
+		d["id"] = base + "/" + role
+		u, err := parent.newUpdater(p, d)
+		if err != nil {
+			return nil, err
+		}
+		pol, err := iamPolicyReadWithRetry(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		var binding *crm.Binding
+		for _, b := range pol.Bindings {
+			if b.Role == role && conditionKeyOf(b.Condition).Title == condTitle {
+				if binding != nil {
+					return nil, fmt.Errorf("Cannot import IAM member with condition title %q, it matches multiple conditions", condTitle)
+				}
+				binding = b
+			}
+		}
+		d["condition"] = []any{}
+		if binding != nil {
+			d["condition"] = flattenIamCondition(binding.Condition)
+			if k := conditionKeyOf(binding.Condition); !k.empty() {
+				d["id"] = str(d, "id") + "/" + k.String()
+			}
+		}
+		return d, nil
+	}
+	return r
+}
+
+// ---- _policy ----
+
+func iamPolicyResource(parent *iamParent) *resourceType {
+	r := &resourceType{
+		forceNew: parent.attrs,
+		suppress: mergeSuppress(parent, map[string]func(old, new any) bool{
+			"policy_data": stringSuppress(jsonPolicyEquivalent),
+		}),
+		computedOnUpdate: []string{"etag"},
+		validate: func(cfg map[string]any) []*tfprotov5.Diagnostic {
+			diags := parentValidate(parent, cfg)
+			if s, ok := cfg["policy_data"].(string); ok {
+				for _, err := range validateIamPolicy(s) {
+					diags = append(diags, attrDiag("policy_data", err))
+				}
+			}
+			return diags
+		},
+	}
+	setPolicy := func(ctx context.Context, u iamUpdater, d map[string]any) error {
+		pol, err := unmarshalIamPolicy(str(d, "policy_data"))
+		if err != nil {
+			return fmt.Errorf("'policy_data' is not valid for %s: %s", u.DescribeResource(), err)
+		}
+		pol.Version = iamPolicyVersion
+		return u.SetResourceIamPolicy(ctx, pol)
+	}
+	r.read = func(ctx context.Context, p *provider, state map[string]any) (map[string]any, error) {
+		d := copyMap(state)
+		u, err := parent.newUpdater(p, d)
+		if err != nil {
+			return nil, err
+		}
+		pol, err := iamPolicyReadWithRetry(ctx, u)
+		if err != nil {
+			if isNotFound(err) {
+				return nil, nil
+			}
+			return nil, err
+		}
+		d["etag"] = pol.Etag
+		d["policy_data"] = marshalIamPolicy(pol)
+		return d, nil
+	}
+	r.create = func(ctx context.Context, p *provider, planned map[string]any) (map[string]any, error) {
+		d := copyMap(planned)
+		u, err := parent.newUpdater(p, d)
+		if err != nil {
+			return nil, err
+		}
+		if err := setPolicy(ctx, u, d); err != nil {
+			return nil, err
+		}
+		d["id"] = u.GetResourceId()
+		return readAfterWrite(ctx, p, r, d)
+	}
+	r.update = func(ctx context.Context, p *provider, prior, planned map[string]any) (map[string]any, error) {
+		d := copyMap(planned)
+		u, err := parent.newUpdater(p, d)
+		if err != nil {
+			return nil, err
+		}
+		if str(prior, "policy_data") != str(planned, "policy_data") {
+			if err := setPolicy(ctx, u, d); err != nil {
+				return nil, err
+			}
+		}
+		return readAfterWrite(ctx, p, r, d)
+	}
+	r.delete = func(ctx context.Context, p *provider, state map[string]any) error {
+		d := copyMap(state)
+		u, err := parent.newUpdater(p, d)
+		if err != nil {
+			return err
+		}
+		// An empty policy with the stored etag clears the policy.
+		return u.SetResourceIamPolicy(ctx, &crm.Policy{Etag: str(d, "etag"), Version: iamPolicyVersion})
+	}
+	r.importState = func(ctx context.Context, p *provider, id string) (map[string]any, error) {
+		d := map[string]any{}
+		base, err := parent.parseID(p, id, d)
+		if err != nil {
+			return nil, err
+		}
+		d["id"] = base
+		return d, nil
+	}
+	return r
+}
