@@ -61,13 +61,23 @@ type Options struct {
 	ErrorCode        int           // 429 (with Retry-After) or 503; default 503
 	QPS              float64       // requests per second beyond which 429 is returned; 0 = unlimited
 	PropagationDelay time.Duration // a policy change reaches the data plane only after this
+	// IngressDeniedStatus is what the data plane answers to requests a
+	// service's ingress setting refuses: 404 (default) or 403.
+	IngressDeniedStatus int
 	// FailNext, when > 0, fails the next N API requests with ErrorCode
 	// (deterministic fault injection); also settable at the admin path.
 	FailNext int
 
 	// RolesFile overrides the embedded predefined-role table (same JSON shape
-	// as the roles data shipped with the emulator).
+	// as the roles data shipped with the emulator): each role it lists
+	// replaces the embedded definition of that role; other roles are kept.
 	RolesFile string
+
+	// AllowUnknownServiceAccountMembers turns off the check that makes
+	// setIamPolicy answer 400 "Service account X does not exist." for a
+	// serviceAccount: member of a project the emulator owns that names no
+	// live account. The check is on by default, as in production.
+	AllowUnknownServiceAccountMembers bool
 
 	// Now is the clock; default time.Now.
 	Now func() time.Time
@@ -89,6 +99,11 @@ type Emulator struct {
 	st    *State
 	calls map[string]int // per-method request counters
 	fault faultState
+	dp    dataPlane // per-service data-plane listeners (dataplane.go)
+
+	// mgmt is derived at init and read-only afterwards (role table, parsed
+	// signing keys), so it may be read with or without mu held.
+	mgmt management
 }
 
 // New starts an emulator and returns once it is listening.
@@ -134,6 +149,11 @@ func New(opts Options) (*Emulator, error) {
 	e.ln = ln
 	e.url = "http://" + ln.Addr().String()
 	e.registerRoutes()
+	if err := e.startDataPlane(); err != nil {
+		ln.Close()
+		e.stopDataPlane(context.Background())
+		return nil, err
+	}
 	e.srv = &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := e.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -169,6 +189,7 @@ func (e *Emulator) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := e.srv.Shutdown(ctx)
+	e.stopDataPlane(ctx)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if serr := e.store.Save(e.st); serr != nil && err == nil {
@@ -209,16 +230,16 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p, err := url.PathUnescape(r.URL.EscapedPath()); err == nil {
 		path = p
 	}
+	// A Cloud Run service URL (by Host) is the data plane, whatever the path.
+	if e.serveDataPlane(w, r) {
+		return
+	}
 	if strings.HasPrefix(path, adminPrefix) {
 		e.serveAdmin(w, r, path)
 		return
 	}
 	rt, vars, pathMatched := e.router.match(r.Method, path)
 	if rt == nil {
-		// Not an API path: maybe a Cloud Run service URL (the data plane).
-		if e.serveDataPlane(w, r) {
-			return
-		}
 		if pathMatched {
 			writeError(w, errf(http.StatusMethodNotAllowed, "INVALID_ARGUMENT", "method %s not allowed on %s", r.Method, path))
 			return

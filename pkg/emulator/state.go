@@ -96,8 +96,9 @@ type SAKey struct {
 	PrivateKeyPEM string    `json:"privateKeyPem,omitempty"`
 	PublicKeyPEM  string    `json:"publicKeyPem"`
 	CertPEM       string    `json:"certPem"`
-	Origin        string    `json:"origin"` // GOOGLE_PROVIDED or USER_PROVIDED
-	Type          string    `json:"type"`   // USER_MANAGED or SYSTEM_MANAGED
+	Algorithm     string    `json:"algorithm,omitempty"` // e.g. KEY_ALG_RSA_2048, echoed by keys.get
+	Origin        string    `json:"origin"`              // GOOGLE_PROVIDED or USER_PROVIDED
+	Type          string    `json:"type"`                // USER_MANAGED or SYSTEM_MANAGED
 	ValidAfter    time.Time `json:"validAfter"`
 	ValidBefore   time.Time `json:"validBefore"`
 	Disabled      bool      `json:"disabled,omitempty"`
@@ -130,6 +131,9 @@ type Service struct {
 	// Response, when set, is what the emulated container answers with
 	// (status and body); by default it echoes the caller.
 	ResponseStatus int `json:"responseStatus,omitempty"`
+	// Port is the loopback port of the service's own data-plane listener
+	// (its uri); kept so a restart listens on it again.
+	Port int `json:"port,omitempty"`
 }
 
 // Function is a Cloud Functions v2 function backed by a Cloud Run service.

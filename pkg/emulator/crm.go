@@ -1,0 +1,88 @@
+package emulator
+
+// Cloud Resource Manager v1 and v3 (contract §7): project get (by id or
+// number) and the project policy (getIamPolicy, setIamPolicy,
+// testIamPermissions). The project policy is inherited by every account
+// and Cloud Run service of the project.
+
+import (
+	"net/http"
+	"time"
+)
+
+func (e *Emulator) registerCRMRoutes() {
+	for _, ver := range []string{"v1", "v3"} {
+		base := "/" + ver + "/projects/{p}"
+		e.router.handle(http.MethodPost, base+":getIamPolicy", "crm."+ver+".projects.getIamPolicy", e.handleProjectGetIamPolicy)
+		e.router.handle(http.MethodPost, base+":setIamPolicy", "crm."+ver+".projects.setIamPolicy", e.handleProjectSetIamPolicy)
+		e.router.handle(http.MethodPost, base+":testIamPermissions", "crm."+ver+".projects.testIamPermissions", e.handleProjectTestIamPermissions)
+	}
+	e.router.handle(http.MethodGet, "/v1/projects/{p}", "crm.v1.projects.get", e.handleProjectGetV1)
+	e.router.handle(http.MethodGet, "/v3/projects/{p}", "crm.v3.projects.get", e.handleProjectGetV3)
+}
+
+// projectIamResource is the lookup for the project policy handlers.
+func (e *Emulator) projectIamResource(v map[string]string) func() (*iamResource, *apiError) {
+	return func() (*iamResource, *apiError) {
+		p := e.projectLocked(v["p"])
+		if p == nil {
+			return nil, errNotFound("Project %s not found.", v["p"])
+		}
+		return &iamResource{Name: "projects/" + p.ID, ProjectID: p.ID,
+			GetPermission: "resourcemanager.projects.getIamPolicy", SetPermission: "resourcemanager.projects.setIamPolicy"}, nil
+	}
+}
+
+func (e *Emulator) handleProjectGetIamPolicy(w http.ResponseWriter, r *http.Request, v map[string]string) {
+	e.serveGetIamPolicy(w, r, e.projectIamResource(v))
+}
+
+func (e *Emulator) handleProjectSetIamPolicy(w http.ResponseWriter, r *http.Request, v map[string]string) {
+	e.serveSetIamPolicy(w, r, e.projectIamResource(v))
+}
+
+func (e *Emulator) handleProjectTestIamPermissions(w http.ResponseWriter, r *http.Request, v map[string]string) {
+	e.serveTestIamPermissions(w, r, e.projectIamResource(v))
+}
+
+// projectForGet authenticates and authorizes resourcemanager.projects.get.
+func (e *Emulator) projectForGet(r *http.Request, v map[string]string) (*Project, *apiError) {
+	return e.roleProjectAuthorized(r, v["p"], "resourcemanager.projects.get")
+}
+
+func (e *Emulator) handleProjectGetV1(w http.ResponseWriter, r *http.Request, v map[string]string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p, aerr := e.projectForGet(r, v)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"projectNumber":  p.Number,
+		"projectId":      p.ID,
+		"lifecycleState": "ACTIVE",
+		"name":           p.Name,
+		"createTime":     p.CreateTime.UTC().Format(time.RFC3339Nano),
+	})
+}
+
+func (e *Emulator) handleProjectGetV3(w http.ResponseWriter, r *http.Request, v map[string]string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p, aerr := e.projectForGet(r, v)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	ct := p.CreateTime.UTC().Format(time.RFC3339Nano)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"name":        "projects/" + p.Number,
+		"projectId":   p.ID,
+		"state":       "ACTIVE",
+		"displayName": p.Name,
+		"etag":        "W/\"" + p.Number + "\"",
+		"createTime":  ct,
+		"updateTime":  ct,
+	})
+}

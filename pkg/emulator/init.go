@@ -1,0 +1,176 @@
+package emulator
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+)
+
+// management holds what the management half derives at init and never
+// changes afterwards, so it can be read without e.mu.
+type management struct {
+	// roles is the predefined-role table (data: predefined_roles.json,
+	// overridden per role by Options.RolesFile), by "roles/x".
+	roles map[string]*predefinedRole
+	// signers are the parsed ID-token signing keys, by kid; signKID is the
+	// newest one, used for minting.
+	signers map[string]*rsa.PrivateKey
+	signKID string
+}
+
+// randomHex returns n random bytes hex-encoded.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// init loads stored state (or starts empty), applies the seed, creates the
+// default project with the bootstrap owner in roles/owner, makes sure an
+// ID-token signing key exists, loads the role table, and saves.
+//
+// Order matters: the seed is applied before the default project is ensured,
+// so a seed may define the default project itself (with its own policy); a
+// seed that needs a project to exist first can call ensureProjectLocked.
+func (e *Emulator) init() error {
+	st, err := e.store.Load()
+	if err != nil {
+		return fmt.Errorf("emulator: loading state: %w", err)
+	}
+	if st == nil {
+		st = newState()
+	}
+	fillStateMaps(st)
+
+	roles, err := loadRoleTable(e.opts.RolesFile)
+	if err != nil {
+		return err
+	}
+	e.mgmt.roles = roles
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.st = st
+
+	seed := e.opts.Seed
+	if seed == nil && e.opts.SeedFile != "" {
+		if seed, err = LoadSeed(e.opts.SeedFile); err != nil {
+			return err
+		}
+	}
+	if seed != nil {
+		if err := e.applySeed(seed); err != nil {
+			return err
+		}
+	}
+	if _, err := e.ensureProjectLocked(e.opts.Project, e.opts.ProjectNumber); err != nil {
+		return err
+	}
+	if err := e.ensureSigningKeyLocked(); err != nil {
+		return err
+	}
+	if err := e.saveLocked(); err != nil {
+		return fmt.Errorf("emulator: saving state: %w", err)
+	}
+	return nil
+}
+
+// fillStateMaps replaces nil maps of a loaded state with empty ones.
+func fillStateMaps(st *State) {
+	if st.Projects == nil {
+		st.Projects = map[string]*Project{}
+	}
+	if st.ServiceAccounts == nil {
+		st.ServiceAccounts = map[string]*ServiceAccount{}
+	}
+	if st.Services == nil {
+		st.Services = map[string]*Service{}
+	}
+	if st.Functions == nil {
+		st.Functions = map[string]*Function{}
+	}
+	if st.Roles == nil {
+		st.Roles = map[string]*CustomRole{}
+	}
+	if st.Groups == nil {
+		st.Groups = map[string][]string{}
+	}
+	if st.AccessTokens == nil {
+		st.AccessTokens = map[string]*AccessToken{}
+	}
+	if st.Operations == nil {
+		st.Operations = map[string]*Operation{}
+	}
+}
+
+// saveLocked persists state after a mutation. Called with e.mu held.
+func (e *Emulator) saveLocked() error { return e.store.Save(e.st) }
+
+// projectNumberFor derives a stable 12-digit project number from an id.
+func projectNumberFor(id string) string {
+	sum := sha256.Sum256([]byte("project-number:" + id))
+	n := binary.BigEndian.Uint64(sum[:8]) % 900_000_000_000
+	return strconv.FormatUint(100_000_000_000+n, 10)
+}
+
+// ensureProjectLocked returns project id, creating it when missing with a
+// policy that gives roles/owner to the bootstrap principal (as a real
+// project's creator holds). number may be empty (derived from id). Called
+// with e.mu held; does not save.
+func (e *Emulator) ensureProjectLocked(id, number string) (*Project, error) {
+	if p := e.st.Projects[id]; p != nil {
+		return p, nil
+	}
+	if id == "" {
+		return nil, fmt.Errorf("emulator: empty project id")
+	}
+	if number == "" {
+		number = projectNumberFor(id)
+	}
+	for _, p := range e.st.Projects {
+		if p.Number == number {
+			return nil, fmt.Errorf("emulator: project %s: number %s already used by project %s", id, number, p.ID)
+		}
+	}
+	p := &Project{
+		ID:         id,
+		Number:     number,
+		Name:       id,
+		CreateTime: e.opts.Now().UTC(),
+		Policy: &Policy{
+			Version:  1,
+			Etag:     newEtag(),
+			Bindings: []*Binding{{Role: "roles/owner", Members: []string{normalizeMemberOrKeep(e.opts.BootstrapPrincipal)}}},
+		},
+	}
+	e.st.Projects[id] = p
+	return p, nil
+}
+
+// projectLocked finds a project by id or number. Called with e.mu held.
+func (e *Emulator) projectLocked(ref string) *Project {
+	if p := e.st.Projects[ref]; p != nil {
+		return p
+	}
+	for _, p := range e.st.Projects {
+		if p.Number == ref {
+			return p
+		}
+	}
+	return nil
+}
+
+// registerManagementRoutes registers IAM, IAM Credentials, OAuth2, certs,
+// metadata and Resource Manager routes (custom-verb routes first).
+func (e *Emulator) registerManagementRoutes() {
+	e.registerIAMRoutes()
+	e.registerRoleRoutes()
+	e.registerCRMRoutes()
+	e.registerOAuthRoutes()
+	e.registerCertRoutes()
+	e.registerMetadataRoutes()
+}

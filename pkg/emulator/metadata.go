@@ -1,0 +1,260 @@
+package emulator
+
+// The GCE metadata server (contract §11) for one pretend instance whose
+// attached service account is Options.MetadataServiceAccount (its email may
+// be used in place of "default"). Point clients at it with
+// GCE_METADATA_HOST={Addr()}. Every answer carries Metadata-Flavor: Google;
+// requests without that header get 403; bodies are plain text (JSON where
+// Google answers JSON); unknown paths are 404 (including universe/*, which
+// clients read as "googleapis.com").
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+)
+
+const metadataPrefix = "/computeMetadata/v1"
+
+// metadataZone is the pretend instance's zone.
+const metadataZone = "us-central1-a"
+
+// metadataHandler is a metadata endpoint: it returns the body (and its
+// content type) or a status with a plain-text message.
+type metadataHandler func(r *http.Request, v map[string]string) (body, contentType string, status int)
+
+func (e *Emulator) registerMetadataRoutes() {
+	m := func(pattern, name string, h metadataHandler) {
+		e.router.handle(http.MethodGet, metadataPrefix+pattern, name, e.metadata(h))
+	}
+	const acct = "/instance/service-accounts/{acct}"
+	m("/project/project-id", "metadata.projectId", e.mdProjectID)
+	m("/project/numeric-project-id", "metadata.numericProjectId", e.mdNumericProjectID)
+	m("/instance/id", "metadata.instanceId", func(*http.Request, map[string]string) (string, string, int) {
+		return e.instanceID(), "", http.StatusOK
+	})
+	m("/instance/zone", "metadata.zone", func(*http.Request, map[string]string) (string, string, int) {
+		return "projects/" + e.metadataProjectNumber() + "/zones/" + metadataZone, "", http.StatusOK
+	})
+	m("/instance/service-accounts", "metadata.serviceAccounts", e.mdServiceAccounts)
+	m(acct, "metadata.serviceAccount", e.mdServiceAccount)
+	m(acct+"/email", "metadata.email", e.mdEmail)
+	m(acct+"/aliases", "metadata.aliases", e.mdAliases)
+	m(acct+"/scopes", "metadata.scopes", e.mdScopes)
+	m(acct+"/token", "metadata.token", e.mdToken)
+	m(acct+"/identity", "metadata.identity", e.mdIdentity)
+	// Everything else under the prefix: 404 in the metadata server's shape.
+	notFound := func(*http.Request, map[string]string) (string, string, int) { return "", "", http.StatusNotFound }
+	pat := ""
+	for i := range 8 {
+		pat += "/{s" + string(rune('0'+i)) + "}"
+		m(pat, "metadata.unknown", notFound)
+	}
+	e.router.handle(http.MethodGet, metadataPrefix, "metadata.unknown", e.metadata(notFound))
+}
+
+// metadata adapts a metadataHandler: Metadata-Flavor checks and headers.
+func (e *Emulator) metadata(h metadataHandler) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, v map[string]string) {
+		w.Header().Set("Metadata-Flavor", "Google")
+		w.Header().Set("Server", "Metadata Server for VM")
+		if r.Header.Get("Metadata-Flavor") != "Google" || r.Header.Get("X-Forwarded-For") != "" {
+			writeText(w, http.StatusForbidden, "Missing required header \"Metadata-Flavor\": \"Google\"\n")
+			return
+		}
+		body, ctype, status := h(r, v)
+		switch {
+		case status == http.StatusNotFound && body == "":
+			body = "Not Found\n"
+		case status != http.StatusOK && body == "":
+			body = http.StatusText(status) + "\n"
+		}
+		if ctype != "" {
+			w.Header().Set("Content-Type", ctype)
+		}
+		writeText(w, status, body)
+	}
+}
+
+func writeText(w http.ResponseWriter, status int, body string) {
+	if w.Header().Get("Content-Type") == "" {
+		w.Header().Set("Content-Type", "application/text")
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+}
+
+func (e *Emulator) metadataProjectNumber() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if p := e.st.Projects[e.opts.Project]; p != nil {
+		return p.Number
+	}
+	return projectNumberFor(e.opts.Project)
+}
+
+// instanceID is a stable 19-digit id derived from the project.
+func (e *Emulator) instanceID() string {
+	n := projectNumberFor("instance:" + e.opts.Project)
+	return n + leftPad(n[:7], 7)
+}
+
+func (e *Emulator) mdProjectID(*http.Request, map[string]string) (string, string, int) {
+	return e.opts.Project, "", http.StatusOK
+}
+
+func (e *Emulator) mdNumericProjectID(*http.Request, map[string]string) (string, string, int) {
+	return e.metadataProjectNumber(), "", http.StatusOK
+}
+
+// attachedLocked returns the attached account if acct names it ("default"
+// or its email) and it is live; nil otherwise. Called with e.mu held.
+func (e *Emulator) attachedLocked(acct string) *ServiceAccount {
+	email := strings.ToLower(e.opts.MetadataServiceAccount)
+	if email == "" || (acct != "default" && !strings.EqualFold(acct, email)) {
+		return nil
+	}
+	return e.serviceAccountLocked(email)
+}
+
+func (e *Emulator) mdServiceAccounts(r *http.Request, _ map[string]string) (string, string, int) {
+	e.mu.Lock()
+	sa := e.attachedLocked("default")
+	e.mu.Unlock()
+	if sa == nil {
+		return "", "", http.StatusOK
+	}
+	if r.URL.Query().Get("recursive") == "true" {
+		b, _ := json.Marshal(map[string]any{
+			"default": saMetadataJSON(sa), sa.Email: saMetadataJSON(sa),
+		})
+		return string(b), "application/json", http.StatusOK
+	}
+	return "default/\n" + sa.Email + "/\n", "", http.StatusOK
+}
+
+var metadataScopes = []string{"https://www.googleapis.com/auth/cloud-platform"}
+
+func saMetadataJSON(sa *ServiceAccount) map[string]any {
+	return map[string]any{"aliases": []string{"default"}, "email": sa.Email, "scopes": metadataScopes}
+}
+
+func (e *Emulator) mdServiceAccount(r *http.Request, v map[string]string) (string, string, int) {
+	e.mu.Lock()
+	sa := e.attachedLocked(v["acct"])
+	e.mu.Unlock()
+	if sa == nil {
+		return "", "", http.StatusNotFound
+	}
+	if r.URL.Query().Get("recursive") == "true" {
+		b, _ := json.Marshal(saMetadataJSON(sa))
+		return string(b), "application/json", http.StatusOK
+	}
+	return "aliases\nemail\nidentity\nscopes\ntoken\n", "", http.StatusOK
+}
+
+func (e *Emulator) mdEmail(_ *http.Request, v map[string]string) (string, string, int) {
+	e.mu.Lock()
+	sa := e.attachedLocked(v["acct"])
+	e.mu.Unlock()
+	if sa == nil {
+		return "", "", http.StatusNotFound
+	}
+	return sa.Email, "", http.StatusOK
+}
+
+func (e *Emulator) mdAliases(_ *http.Request, v map[string]string) (string, string, int) {
+	e.mu.Lock()
+	sa := e.attachedLocked(v["acct"])
+	e.mu.Unlock()
+	if sa == nil {
+		return "", "", http.StatusNotFound
+	}
+	return "default\n", "", http.StatusOK
+}
+
+func (e *Emulator) mdScopes(_ *http.Request, v map[string]string) (string, string, int) {
+	e.mu.Lock()
+	sa := e.attachedLocked(v["acct"])
+	e.mu.Unlock()
+	if sa == nil {
+		return "", "", http.StatusNotFound
+	}
+	return strings.Join(metadataScopes, "\n") + "\n", "", http.StatusOK
+}
+
+// mdToken mints an access token for the attached account; ?scopes=a,b
+// chooses scopes (default cloud-platform). A disabled account gets 403.
+func (e *Emulator) mdToken(r *http.Request, v map[string]string) (string, string, int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	sa := e.attachedLocked(v["acct"])
+	if sa == nil {
+		return "", "", http.StatusNotFound
+	}
+	if sa.Disabled {
+		return "service account " + sa.Email + " is disabled\n", "", http.StatusForbidden
+	}
+	scopes := metadataScopes
+	if s := r.URL.Query().Get("scopes"); s != "" {
+		scopes = strings.Split(s, ",")
+	}
+	tok, exp := e.mintAccessTokenLocked("serviceAccount:"+sa.Email, scopes, accessTokenLifetime)
+	if err := e.saveLocked(); err != nil {
+		return err.Error(), "", http.StatusInternalServerError
+	}
+	b, _ := json.Marshal(map[string]any{
+		"access_token": tok,
+		"expires_in":   int(exp.Sub(e.opts.Now()).Seconds()) - 1,
+		"token_type":   "Bearer",
+	})
+	return string(b), "application/json", http.StatusOK
+}
+
+// mdIdentity returns a raw ID token (no newline) for ?audience=; format
+// "full" adds email and the google.compute_engine claim, "standard" (the
+// default) carries neither.
+func (e *Emulator) mdIdentity(r *http.Request, v map[string]string) (string, string, int) {
+	q := r.URL.Query()
+	aud := q.Get("audience")
+	if aud == "" {
+		return "non-empty audience parameter required\n", "", http.StatusBadRequest
+	}
+	format := q.Get("format")
+	if format == "" {
+		format = "standard"
+	}
+	if format != "standard" && format != "full" {
+		return "invalid format parameter: " + format + "\n", "", http.StatusBadRequest
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	sa := e.attachedLocked(v["acct"])
+	if sa == nil {
+		return "", "", http.StatusNotFound
+	}
+	if sa.Disabled {
+		return "service account " + sa.Email + " is disabled\n", "", http.StatusForbidden
+	}
+	var extra map[string]any
+	if format == "full" {
+		num := projectNumberFor(e.opts.Project)
+		if p := e.st.Projects[e.opts.Project]; p != nil {
+			num = p.Number
+		}
+		extra = map[string]any{"google": map[string]any{"compute_engine": map[string]any{
+			"project_id":                  e.opts.Project,
+			"project_number":              json.Number(num),
+			"zone":                        metadataZone,
+			"instance_id":                 e.instanceID(),
+			"instance_name":               "emulated-instance",
+			"instance_creation_timestamp": time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Unix(),
+		}}}
+	}
+	tok, err := e.mintIDToken(sa, aud, format == "full", extra)
+	if err != nil {
+		return err.Error(), "", http.StatusInternalServerError
+	}
+	return tok, "text/html; charset=utf-8", http.StatusOK
+}
