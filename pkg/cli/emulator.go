@@ -199,7 +199,7 @@ func emulatorEnv(emu *emulator.Emulator) [][2]string {
 }
 
 // shellQuote quotes s for POSIX shells: always in single quotes, with '
-// written as '\''.
+// written as '\”.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
