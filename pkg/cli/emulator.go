@@ -198,8 +198,8 @@ func emulatorEnv(emu *emulator.Emulator) [][2]string {
 	}
 }
 
-// shellQuote quotes s for POSIX shells: always in single quotes, with '
-// written as '\”.
+// shellQuote quotes s for POSIX shells: always in single quotes; a single
+// quote inside is closed, escaped with a backslash and reopened.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
