@@ -151,6 +151,7 @@ func cloudRunV2ServiceDataSource(s *tfprotov5.Schema) *dataSourceType {
 			d := copyMap(cfg)
 			d["id"] = id
 			d["project"] = project
+			d["location"] = location
 			flattenInto(s, d, api, "id", "name", "location", "project")
 			// Data sources report all labels and annotations.
 			d["effective_labels"] = d["labels"]

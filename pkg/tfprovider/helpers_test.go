@@ -5,6 +5,7 @@ import (
 	"io"
 	"log"
 	"os"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -118,3 +119,7 @@ func TestMain(m *testing.M) {
 	log.SetOutput(io.Discard)
 	os.Exit(m.Run())
 }
+
+func runtimeDir() string { return runtime.GOOS + "_" + runtime.GOARCH }
+
+func timeNow() time.Time { return time.Now() }
