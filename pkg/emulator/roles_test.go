@@ -18,8 +18,8 @@ func TestPrincipalPermitted(t *testing.T) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.st.Groups = map[string][]string{
-		"group:outer@example.com": {"group:Inner@example.com", "user:direct@example.com"},
-		"group:inner@example.com": {"serviceAccount:nested@proj.iam.gserviceaccount.com", "group:outer@example.com"}, // a cycle
+		"group:outer@example.com":  {"group:Inner@example.com", "user:direct@example.com"},
+		"group:inner@example.com":  {"serviceAccount:nested@proj.iam.gserviceaccount.com", "group:outer@example.com"}, // a cycle
 		"group:public@example.com": {"allUsers"},
 	}
 	e.st.Roles["projects/proj/roles/invokerLite"] = &CustomRole{Name: "projects/proj/roles/invokerLite", IncludedPermissions: []string{"run.routes.invoke"}, Stage: "GA"}
