@@ -249,16 +249,19 @@ func TestTerraformSchemaMatchesSubset(t *testing.T) {
 	}
 }
 
-// lifecycle runs init, apply, a no-op plan, an in-place update, and destroy,
-// calling check after each apply and after destroy.
-func lifecycle(t *testing.T, endpoint, token, project string, beforeApply func(), checkApplied func(out map[string]any), checkDestroyed func()) {
+// lifecycle runs init, apply, a no-op plan, an in-place update, and destroy.
+// Applies go through saved plans so that inject (called with "apply" and
+// "update") lands faults in the apply phase proper, on the writes. check is
+// called after the first apply and after destroy.
+func lifecycle(t *testing.T, endpoint, token, project string, inject func(phase string), checkApplied func(out map[string]any), checkDestroyed func()) {
 	r := newTFRunner(t, e2eModule)
 	vars := tfVars(endpoint, token, project)
 	r.must("init", "-input=false", "-no-color")
-	if beforeApply != nil {
-		beforeApply()
+	r.must(append([]string{"plan", "-out=apply.tfplan", "-input=false", "-no-color"}, vars...)...)
+	if inject != nil {
+		inject("apply")
 	}
-	applyOut := r.must(append([]string{"apply", "-auto-approve", "-input=false", "-no-color"}, vars...)...)
+	applyOut := r.must("apply", "-input=false", "-no-color", "apply.tfplan")
 	t.Logf("first apply:\n%s", applyOut)
 	checkApplied(r.outputs())
 
@@ -269,11 +272,14 @@ func lifecycle(t *testing.T, endpoint, token, project string, beforeApply func()
 
 	// In-place update of the account.
 	upd := tfVars(endpoint, token, project, "-var", "display_name=Renamed caller")
-	code, out := r.run([]int{2}, append([]string{"plan", "-detailed-exitcode", "-input=false", "-no-color"}, upd...)...)
+	code, out := r.run([]int{2}, append([]string{"plan", "-detailed-exitcode", "-out=update.tfplan", "-input=false", "-no-color"}, upd...)...)
 	if code != 2 || !strings.Contains(out, "1 to change, 0 to destroy") {
 		t.Fatalf("display_name change should be one in-place update:\n%s", out)
 	}
-	r.must(append([]string{"apply", "-auto-approve", "-input=false", "-no-color"}, upd...)...)
+	if inject != nil {
+		inject("update")
+	}
+	r.must("apply", "-input=false", "-no-color", "update.tfplan")
 	if code, out := r.run([]int{0, 2}, append([]string{"plan", "-detailed-exitcode", "-input=false", "-no-color"}, upd...)...); code != 0 {
 		t.Fatalf("plan after update is not empty:\n%s", out)
 	}
@@ -299,7 +305,7 @@ func checkOutputs(t *testing.T, out map[string]any, project, number string) {
 			t.Errorf("output %s = %#v, want %#v", k, out[k], v)
 		}
 	}
-	if s, _ := out["uri"].(string); !strings.HasPrefix(s, "https://") {
+	if s, _ := out["uri"].(string); !strings.HasPrefix(s, "http") {
 		t.Errorf("uri = %#v", out["uri"])
 	}
 	if s, _ := out["generation"].(string); s == "" {
@@ -316,9 +322,14 @@ func TestTerraformLifecycleFake(t *testing.T) {
 	f.token = "e2e-token"
 	full := f.addService("us-central1", "svc")
 	lifecycle(t, f.srv.URL, "e2e-token", f.project,
-		func() {
-			// A burst of 503s on the policy write in the middle of apply.
-			f.fail("POST", ":setIamPolicy", 3, 503, nil)
+		func(phase string) {
+			if phase == "apply" {
+				// A burst of 503s on the policy writes in the middle of apply.
+				f.fail("POST", ":setIamPolicy", 3, 503, nil)
+			} else {
+				// Throttling on the account update, with Retry-After.
+				f.fail("PATCH", "e2e-caller@proj-1.iam.gserviceaccount.com", 2, 429, map[string]string{"Retry-After": "1"})
+			}
 		},
 		func(out map[string]any) {
 			checkOutputs(t, out, f.project, f.number)
