@@ -126,8 +126,16 @@ func Open(ctx context.Context, o Options) (*Runner, error) {
 	if stderr == nil {
 		stderr = io.Discard
 	}
-	t.SetStdout(r.stdout)
 	t.SetStderr(stderr)
+	// terraform-exec checks the version (once, then cached) before some
+	// commands and would echo its JSON to the user's stream: do it quietly
+	// now. A binary that cannot tell its version is not Terraform.
+	t.SetStdout(io.Discard)
+	if _, _, err := t.Version(ctx, true); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("%s does not answer `version`: %w", execPath, err)
+	}
+	t.SetStdout(r.stdout)
 	return r, nil
 }
 
