@@ -270,6 +270,17 @@ func lifecycle(t *testing.T, endpoint, token, project string, inject func(phase 
 		t.Fatalf("second plan is not empty:\n%s", out)
 	}
 
+	// Import: forget the member and the account, import them back by the
+	// ids users would type, and the plan is still empty.
+	email := "e2e-caller@" + project + ".iam.gserviceaccount.com"
+	r.must("state", "rm", "-no-color", "google_cloud_run_v2_service_iam_member.caller", "google_service_account.caller")
+	r.must(append([]string{"import", "-input=false", "-no-color"}, append(vars, "google_service_account.caller", project+"/"+email)...)...)
+	r.must(append([]string{"import", "-input=false", "-no-color"}, append(vars, "google_cloud_run_v2_service_iam_member.caller",
+		"projects/"+project+"/locations/us-central1/services/svc roles/run.invoker serviceAccount:"+email)...)...)
+	if code, out := r.run([]int{0, 2}, append([]string{"plan", "-detailed-exitcode", "-input=false", "-no-color"}, vars...)...); code != 0 {
+		t.Fatalf("plan after import is not empty:\n%s", out)
+	}
+
 	// In-place update of the account.
 	upd := tfVars(endpoint, token, project, "-var", "display_name=Renamed caller")
 	code, out := r.run([]int{2}, append([]string{"plan", "-detailed-exitcode", "-out=update.tfplan", "-input=false", "-no-color"}, upd...)...)

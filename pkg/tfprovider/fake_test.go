@@ -35,6 +35,8 @@ type fakeGoogle struct {
 	conflictsLeft int
 	// token is the bearer token required on every request ("" = any).
 	token string
+	// dropSets makes setIamPolicy answer 200 without storing anything.
+	dropSets bool
 }
 
 type fakePolicy struct {
@@ -241,6 +243,10 @@ func (f *fakeGoogle) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		np := in.Policy
 		np.Etag = f.nextEtag()
+		if f.dropSets {
+			writeJSON(w, 200, np)
+			return
+		}
 		if np.Version == 0 {
 			np.Version = 1
 		}

@@ -110,10 +110,9 @@ func iamPolicyReadModifyWrite(ctx context.Context, u iamUpdater, modify iamModif
 		if err := modify(p); err != nil {
 			return err
 		}
-		wanted := clonePolicy(p)
 		err = u.SetResourceIamPolicy(ctx, p)
 		if err == nil {
-			return iamWaitForPropagation(ctx, u, wanted, modify, sleep)
+			return iamWaitForPropagation(ctx, u, modify, sleep)
 		}
 		if isConflictError(err) {
 			log.Printf("[DEBUG] concurrent policy changes on %s, restarting read-modify-write after %v", u.DescribeResource(), backoff)
@@ -133,7 +132,11 @@ func iamPolicyReadModifyWrite(ctx context.Context, u iamUpdater, modify iamModif
 // iamWaitForPropagation re-reads the policy until three reads in a row show
 // that modify has nothing left to do, doubling the wait on a 429 or a read
 // that does not show the change yet.
-func iamWaitForPropagation(ctx context.Context, u iamUpdater, _ *crm.Policy, modify iamModifyFunc, sleep sleeper) error {
+//
+// (The real provider's check compares a pointer with itself and always
+// passes; this one really compares, semantically, so it cannot be fooled by
+// member order or casing.)
+func iamWaitForPropagation(ctx context.Context, u iamUpdater, modify iamModifyFunc, sleep sleeper) error {
 	wait := iamFetchInitialBackoff
 	for ok := 0; ok < 3; {
 		if wait > iamFetchMaxBackoff {

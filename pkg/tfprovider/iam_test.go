@@ -587,3 +587,17 @@ func TestMemberImport(t *testing.T) {
 		t.Errorf("binding import = %v, %v", st, err)
 	}
 }
+
+func TestRMWPropagationCheckFailsWhenTheWriteDoesNotStick(t *testing.T) {
+	f := newFakeGoogle(t)
+	full := f.addService("us-central1", "svc")
+	f.dropSets = true
+	p, sl := newTestProvider(t, f, nil)
+	_, err := runMember(t, p, memberPlan(full, "user:a@example.com"))
+	if err == nil || !strings.Contains(err.Error(), "Waited too long for propagation") {
+		t.Fatalf("err = %v, want a propagation failure", err)
+	}
+	if got := sl.get(); !equalDurations(got, durations(1, 2, 4, 8, 16)) {
+		t.Errorf("waits = %v, want doubling 1..16 s", got)
+	}
+}
