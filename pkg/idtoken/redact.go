@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strings"
 )
 
 // Redacted replaces token text in everything this package renders.
@@ -19,7 +20,10 @@ var (
 	// Google OAuth2 access tokens.
 	accessTokenPattern = regexp.MustCompile(`ya29\.[A-Za-z0-9_.-]+`)
 	// Whatever follows "Bearer " in a header dump.
-	bearerPattern = regexp.MustCompile(`(?i)(bearer\s+)[^\s"',;]+`)
+	bearerPattern = regexp.MustCompile(`(?i)bearer\s+([^\s"',;]+)`)
+	// The auth-params of a Bearer challenge (RFC 6750 §3), which are not
+	// credentials: WWW-Authenticate: Bearer error="invalid_token".
+	challengeParam = regexp.MustCompile(`(?i)^(realm|scope|error|error_description|error_uri)=`)
 )
 
 // Redact replaces every JWT-looking substring, Google access token and
@@ -27,7 +31,27 @@ var (
 func Redact(s string) string {
 	s = jwtPattern.ReplaceAllString(s, Redacted)
 	s = accessTokenPattern.ReplaceAllString(s, Redacted)
-	return bearerPattern.ReplaceAllString(s, "${1}"+Redacted)
+	return redactBearer(s)
+}
+
+func redactBearer(s string) string {
+	matches := bearerPattern.FindAllStringSubmatchIndex(s, -1)
+	if matches == nil {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for _, m := range matches {
+		start, end := m[2], m[3]
+		if challengeParam.MatchString(s[start:end]) {
+			continue
+		}
+		b.WriteString(s[last:start])
+		b.WriteString(Redacted)
+		last = end
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 // RedactError returns err with its message redacted. errors.Is and

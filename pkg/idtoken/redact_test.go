@@ -27,6 +27,9 @@ func TestRedact(t *testing.T) {
 		{"two tokens", jwt + " and " + jwt, "[REDACTED] and [REDACTED]"},
 		{"nothing secret", "https://svc-abc-uc.a.run.app/hello 403 sa@p.iam.gserviceaccount.com", "https://svc-abc-uc.a.run.app/hello 403 sa@p.iam.gserviceaccount.com"},
 		{"already redacted", "Bearer [REDACTED]", "Bearer [REDACTED]"},
+		{"bearer in json", `{"h":"Bearer abc.def="}`, `{"h":"Bearer [REDACTED]"}`},
+		{"challenge params kept", `WWW-Authenticate: Bearer error="invalid_token", Bearer realm="x"`, `WWW-Authenticate: Bearer error="invalid_token", Bearer realm="x"`},
+		{"bearer case-insensitive", "authorization: bearer s3cr3t", "authorization: bearer [REDACTED]"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
