@@ -79,7 +79,9 @@ func TestTokenEndpoint(t *testing.T) {
 		}
 		return c
 	}
-	good := func(mod func(jwt.MapClaims)) string { return sign(claims(mod), priv, kf.PrivateKeyID, jwt.SigningMethodRS256) }
+	good := func(mod func(jwt.MapClaims)) string {
+		return sign(claims(mod), priv, kf.PrivateKeyID, jwt.SigningMethodRS256)
+	}
 	tests := []struct {
 		name      string
 		path      string
