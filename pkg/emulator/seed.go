@@ -519,11 +519,6 @@ func (s *Seed) validate(st *seedState) error {
 		}
 	}
 	if st != nil {
-		for key := range backing {
-			if ex := st.st.Services[key]; ex != nil {
-				_ = ex // an existing service may back a new function: fine
-			}
-		}
 		for i, fn := range s.Functions {
 			key := "projects/" + s.project(fn.Project) + "/locations/" + s.location(fn.Location) + "/functions/" + fn.Name
 			if ex := st.st.Functions[key]; ex != nil {
@@ -651,10 +646,8 @@ func (s *Seed) checkMember(p *seedProblems, v *seedView, ent, m string) {
 			return
 		}
 		local, domain, _ := strings.Cut(strings.ToLower(val), "@")
-		if proj, ok := strings.CutSuffix(domain, ".iam.gserviceaccount.com"); ok && v.projects[proj] && !v.accounts[local+"@"+domain] {
-			if v.full || seedHasProject(s, proj) {
-				p.add(ent, "service account %s does not exist (declare it under serviceAccounts)", val)
-			}
+		if proj, ok := strings.CutSuffix(domain, ".iam.gserviceaccount.com"); ok && v.full && v.projects[proj] && !v.accounts[local+"@"+domain] {
+			p.add(ent, "service account %s does not exist (declare it under serviceAccounts)", val)
 		}
 	case "domain":
 		if strings.Contains(val, "@") || !strings.Contains(val, ".") {
@@ -663,10 +656,6 @@ func (s *Seed) checkMember(p *seedProblems, v *seedView, ent, m string) {
 	default:
 		p.add(ent, "member %q has an unknown type %q", m, kind)
 	}
-}
-
-func seedHasProject(s *Seed, id string) bool {
-	return slices.ContainsFunc(s.Projects, func(p SeedProject) bool { return p.ID == id })
 }
 
 // seedNormalizeMember lower-cases the email/domain part of the member types
