@@ -340,6 +340,34 @@ func TestEmulatorFourTokenSources(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Application Default Credentials: a key file named by
+	// GOOGLE_APPLICATION_CREDENTIALS...
+	adcPath := filepath.Join(t.TempDir(), "adc.json")
+	if err := os.WriteFile(adcPath, v.keyFile("key-caller"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", adcPath)
+	adc, err := idtoken.NewADC(context.Background(), idtoken.ADCOptions{OnGCE: func(context.Context) bool { return false }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ...and an impersonated_service_account file (gcloud auth
+	// application-default login --impersonate-service-account) whose source
+	// credentials are hop-account's key.
+	var hopKey map[string]any
+	if err := json.Unmarshal(v.keyFile("hop-account"), &hopKey); err != nil {
+		t.Fatal(err)
+	}
+	impFile, _ := json.Marshal(map[string]any{
+		"type":                              "impersonated_service_account",
+		"service_account_impersonation_url": "https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/" + email("imp-caller") + ":generateAccessToken",
+		"source_credentials":                hopKey,
+	})
+	impADC, err := idtoken.NewKeyJSON(impFile, "impersonated ADC", idtoken.KeyOptions{HTTPClient: v.e.HTTPClient()})
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	tests := []struct {
 		name    string
 		src     idtoken.Source
@@ -348,6 +376,8 @@ func TestEmulatorFourTokenSources(t *testing.T) {
 		target  invoke.Target
 	}{
 		{"key file", key, "key-caller", "oauth2.token", orders},
+		{"ADC key file", adc, "key-caller", "oauth2.token", orders},
+		{"ADC impersonated_service_account file", impADC, "imp-caller", "iamcredentials.v1.generateIdToken", orders},
 		{"impersonation", imp, "imp-caller", "iamcredentials.v1.generateIdToken", orders},
 		{"impersonation with delegates", chain, "imp-caller", "iamcredentials.v1.generateIdToken", orders},
 		{"impersonation for a custom audience", imp, "imp-caller", "iamcredentials.v1.generateIdToken", func() invoke.Target {
@@ -380,6 +410,31 @@ func TestEmulatorFourTokenSources(t *testing.T) {
 				t.Fatalf("caller = %q, %v", tok.Caller(), err)
 			}
 		})
+	}
+}
+
+func TestEmulatorImpersonationWithoutTokenCreator(t *testing.T) {
+	v := start(t, emulator.Options{})
+	orders := v.target("orders-api")
+	// The bootstrap owner holds roles/owner but not Token Creator on
+	// imp-caller: IAM Credentials refuses, and invoke treats that 403 like a
+	// grant still propagating, up to MaxWait.
+	imp, err := idtoken.NewImpersonated(idtoken.ImpersonationOptions{Target: email("imp-caller"), HTTPClient: v.impersonationClient()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var progress []invoke.Progress
+	iv := v.invoker(invoke.Options{MaxWait: time.Minute, Progress: func(p invoke.Progress) { progress = append(progress, p) }})
+	r := iv.Invoke(context.Background(), orders, invoke.Caller{Name: "imp", Source: imp}, invoke.Request{})
+	var me *idtoken.MintError
+	if r.Outcome != invoke.Fail || r.Attempts != 0 || !errors.Is(r.Err, invoke.ErrPropagationTimeout) || !errors.As(r.Err, &me) {
+		t.Fatalf("result = %+v", r)
+	}
+	if !strings.Contains(r.Reason, "iam.serviceAccounts.getOpenIdToken") || len(progress) == 0 || progress[0].Reason != "token minting refused (403)" {
+		t.Fatalf("reason = %q, progress = %+v", r.Reason, progress)
+	}
+	if n := v.e.Calls()["iamcredentials.v1.generateIdToken"]; n != len(progress)+1 {
+		t.Fatalf("%d generateIdToken calls for %d waits", n, len(progress))
 	}
 }
 
