@@ -49,6 +49,10 @@ type ServiceChange struct {
 	Authoritative bool     `json:"authoritative"`
 	Add           []string `json:"add"`
 	Remove        []string `json:"remove"`
+	// Set is the whole invoker list an authoritative binding being created
+	// or changed will hold: members granted outside the declaration that
+	// are not in it are removed at apply, which no plan can list.
+	Set []string `json:"set,omitempty"`
 }
 
 // TokenCreatorChange is a roles/iam.serviceAccountTokenCreator grant change.
@@ -114,11 +118,14 @@ func Summarize(p *tfjson.Plan) *Summary {
 		sc     ServiceChange
 		add    map[string]bool
 		remove map[string]bool
+		set    []string
 	}
 	services := map[serviceKey]*acc{}
 	touch := func(m map[string]any, index any, authoritative bool) *acc {
 		kind, loc, name := grantOf(index)
-		k := serviceKey{project: str(m, "project"), location: str(m, "location"), service: str(m, "name")}
+		// The provider may store the service's full resource name
+		// (projects/P/locations/L/services/S) where the config has S.
+		k := serviceKey{project: str(m, "project"), location: str(m, "location"), service: lastSegment(str(m, "name"))}
 		if k.location == "" {
 			k.location = loc
 		}
@@ -183,7 +190,8 @@ func Summarize(p *tfjson.Plan) *Summary {
 			}
 			if (create || act.Update()) && after != nil {
 				a := touch(after, rc.Index, true)
-				for _, m := range strList(after, "members") {
+				a.set = strList(after, "members")
+				for _, m := range a.set {
 					a.add[m] = true
 				}
 			}
@@ -212,10 +220,14 @@ func Summarize(p *tfjson.Plan) *Summary {
 				delete(a.remove, m)
 			}
 		}
-		if len(a.add)+len(a.remove) == 0 {
+		if len(a.add)+len(a.remove)+len(a.set) == 0 {
 			continue
 		}
 		a.sc.Add, a.sc.Remove = sortedSet(a.add), sortedSet(a.remove)
+		if a.set != nil {
+			a.sc.Set = append([]string(nil), a.set...)
+			sort.Strings(a.sc.Set)
+		}
 		s.Services = append(s.Services, a.sc)
 	}
 	sort.Slice(s.Services, func(i, j int) bool {
@@ -249,6 +261,13 @@ func sortedSet(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func lastSegment(s string) string {
+	if i := strings.LastIndex(s, "/"); i >= 0 {
+		return s[i+1:]
+	}
+	return s
 }
 
 // saEmail extracts the email from projects/P/serviceAccounts/EMAIL.
@@ -303,6 +322,12 @@ func (s *Summary) Render(w io.Writer) {
 				mode = ", authoritative"
 			}
 			fmt.Fprintf(w, "  %s in %s/%s%s\n", target, sc.Project, sc.Location, mode)
+			if sc.Set != nil {
+				fmt.Fprintln(w, "    the invoker list becomes exactly (any other member is removed):")
+				for _, m := range sc.Set {
+					fmt.Fprintf(w, "    = %s\n", m)
+				}
+			}
 			for _, m := range sc.Add {
 				fmt.Fprintf(w, "    + %s\n", m)
 			}

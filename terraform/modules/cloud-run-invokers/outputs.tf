@@ -27,9 +27,10 @@ output "invoker_members" {
       grant    = local.member_grants[k].grant
       project  = r.project
       location = r.location
-      service  = r.name
-      role     = r.role
-      member   = r.member
+      # The provider may store the service's full resource name.
+      service = reverse(split("/", r.name))[0]
+      role    = r.role
+      member  = r.member
     }
   }
 }
@@ -40,7 +41,7 @@ output "invoker_bindings" {
     for k, r in google_cloud_run_v2_service_iam_binding.this : k => {
       project  = r.project
       location = r.location
-      service  = r.name
+      service  = reverse(split("/", r.name))[0]
       role     = r.role
       members  = sort(tolist(r.members))
     }

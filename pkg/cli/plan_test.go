@@ -1,0 +1,543 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+	iam "google.golang.org/api/iam/v1"
+	"google.golang.org/api/option"
+	run "google.golang.org/api/run/v2"
+
+	"github.com/invokerctl/invokerctl/pkg/config"
+	"github.com/invokerctl/invokerctl/pkg/emulator"
+	"github.com/invokerctl/invokerctl/pkg/iostreams"
+	"github.com/invokerctl/invokerctl/pkg/target"
+	"github.com/invokerctl/invokerctl/pkg/tfprovider"
+)
+
+// The end-to-end tests run the invokerctl binary as a user would, with the
+// real terraform, the project's module, the offline provider (the same
+// binary) and an emulator started in-process by the test.
+
+var (
+	binOnce sync.Once
+	binDir  string
+	binPath string
+	binErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// invokerctlBin builds the binary once per test run.
+func invokerctlBin(t testing.TB) string {
+	t.Helper()
+	binOnce.Do(func() {
+		if binDir, binErr = os.MkdirTemp("", "invokerctl-e2e-"); binErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "invokerctl")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/invokerctl")
+		cmd.Dir = repoRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binErr = errors.New(err.Error() + "\n" + string(out))
+		}
+	})
+	if binErr != nil {
+		t.Fatalf("building invokerctl: %v", binErr)
+	}
+	return binPath
+}
+
+func needTerraformE2E(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end with terraform; skipped with -short")
+	}
+	if _, err := exec.LookPath("terraform"); err != nil {
+		t.Skip("terraform is not on PATH")
+	}
+}
+
+type cliResult struct {
+	stdout, stderr string
+	code           int
+}
+
+// runBin runs the invokerctl binary with args and extra environment.
+func runBin(t *testing.T, env []string, args ...string) cliResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, invokerctlBin(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("running invokerctl: %v", err)
+		}
+		code = ee.ExitCode()
+	}
+	return cliResult{out.String(), errOut.String(), code}
+}
+
+// emuEnv is the environment that points invokerctl at emu.
+func emuEnv(emu *emulator.Emulator) []string {
+	return []string{
+		target.TokenEnv + "=" + emu.BootstrapToken(),
+		tfprovider.SleepScaleEnv + "=0.02",
+	}
+}
+
+func startEmulator(t *testing.T, seed string) *emulator.Emulator {
+	t.Helper()
+	emu, err := emulator.New(emulator.Options{SeedFile: seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	return emu
+}
+
+func googleOpts(emu *emulator.Emulator) []option.ClientOption {
+	return []option.ClientOption{
+		option.WithEndpoint(emu.URL() + "/"),
+		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: emu.BootstrapToken()})),
+	}
+}
+
+// invokers reads the roles/run.invoker members of a service through the Run
+// Admin API v2, sorted.
+func invokers(t *testing.T, emu *emulator.Emulator, service string) []string {
+	t.Helper()
+	svc, err := run.NewService(context.Background(), googleOpts(emu)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := svc.Projects.Locations.Services.GetIamPolicy("projects/demo-project/locations/us-central1/services/" + service).Do()
+	if err != nil {
+		t.Fatalf("getIamPolicy %s: %v", service, err)
+	}
+	var out []string
+	for _, b := range p.Bindings {
+		if b.Role == "roles/run.invoker" && b.Condition == nil {
+			out = append(out, b.Members...)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// addInvoker adds member to a service's invoker binding outside Terraform.
+func addInvoker(t *testing.T, emu *emulator.Emulator, service, member string) {
+	t.Helper()
+	svc, _ := run.NewService(context.Background(), googleOpts(emu)...)
+	name := "projects/demo-project/locations/us-central1/services/" + service
+	p, err := svc.Projects.Locations.Services.GetIamPolicy(name).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, b := range p.Bindings {
+		if b.Role == "roles/run.invoker" {
+			b.Members = append(b.Members, member)
+			found = true
+		}
+	}
+	if !found {
+		p.Bindings = append(p.Bindings, &run.GoogleIamV1Binding{Role: "roles/run.invoker", Members: []string{member}})
+	}
+	if _, err := svc.Projects.Locations.Services.SetIamPolicy(name, &run.GoogleIamV1SetIamPolicyRequest{Policy: p}).Do(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// accounts lists the project's service account emails through IAM v1.
+func accounts(t *testing.T, emu *emulator.Emulator) []string {
+	t.Helper()
+	svc, err := iam.NewService(context.Background(), googleOpts(emu)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	err = svc.Projects.ServiceAccounts.List("projects/demo-project").Pages(context.Background(), func(r *iam.ListServiceAccountsResponse) error {
+		for _, a := range r.Accounts {
+			out = append(out, a.Email)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sa(name string) string {
+	return "serviceAccount:" + name + "@demo-project.iam.gserviceaccount.com"
+}
+
+func quickstartCopy(t *testing.T) (dir, file string) {
+	t.Helper()
+	dir = t.TempDir()
+	src, err := os.ReadFile(filepath.Join(repoRoot(), "examples", "quickstart", "invokers.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file = filepath.Join(dir, "invokers.yaml")
+	if err := os.WriteFile(file, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, file
+}
+
+func quickstartSeed() string {
+	return filepath.Join(repoRoot(), "examples", "quickstart", "seed.yaml")
+}
+
+func editFile(t *testing.T, file, old, new string) {
+	t.Helper()
+	b, _ := os.ReadFile(file)
+	if !strings.Contains(string(b), old) {
+		t.Fatalf("%s does not contain %q", file, old)
+	}
+	if err := os.WriteFile(file, []byte(strings.Replace(string(b), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func eq(a, b []string) bool { return strings.Join(a, "\n") == strings.Join(b, "\n") }
+
+// The whole lifecycle of the quickstart against one emulator: apply, no-op
+// plan, removing one member, an out-of-band member in both modes, destroy.
+func TestProvisionLifecycle(t *testing.T) {
+	needTerraformE2E(t)
+	emu := startEmulator(t, quickstartSeed())
+	env := emuEnv(emu)
+	_, file := quickstartCopy(t)
+	emuFlag := "--emulator=" + emu.URL()
+	seeded := accounts(t, emu)
+	trigger := invokers(t, emu, "on-upload") // the deployment's own grant to its trigger identity
+
+	// apply creates the accounts and the bindings.
+	r := runBin(t, env, "apply", "-f", file, emuFlag, "--auto-approve", "--json")
+	if r.code != 0 {
+		t.Fatalf("apply: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	var res struct {
+		Applied bool `json:"applied"`
+		Outputs struct {
+			Emails map[string]string `json:"service_account_emails"`
+		} `json:"outputs"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || !res.Applied || res.Outputs.Emails["orders-caller"] != "orders-caller@demo-project.iam.gserviceaccount.com" {
+		t.Fatalf("apply --json: %v %s", err, r.stdout)
+	}
+	want := map[string][]string{
+		"orders-api":   {sa("orders-caller")},
+		"billing-api":  {sa("billing-caller"), sa("orders-caller")},
+		"resize-image": {sa("orders-caller")},
+		"on-upload":    append([]string{sa("billing-caller")}, trigger...),
+	}
+	for svc, members := range want {
+		sort.Strings(members)
+		if got := invokers(t, emu, svc); !eq(got, members) {
+			t.Errorf("after apply, %s invokers = %v, want %v", svc, got, members)
+		}
+	}
+	created := accounts(t, emu)
+	for _, n := range []string{"orders-caller", "billing-caller", "audit-bot"} {
+		if !strings.Contains(strings.Join(created, " "), n+"@demo-project.iam.gserviceaccount.com") {
+			t.Errorf("account %s not created: %v", n, created)
+		}
+	}
+	if len(created) != len(seeded)+3 {
+		t.Errorf("accounts: %v (seeded %v)", created, seeded)
+	}
+
+	// A second plan has nothing to do.
+	r = runBin(t, env, "plan", "-f", file, emuFlag)
+	if r.code != 0 || !strings.Contains(r.stdout, "No changes") {
+		t.Fatalf("second plan: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+
+	// Removing one member removes exactly that binding.
+	editFile(t, file, "members: [orders-caller, billing-caller]", "members: [billing-caller]")
+	r = runBin(t, env, "plan", "-f", file, emuFlag, "--json")
+	if r.code != 2 {
+		t.Fatalf("plan after edit: exit %d\n%s", r.code, r.stderr)
+	}
+	var pl struct {
+		Summary struct {
+			Services []struct {
+				Service string   `json:"service"`
+				Add     []string `json:"add"`
+				Remove  []string `json:"remove"`
+			} `json:"services"`
+			Create []any `json:"accountsToCreate"`
+			Delete []any `json:"accountsToDelete"`
+		} `json:"summary"`
+	}
+	json.Unmarshal([]byte(r.stdout), &pl)
+	if len(pl.Summary.Services) != 1 || pl.Summary.Services[0].Service != "billing-api" || len(pl.Summary.Services[0].Add) != 0 ||
+		!eq(pl.Summary.Services[0].Remove, []string{sa("orders-caller")}) || len(pl.Summary.Create)+len(pl.Summary.Delete) != 0 {
+		t.Fatalf("plan summary after removing one member: %s", r.stdout)
+	}
+	before := map[string][]string{}
+	for svc := range want {
+		before[svc] = invokers(t, emu, svc)
+	}
+	if r = runBin(t, env, "apply", "-f", file, emuFlag, "--auto-approve"); r.code != 0 {
+		t.Fatalf("apply after edit: exit %d\n%s", r.code, r.stderr)
+	}
+	for svc := range want {
+		got := invokers(t, emu, svc)
+		exp := before[svc]
+		if svc == "billing-api" {
+			exp = []string{sa("billing-caller")}
+		}
+		if !eq(got, exp) {
+			t.Errorf("after removing one member, %s = %v, want %v", svc, got, exp)
+		}
+	}
+
+	// An out-of-band member survives non-authoritative grants...
+	oob := "user:oncall@example.com"
+	addInvoker(t, emu, "orders-api", oob)
+	if r = runBin(t, env, "apply", "-f", file, emuFlag, "--auto-approve"); r.code != 0 {
+		t.Fatalf("apply with out-of-band member: exit %d\n%s", r.code, r.stderr)
+	}
+	if got := invokers(t, emu, "orders-api"); !eq(got, []string{sa("orders-caller"), oob}) {
+		t.Errorf("non-authoritative: orders-api = %v", got)
+	}
+	// ...and is removed once the grant is authoritative.
+	editFile(t, file, "  - service: orders-api\n", "  - service: orders-api\n    authoritative: true\n")
+	r = runBin(t, env, "plan", "-f", file, emuFlag)
+	if r.code != 2 || !strings.Contains(r.stdout, "any other member is removed") || !strings.Contains(r.stdout, "= "+sa("orders-caller")) {
+		t.Fatalf("authoritative plan: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r = runBin(t, env, "apply", "-f", file, emuFlag, "--auto-approve"); r.code != 0 {
+		t.Fatalf("authoritative apply: exit %d\n%s", r.code, r.stderr)
+	}
+	if got := invokers(t, emu, "orders-api"); !eq(got, []string{sa("orders-caller")}) {
+		t.Errorf("authoritative: orders-api = %v, want only orders-caller", got)
+	}
+	if r = runBin(t, env, "plan", "-f", file, emuFlag); r.code != 0 {
+		t.Errorf("plan after authoritative apply: exit %d\n%s", r.code, r.stdout)
+	}
+
+	// destroy leaves no account or binding it created, and nothing else
+	// is touched.
+	addInvoker(t, emu, "billing-api", oob)
+	r = runBin(t, env, "destroy", "-f", file, emuFlag, "--auto-approve")
+	if r.code != 0 || !strings.Contains(r.stdout, "Destroyed") {
+		t.Fatalf("destroy: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if got := accounts(t, emu); !eq(got, seeded) {
+		t.Errorf("accounts after destroy = %v, want the seeded %v", got, seeded)
+	}
+	for svc, exp := range map[string][]string{"orders-api": nil, "billing-api": {oob}, "resize-image": nil, "on-upload": trigger} {
+		if got := invokers(t, emu, svc); !eq(got, exp) {
+			t.Errorf("after destroy, %s = %v, want %v", svc, got, exp)
+		}
+	}
+}
+
+// Two declarations granting on the same services, applied at the same time:
+// both end with all their members (the etag read-modify-write holds).
+func TestConcurrentApplies(t *testing.T) {
+	needTerraformE2E(t)
+	emu := startEmulator(t, quickstartSeed())
+	env := emuEnv(emu)
+	decl := func(prefix string) string {
+		dir := t.TempDir()
+		f := filepath.Join(dir, "invokers.yaml")
+		var b strings.Builder
+		b.WriteString("apiVersion: invokerctl/v1\nproject: demo-project\nlocation: us-central1\nserviceAccounts:\n")
+		for i := 1; i <= 3; i++ {
+			b.WriteString("  - name: " + prefix + "-caller-" + string(rune('0'+i)) + "\n")
+		}
+		b.WriteString("grants:\n")
+		for _, svc := range []string{"orders-api", "billing-api"} {
+			b.WriteString("  - service: " + svc + "\n    members: [" + prefix + "-caller-1, " + prefix + "-caller-2, " + prefix + "-caller-3]\n")
+		}
+		os.WriteFile(f, []byte(b.String()), 0o644)
+		return f
+	}
+	files := []string{decl("team-a"), decl("team-b")}
+	var wg sync.WaitGroup
+	results := make([]cliResult, len(files))
+	for i, f := range files {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = runBin(t, env, "apply", "-f", f, "--emulator="+emu.URL(), "--auto-approve")
+		}()
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.code != 0 {
+			t.Fatalf("apply %d: exit %d\n%s", i, r.code, r.stderr)
+		}
+	}
+	var want []string
+	for _, p := range []string{"team-a", "team-b"} {
+		for i := 1; i <= 3; i++ {
+			want = append(want, sa(p+"-caller-"+string(rune('0'+i))))
+		}
+	}
+	sort.Strings(want)
+	for _, svc := range []string{"orders-api", "billing-api"} {
+		if got := invokers(t, emu, svc); !eq(got, want) {
+			t.Errorf("%s = %v, want all six members", svc, got)
+		}
+	}
+	t.Logf("setIamPolicy calls: %d", emu.Calls()["run.v2.services.setIamPolicy"])
+}
+
+// A bad declaration fails before Terraform runs: the positioned message,
+// exit 1, no working directory, no state — and terraform is never started.
+func TestBadDeclarationFailsBeforeTerraform(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "invokers.yaml")
+	os.WriteFile(file, []byte(`apiVersion: invokerctl/v1
+project: demo-project
+location: us-central1
+serviceAccounts:
+  - name: orders-caller
+grants:
+  - service: orders-api
+    members: [orders-caller]
+  - service: billing-api
+    members: [orders-caller, "sa:foo", allUsers]
+`), 0o644)
+	marker := filepath.Join(dir, "terraform-ran")
+	fakeTF := filepath.Join(dir, "terraform")
+	os.WriteFile(fakeTF, []byte("#!/bin/sh\ntouch "+marker+"\n"), 0o755)
+	for _, verb := range []string{"plan", "apply", "destroy"} {
+		args := []string{verb, "-f", file, "--terraform", fakeTF}
+		if verb != "plan" {
+			args = append(args, "--auto-approve")
+		}
+		r := runBin(t, nil, args...)
+		if r.code != 1 {
+			t.Errorf("%s: exit %d, want 1", verb, r.code)
+		}
+		for _, want := range []string{
+			file + `:10:30: grants[1].members[1]: "sa:foo" is not a valid IAM member (want user:, serviceAccount:, group:, domain:, principal://, principalSet://, allUsers, allAuthenticatedUsers)`,
+			file + `:10:40: grants[1].members[2]: "allUsers" makes the target public; set public: true`,
+		} {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("%s: stderr lacks %q:\n%s", verb, want, r.stderr)
+			}
+		}
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("terraform ran for a bad declaration")
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".invokerctl")); !os.IsNotExist(err) {
+		t.Error("a working directory was created for a bad declaration")
+	}
+}
+
+// Flags and usage, through the command tree (no terraform needed).
+func TestProvisionUsage(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "invokers.yaml")
+	os.WriteFile(file, []byte("apiVersion: invokerctl/v1\nproject: demo-project\nlocation: us-central1\n"), 0o644)
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"plan"}, ExitUsage, "-f FILE is required"},
+		{[]string{"plan", "-f", file, "--emulator", "http://127.0.0.1:1"}, ExitUsage, "write --emulator=http://127.0.0.1:1"},
+		{[]string{"plan", "-f", file, "--seed", "s.yaml"}, ExitUsage, "--seed needs --emulator"},
+		{[]string{"plan", "-f", file, "--emulator=http://127.0.0.1:1/v1/"}, ExitError, "want only a scheme, host and port"},
+		{[]string{"apply", "-f", file}, ExitError, "standard input is not a terminal; pass --auto-approve"},
+		{[]string{"destroy", "-f", file}, ExitError, "standard input is not a terminal"},
+		{[]string{"plan", "-f", filepath.Join(dir, "missing.yaml")}, ExitError, "no such file"},
+		{[]string{"plan", "-f", file, "--bogus"}, ExitUsage, "unknown flag"},
+	}
+	for _, tc := range cases {
+		ios, _, _, errOut := iostreams.Test()
+		t.Setenv(target.TokenEnv, "")
+		code := Run(context.Background(), ios, tc.args)
+		if code != tc.code || !strings.Contains(errOut.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, code, errOut.String(), tc.code, tc.want)
+		}
+	}
+	// --emulator with a URL needs the token.
+	ios, _, _, errOut := iostreams.Test()
+	if code := Run(context.Background(), ios, []string{"plan", "-f", file, "--emulator=http://127.0.0.1:1"}); code != ExitError || !strings.Contains(errOut.String(), target.TokenEnv) {
+		t.Errorf("missing token: %d %s", code, errOut.String())
+	}
+}
+
+// The y/N confirmation: "n" changes nothing, "y" applies; in-process run
+// functions with a test terminal.
+func TestApplyConfirmation(t *testing.T) {
+	needTerraformE2E(t)
+	emu := startEmulator(t, quickstartSeed())
+	_, file := quickstartCopy(t)
+	t.Setenv(tfprovider.SleepScaleEnv, "0.02")
+	deps := defaultProvisionDeps()
+	deps.isTerminal = func(io.Reader) bool { return true }
+	deps.getenv = func(k string) string {
+		if k == target.TokenEnv {
+			return emu.BootstrapToken()
+		}
+		return os.Getenv(k)
+	}
+	deps.providerExecutable = invokerctlBin(t)
+	o := &provisionOptions{File: file, Emulator: emu.URL()}
+
+	ios, in, out, _ := iostreams.Test()
+	in.WriteString("n\n")
+	err := runApply(context.Background(), ios, o, deps)
+	if !errors.Is(err, ErrNotConfirmed) || !strings.Contains(out.String(), "Apply these changes? Only 'y' or 'yes' confirms. [y/N]") {
+		t.Fatalf("declined: %v\n%s", err, out.String())
+	}
+	if got := invokers(t, emu, "orders-api"); len(got) != 0 {
+		t.Fatalf("declined apply changed orders-api: %v", got)
+	}
+	ios, in, out, _ = iostreams.Test()
+	in.WriteString("yes\n")
+	if err := runApply(context.Background(), ios, o, deps); err != nil {
+		t.Fatalf("confirmed: %v\n%s", err, out.String())
+	}
+	if got := invokers(t, emu, "orders-api"); !eq(got, []string{sa("orders-caller")}) {
+		t.Fatalf("confirmed apply: orders-api = %v", got)
+	}
+	// The declaration is still valid config (the test did not mangle it).
+	if _, err := config.Load(file); err != nil {
+		t.Fatal(err)
+	}
+}
