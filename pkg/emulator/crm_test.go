@@ -1,0 +1,85 @@
+package emulator
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	crmv1 "google.golang.org/api/cloudresourcemanager/v1"
+	crmv3 "google.golang.org/api/cloudresourcemanager/v3"
+)
+
+func TestResourceManagerV1(t *testing.T) {
+	t.Parallel()
+	e := newTestEmulator(t, Options{Project: "crm-proj", ProjectNumber: "210987654321"})
+	crm := ownerCRM(t, e)
+	for _, ref := range []string{"crm-proj", "210987654321"} {
+		p, err := crm.Projects.Get(ref).Do()
+		if err != nil || p.ProjectId != "crm-proj" || p.ProjectNumber != 210987654321 || p.LifecycleState != "ACTIVE" || p.CreateTime == "" {
+			t.Fatalf("get %s: %v %+v", ref, err, p)
+		}
+	}
+	_, err := crm.Projects.Get("missing-proj").Do()
+	wantCode(t, err, 404)
+	_, err = crm.Projects.GetIamPolicy("missing-proj", &crmv1.GetIamPolicyRequest{}).Do()
+	wantCode(t, err, 404)
+
+	sa := createSA(t, e, "crm-caller")
+	tok := accessTokenFor(t, e, sa.Email)
+	asSA, err := crmv1.NewService(context.Background(), withToken(e, tok)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = asSA.Projects.GetIamPolicy("crm-proj", &crmv1.GetIamPolicyRequest{}).Do()
+	wantCode(t, err, 403)
+	res, err := asSA.Projects.TestIamPermissions("crm-proj", &crmv1.TestIamPermissionsRequest{Permissions: []string{"resourcemanager.projects.get"}}).Do()
+	if err != nil || len(res.Permissions) != 0 {
+		t.Fatalf("testIamPermissions before the grant: %v %+v", err, res)
+	}
+	grantOnProject(t, e, "roles/viewer", "serviceAccount:"+sa.Email)
+	res, err = asSA.Projects.TestIamPermissions("crm-proj", &crmv1.TestIamPermissionsRequest{
+		Permissions: []string{"resourcemanager.projects.get", "resourcemanager.projects.setIamPolicy"}}).Do()
+	if err != nil || !slices.Equal(res.Permissions, []string{"resourcemanager.projects.get"}) {
+		t.Fatalf("testIamPermissions after the grant: %v %+v", err, res)
+	}
+	// A viewer reads the policy but may not set it.
+	p, err := asSA.Projects.GetIamPolicy("crm-proj", &crmv1.GetIamPolicyRequest{}).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = asSA.Projects.SetIamPolicy("crm-proj", setReq(p)).Do()
+	wantCode(t, err, 403)
+}
+
+func TestResourceManagerV3(t *testing.T) {
+	t.Parallel()
+	e := newTestEmulator(t, Options{Project: "crm3-proj", ProjectNumber: "345678901234"})
+	crm, err := crmv3.NewService(context.Background(), withToken(e, e.BootstrapToken())...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{"projects/crm3-proj", "projects/345678901234"} {
+		p, err := crm.Projects.Get(ref).Do()
+		if err != nil || p.Name != "projects/345678901234" || p.ProjectId != "crm3-proj" || p.State != "ACTIVE" {
+			t.Fatalf("v3 get %s: %v %+v", ref, err, p)
+		}
+	}
+	pol, err := crm.Projects.GetIamPolicy("projects/crm3-proj", &crmv3.GetIamPolicyRequest{Options: &crmv3.GetPolicyOptions{RequestedPolicyVersion: 3}}).Do()
+	if err != nil || len(pol.Bindings) != 1 || pol.Bindings[0].Role != "roles/owner" {
+		t.Fatalf("v3 getIamPolicy: %v %+v", err, pol)
+	}
+	pol.Bindings = append(pol.Bindings, &crmv3.Binding{Role: "roles/run.invoker", Members: []string{"allUsers"}})
+	set, err := crm.Projects.SetIamPolicy("projects/345678901234", &crmv3.SetIamPolicyRequest{Policy: pol}).Do()
+	if err != nil || set.Etag == pol.Etag || len(set.Bindings) != 2 {
+		t.Fatalf("v3 setIamPolicy: %v %+v", err, set)
+	}
+	_, err = crm.Projects.SetIamPolicy("projects/crm3-proj", &crmv3.SetIamPolicyRequest{Policy: pol}).Do()
+	wantCode(t, err, 409)
+	res, err := crm.Projects.TestIamPermissions("projects/crm3-proj", &crmv3.TestIamPermissionsRequest{Permissions: []string{"run.routes.invoke"}}).Do()
+	if err != nil || len(res.Permissions) != 1 {
+		t.Fatalf("v3 testIamPermissions: %v %+v", err, res)
+	}
+	if e.Calls()["crm.v3.projects.setIamPolicy"] != 2 {
+		t.Fatalf("counters %v", e.Calls())
+	}
+}
