@@ -92,7 +92,15 @@ type RoleResolver struct {
 	Custom CustomRoleGetter
 
 	mu    sync.Mutex
-	cache map[string][]string
+	cache map[string]*customEntry
+}
+
+// customEntry is one custom role's permissions, fetched once even when
+// many goroutines ask at the same time.
+type customEntry struct {
+	once  sync.Once
+	perms []string
+	err   error
 }
 
 // NewRoleResolver returns a resolver over the embedded predefined roles.
@@ -125,24 +133,24 @@ func (r *RoleResolver) permissions(ctx context.Context, role string) ([]string, 
 	if !IsCustom(role) {
 		return r.Table[role], nil
 	}
-	r.mu.Lock()
-	perms, ok := r.cache[role]
-	r.mu.Unlock()
-	if ok {
-		return perms, nil
-	}
 	if r.Custom == nil {
 		return nil, fmt.Errorf("custom role %s: no way to resolve custom roles", role)
 	}
-	perms, err := r.Custom(ctx, role)
-	if err != nil {
-		return nil, fmt.Errorf("resolving custom role %s: %w", role, err)
-	}
 	r.mu.Lock()
 	if r.cache == nil {
-		r.cache = map[string][]string{}
+		r.cache = map[string]*customEntry{}
 	}
-	r.cache[role] = perms
+	e, ok := r.cache[role]
+	if !ok {
+		e = &customEntry{}
+		r.cache[role] = e
+	}
 	r.mu.Unlock()
-	return perms, nil
+	e.once.Do(func() {
+		e.perms, e.err = r.Custom(ctx, role)
+		if e.err != nil {
+			e.err = fmt.Errorf("resolving custom role %s: %w", role, e.err)
+		}
+	})
+	return e.perms, e.err
 }
