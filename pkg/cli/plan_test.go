@@ -137,11 +137,16 @@ func googleOpts(emu *emulator.Emulator) []option.ClientOption {
 // Admin API v2, sorted.
 func invokers(t *testing.T, emu *emulator.Emulator, service string) []string {
 	t.Helper()
+	return invokersAt(t, emu, "demo-project", "us-central1", service)
+}
+
+func invokersAt(t *testing.T, emu *emulator.Emulator, project, location, service string) []string {
+	t.Helper()
 	svc, err := run.NewService(context.Background(), googleOpts(emu)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := svc.Projects.Locations.Services.GetIamPolicy("projects/demo-project/locations/us-central1/services/" + service).Do()
+	p, err := svc.Projects.Locations.Services.GetIamPolicy("projects/" + project + "/locations/" + location + "/services/" + service).Do()
 	if err != nil {
 		t.Fatalf("getIamPolicy %s: %v", service, err)
 	}
@@ -182,12 +187,17 @@ func addInvoker(t *testing.T, emu *emulator.Emulator, service, member string) {
 // accounts lists the project's service account emails through IAM v1.
 func accounts(t *testing.T, emu *emulator.Emulator) []string {
 	t.Helper()
+	return accountsIn(t, emu, "demo-project")
+}
+
+func accountsIn(t *testing.T, emu *emulator.Emulator, project string) []string {
+	t.Helper()
 	svc, err := iam.NewService(context.Background(), googleOpts(emu)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []string
-	err = svc.Projects.ServiceAccounts.List("projects/demo-project").Pages(context.Background(), func(r *iam.ListServiceAccountsResponse) error {
+	err = svc.Projects.ServiceAccounts.List("projects/"+project).Pages(context.Background(), func(r *iam.ListServiceAccountsResponse) error {
 		for _, a := range r.Accounts {
 			out = append(out, a.Email)
 		}
