@@ -1,8 +1,11 @@
 package target
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -91,5 +94,29 @@ func TestGoogle(t *testing.T) {
 	g := Google()
 	if g.IsEmulator() || g.ProviderEndpoints() != nil || g.TokenSource() != nil || g.APIEndpoint() != "" || g.MetadataHost() != "" {
 		t.Fatal("Google target must not carry emulator settings")
+	}
+}
+
+func TestAuthorizedClientRewritesToEmulator(t *testing.T) {
+	var gotAuth, gotPath string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotAuth, gotPath = r.Header.Get("Authorization"), r.URL.Path
+	}))
+	defer srv.Close()
+	tg, err := Emulator(srv.URL, "tok-123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := tg.AuthorizedClient(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Post("https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/a@p.iam.gserviceaccount.com:generateIdToken", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if gotAuth != "Bearer tok-123" || gotPath != "/v1/projects/-/serviceAccounts/a@p.iam.gserviceaccount.com:generateIdToken" {
+		t.Fatalf("auth %q path %q", gotAuth, gotPath)
 	}
 }
