@@ -178,6 +178,29 @@ func TestDataPlaneTokenChecksAndPolicies(t *testing.T) {
 	}
 }
 
+func TestDataPlaneCallerFromSubWhenTokenHasNoEmail(t *testing.T) {
+	e, _ := rtStart(t, Options{})
+	private := rtURI(t, e, "private-api")
+	e.mu.Lock()
+	sa := *e.st.ServiceAccounts["caller-one@demo-project.iam.gserviceaccount.com"]
+	e.mu.Unlock()
+	// generateIdToken with includeEmail=false mints such tokens: sub only.
+	tok, err := e.mintIDToken(&sa, private, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body, hdr := rtCall(t, private, bearer(tok))
+	rtWant(t, "token without email", status, 200, body)
+	if hdr.Get("X-Emulator-Caller") != "serviceAccount:caller-one@demo-project.iam.gserviceaccount.com" {
+		t.Errorf("caller = %q", hdr.Get("X-Emulator-Caller"))
+	}
+	ghost := sa
+	ghost.UniqueID = "100000000000000000001"
+	tok, _ = e.mintIDToken(&ghost, private, false, nil)
+	status, body, _ = rtCall(t, private, bearer(tok))
+	rtWant(t, "token whose sub names no account", status, 403, body)
+}
+
 func TestDataPlaneProjectLevelGrantIsInherited(t *testing.T) {
 	e, _ := rtStart(t, Options{})
 	private := rtURI(t, e, "private-api")
