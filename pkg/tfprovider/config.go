@@ -2,6 +2,7 @@ package tfprovider
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -301,6 +302,20 @@ func tokenSource(ctx context.Context, cfg map[string]any) (oauth2.TokenSource, e
 				return nil, fmt.Errorf("reading credentials file: %w", err)
 			}
 			data = b
+		}
+		var kind struct {
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal(data, &kind); err != nil {
+			return nil, fmt.Errorf("parsing credentials: not a JSON key file: %w", err)
+		}
+		if kind.Type != "service_account" {
+			// authorized_user and other credential files.
+			gc, err := google.CredentialsFromJSON(context.WithoutCancel(ctx), data, scopes...)
+			if err != nil {
+				return nil, fmt.Errorf("parsing credentials: %w", err)
+			}
+			return gc.TokenSource, nil
 		}
 		// The JWT-bearer exchange goes to the key's token_uri.
 		jc, err := google.JWTConfigFromJSON(data, scopes...)

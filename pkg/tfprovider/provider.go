@@ -592,6 +592,12 @@ func (p *provider) ReadDataSource(ctx context.Context, req *tfprotov5.ReadDataSo
 		resp.Diagnostics = errDiags(err)
 		return resp, nil
 	}
+	// A data source result must be wholly known.
+	for k, v := range state {
+		if isUnknown(v) {
+			state[k] = nil
+		}
+	}
 	if resp.State, err = encode(s, state); err != nil {
 		resp.Diagnostics = errDiags(err)
 	}

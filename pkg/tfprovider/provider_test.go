@@ -470,3 +470,26 @@ func TestRetryAfterParsing(t *testing.T) {
 		t.Errorf("date: %v %v", d, ok)
 	}
 }
+
+func TestCredentialsAuthorizedUser(t *testing.T) {
+	var grant string
+	tokenSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		grant = r.Form.Get("grant_type")
+		writeJSON(w, 200, map[string]any{"access_token": "user-token", "expires_in": 3599, "token_type": "Bearer"})
+	}))
+	defer tokenSrv.Close()
+	creds, _ := json.Marshal(map[string]any{
+		"type": "authorized_user", "client_id": "cid", "client_secret": "secret", "refresh_token": "rt", "token_uri": tokenSrv.URL + "/token",
+	})
+	f := newFakeGoogle(t)
+	f.token = "user-token"
+	f.addService("us-central1", "svc")
+	p, _ := newTestProvider(t, f, map[string]any{"access_token": nil, "credentials": string(creds)})
+	if _, err := p.dataSources["google_cloud_run_v2_service"].read(context.Background(), p, map[string]any{"name": "svc"}); err != nil {
+		t.Fatal(err)
+	}
+	if grant != "refresh_token" {
+		t.Errorf("grant_type = %q, want refresh_token", grant)
+	}
+}
