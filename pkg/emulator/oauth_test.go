@@ -90,28 +90,29 @@ func TestTokenEndpoint(t *testing.T) {
 		status    int
 		errCode   string // OAuth "error"; "" means success
 		want      string // success field
+		descr     string // part of error_description, when it matters
 	}{
-		{"scope, aud = token_uri", "/token", jwtBearerGrant, good(nil), 200, "", "access_token"},
-		{"scope, gcloud's aud", "/token", jwtBearerGrant, good(func(c jwt.MapClaims) { c["aud"] = "https://oauth2.googleapis.com/token" }), 200, "", "access_token"},
-		{"v4 path and aud", "/oauth2/v4/token", jwtBearerGrant, good(func(c jwt.MapClaims) { c["aud"] = "https://www.googleapis.com/oauth2/v4/token" }), 200, "", "access_token"},
-		{"no kid: any key", "/token", jwtBearerGrant, sign(claims(nil), priv, "", jwt.SigningMethodRS256), 200, "", "access_token"},
-		{"target_audience", "/token", jwtBearerGrant, good(func(c jwt.MapClaims) { delete(c, "scope"); c["target_audience"] = "https://svc.example" }), 200, "", "id_token"},
-		{"signed by another key", "/token", jwtBearerGrant, sign(claims(nil), stranger, kf.PrivateKeyID, jwt.SigningMethodRS256), 400, "invalid_grant", ""},
-		{"another emulator's key", "/token", jwtBearerGrant, sign(claims(nil), otherPriv, okf.PrivateKeyID, jwt.SigningMethodRS256), 400, "invalid_grant", ""},
+		{"scope, aud = token_uri", "/token", jwtBearerGrant, good(nil), 200, "", "access_token", ""},
+		{"scope, gcloud's aud", "/token", jwtBearerGrant, good(func(c jwt.MapClaims) { c["aud"] = "https://oauth2.googleapis.com/token" }), 200, "", "access_token", ""},
+		{"v4 path and aud", "/oauth2/v4/token", jwtBearerGrant, good(func(c jwt.MapClaims) { c["aud"] = "https://www.googleapis.com/oauth2/v4/token" }), 200, "", "access_token", ""},
+		{"no kid: any key", "/token", jwtBearerGrant, sign(claims(nil), priv, "", jwt.SigningMethodRS256), 200, "", "access_token", ""},
+		{"target_audience", "/token", jwtBearerGrant, good(func(c jwt.MapClaims) { delete(c, "scope"); c["target_audience"] = "https://svc.example" }), 200, "", "id_token", ""},
+		{"signed by another key", "/token", jwtBearerGrant, sign(claims(nil), stranger, kf.PrivateKeyID, jwt.SigningMethodRS256), 400, "invalid_grant", "", "Signature"},
+		{"another emulator's key", "/token", jwtBearerGrant, sign(claims(nil), otherPriv, okf.PrivateKeyID, jwt.SigningMethodRS256), 400, "invalid_grant", "", "Signature"},
 		{"expired assertion", "/token", jwtBearerGrant, good(func(c jwt.MapClaims) {
 			c["iat"] = now.Add(-2 * time.Hour).Unix()
 			c["exp"] = now.Add(-time.Hour).Unix()
-		}), 400, "invalid_grant", ""},
-		{"lifetime over an hour", "/token", jwtBearerGrant, good(func(c jwt.MapClaims) { c["exp"] = now.Add(2 * time.Hour).Unix() }), 400, "invalid_grant", ""},
+		}), 400, "invalid_grant", "", ""},
+		{"lifetime over an hour", "/token", jwtBearerGrant, good(func(c jwt.MapClaims) { c["exp"] = now.Add(2 * time.Hour).Unix() }), 400, "invalid_grant", "", ""},
 		{"issued in the future", "/token", jwtBearerGrant, good(func(c jwt.MapClaims) {
 			c["iat"] = now.Add(time.Hour).Unix()
 			c["exp"] = now.Add(90 * time.Minute).Unix()
-		}), 400, "invalid_grant", ""},
-		{"foreign audience", "/token", jwtBearerGrant, good(func(c jwt.MapClaims) { c["aud"] = "https://evil.example/token" }), 400, "invalid_grant", ""},
-		{"unknown account", "/token", jwtBearerGrant, good(func(c jwt.MapClaims) { c["iss"] = "ghost@" + e.Project() + ".iam.gserviceaccount.com" }), 400, "invalid_grant", ""},
-		{"neither scope nor audience", "/token", jwtBearerGrant, good(func(c jwt.MapClaims) { delete(c, "scope") }), 400, "invalid_scope", ""},
-		{"HS256", "/token", jwtBearerGrant, sign(claims(nil), []byte("secret"), kf.PrivateKeyID, jwt.SigningMethodHS256), 400, "invalid_grant", ""},
-		{"wrong grant type", "/token", "client_credentials", good(nil), 400, "unsupported_grant_type", ""},
+		}), 400, "invalid_grant", "", ""},
+		{"foreign audience", "/token", jwtBearerGrant, good(func(c jwt.MapClaims) { c["aud"] = "https://evil.example/token" }), 400, "invalid_grant", "", ""},
+		{"unknown account", "/token", jwtBearerGrant, good(func(c jwt.MapClaims) { c["iss"] = "ghost@" + e.Project() + ".iam.gserviceaccount.com" }), 400, "invalid_grant", "", ""},
+		{"neither scope nor audience", "/token", jwtBearerGrant, good(func(c jwt.MapClaims) { delete(c, "scope") }), 400, "invalid_scope", "", ""},
+		{"HS256", "/token", jwtBearerGrant, sign(claims(nil), []byte("secret"), kf.PrivateKeyID, jwt.SigningMethodHS256), 400, "invalid_grant", "", "Signature"},
+		{"wrong grant type", "/token", "client_credentials", good(nil), 400, "unsupported_grant_type", "", ""},
 	}
 	for _, tt := range tests {
 		status, body := postAssertion(t, e.URL()+tt.path, tt.grant, tt.assertion)
@@ -120,7 +121,7 @@ func TestTokenEndpoint(t *testing.T) {
 			continue
 		}
 		if tt.errCode != "" {
-			if body["error"] != tt.errCode || body["error_description"] == "" {
+			if d, _ := body["error_description"].(string); body["error"] != tt.errCode || d == "" || !strings.Contains(d, tt.descr) {
 				t.Errorf("%s: body %v, want error %s", tt.name, body, tt.errCode)
 			}
 			continue
