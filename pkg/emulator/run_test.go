@@ -513,3 +513,24 @@ func TestRunV2InjectedFaults(t *testing.T) {
 		t.Errorf("counters = %v", c)
 	}
 }
+
+func TestRunSetIamPolicyEtagIsBytes(t *testing.T) {
+	e, _ := rtStart(t, Options{})
+	rs := rtRun(t, e, e.BootstrapToken())
+	name := rtParent + "/services/private-api"
+	e.mu.Lock()
+	e.st.Services[name].Policy.Etag = "Ae7/MzmpVJk="
+	e.mu.Unlock()
+	pol, err := rs.Projects.Locations.Services.GetIamPolicy(name).Do()
+	if err != nil || pol.Etag != "Ae7/MzmpVJk=" {
+		t.Fatalf("policy %+v %v", pol, err)
+	}
+	// gcloud decodes the etag and re-encodes it URL-safe: the same bytes.
+	pol.Etag = "Ae7_MzmpVJk="
+	if _, err := rs.Projects.Locations.Services.SetIamPolicy(name, &run.GoogleIamV1SetIamPolicyRequest{Policy: pol}).Do(); err != nil {
+		t.Fatalf("URL-safe spelling of the current etag: %v", err)
+	}
+	pol.Etag = "Ae7_MzmpVJk="
+	_, err = rs.Projects.Locations.Services.SetIamPolicy(name, &run.GoogleIamV1SetIamPolicyRequest{Policy: pol}).Do()
+	rtCode(t, err, http.StatusConflict)
+}
