@@ -1,5 +1,20 @@
 package emulator
 
+// The management half of the emulator: IAM v1 (iam.go, roles.go), IAM
+// Credentials (iamcredentials.go), the OAuth2 token endpoint (oauth.go),
+// certificates (certs.go), the metadata server (metadata.go), Resource
+// Manager (crm.go), over the shared policy model (policy.go), caller
+// authentication (auth.go) and ID tokens (idtoken.go).
+//
+// Entry points the run half uses (all documented where defined):
+//   - e.authorize / e.authorizeResource (auth.go): management API checks;
+//   - e.serveGetIamPolicy / serveSetIamPolicy / serveTestIamPermissions,
+//     e.getPolicyResponse, e.setPolicy, (*Policy).bindingsAt (policy.go);
+//   - e.principalPermitted / e.principalPermittedAt (roles.go);
+//   - e.verifyIDToken, e.mintIDToken (idtoken.go);
+//   - e.serviceAccountLocked, e.projectLocked, e.ensureProjectLocked,
+//     e.saveLocked, randomHex, newEtag.
+
 import (
 	"crypto/rand"
 	"crypto/rsa"
