@@ -3,6 +3,7 @@ package tfprovider
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -599,5 +600,38 @@ func TestRMWPropagationCheckFailsWhenTheWriteDoesNotStick(t *testing.T) {
 	}
 	if got := sl.get(); !equalDurations(got, durations(1, 2, 4, 8, 16)) {
 		t.Errorf("waits = %v, want doubling 1..16 s", got)
+	}
+}
+
+// TestRMWSerializedPerService: concurrent grants on one service take turns
+// on the per-service lock, so none of them meets a conflict.
+func TestRMWSerializedPerService(t *testing.T) {
+	f := newFakeGoogle(t)
+	full := f.addService("us-central1", "svc")
+	p, _ := newTestProvider(t, f, nil)
+	const n = 8
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			_, err := runMember(t, p, memberPlan(full, fmt.Sprintf("user:u%d@example.com", i)))
+			errs <- err
+		}(i)
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	posts := 0
+	for _, r := range f.requests() {
+		if strings.HasPrefix(r, "POST") {
+			posts++
+		}
+	}
+	if posts != n {
+		t.Errorf("%d setIamPolicy calls for %d grants: writes were not serialized", posts, n)
+	}
+	if pol := f.policy(full); len(pol.Bindings) != 1 || len(pol.Bindings[0]["members"].([]any)) != n {
+		t.Errorf("policy = %+v", pol.Bindings)
 	}
 }
