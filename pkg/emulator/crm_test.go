@@ -2,6 +2,9 @@ package emulator
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"strings"
 	"slices"
 	"testing"
 
@@ -35,6 +38,18 @@ func TestResourceManagerV1(t *testing.T) {
 	res, err := asSA.Projects.TestIamPermissions("crm-proj", &crmv1.TestIamPermissionsRequest{Permissions: []string{"resourcemanager.projects.get"}}).Do()
 	if err != nil || len(res.Permissions) != 0 {
 		t.Fatalf("testIamPermissions before the grant: %v %+v", err, res)
+	}
+	// An empty answer leaves the field out (proto3 JSON).
+	req, _ := http.NewRequest(http.MethodPost, e.URL()+"/v1/projects/crm-proj:testIamPermissions", strings.NewReader(`{"permissions": ["resourcemanager.projects.get"]}`))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.TrimSpace(string(body)) != "{}" {
+		t.Fatalf("empty testIamPermissions answer: %s", body)
 	}
 	grantOnProject(t, e, "roles/viewer", "serviceAccount:"+sa.Email)
 	res, err = asSA.Projects.TestIamPermissions("crm-proj", &crmv1.TestIamPermissionsRequest{

@@ -543,7 +543,11 @@ func (e *Emulator) serveTestIamPermissions(w http.ResponseWriter, r *http.Reques
 		}
 	}
 	e.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"permissions": held})
+	out := map[string]any{}
+	if len(held) > 0 {
+		out["permissions"] = held
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // resourcePolicyLocked is the policy stored for res (the project policy
