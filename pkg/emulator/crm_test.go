@@ -4,8 +4,8 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"strings"
 	"slices"
+	"strings"
 	"testing"
 
 	crmv1 "google.golang.org/api/cloudresourcemanager/v1"
