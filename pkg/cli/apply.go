@@ -66,12 +66,39 @@ func planAndApply(ctx context.Context, ios *iostreams.IOStreams, o *provisionOpt
 		return err
 	}
 	defer s.Close()
-	if err := s.runner.Init(ctx); err != nil {
+	out, err := s.planApply(ctx, ios, o, destroy)
+	if o.JSON && out != nil {
+		if jerr := writeJSON(ios.Out, out); err == nil {
+			err = jerr
+		}
+	}
+	if err != nil || o.JSON {
 		return err
+	}
+	applied := *out.Applied
+	switch {
+	case destroy && applied:
+		fmt.Fprintln(ios.Out, "Destroyed: the accounts and grants of this declaration are gone.")
+	case applied:
+		fmt.Fprintln(ios.Out, "Applied.")
+		renderOutputs(ios.Out, out.Outputs)
+	case !destroy:
+		renderOutputs(ios.Out, out.Outputs)
+	}
+	return nil
+}
+
+// planApply runs init, plan, shows the summary, confirms (unless
+// --auto-approve) and applies exactly that plan file, then reads the
+// outputs. The result is nil when nothing was planned; after a failed apply
+// it is returned with the error so --json still reports what happened.
+func (s *provisionSession) planApply(ctx context.Context, ios *iostreams.IOStreams, o *provisionOptions, destroy bool) (*provisionResult, error) {
+	if err := s.runner.Init(ctx); err != nil {
+		return nil, err
 	}
 	res, err := s.runner.Plan(ctx, destroy)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	out := s.result(res)
 	applied := false
@@ -87,44 +114,29 @@ func planAndApply(ctx context.Context, ios *iostreams.IOStreams, o *provisionOpt
 			}
 			ok, err := confirm(ios.In, humanOut(ios, o), verb)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if !ok {
-				return ErrNotConfirmed
+				return nil, ErrNotConfirmed
 			}
 		}
 		if err := s.runner.Apply(ctx, res.PlanFile); err != nil {
-			if o.JSON {
-				_ = writeJSON(ios.Out, out)
-			}
-			return err
+			return out, err
 		}
 		applied = true
 	}
 	if !destroy {
 		if out.Outputs, err = s.runner.Outputs(ctx); err != nil {
-			return err
+			return out, err
 		}
 	}
-	if o.JSON {
-		return writeJSON(ios.Out, out)
-	}
-	switch {
-	case destroy && applied:
-		fmt.Fprintln(ios.Out, "Destroyed: the accounts and grants of this declaration are gone.")
-	case applied:
-		fmt.Fprintln(ios.Out, "Applied.")
-		renderOutputs(ios.Out, out.Outputs)
-	case !destroy:
-		renderOutputs(ios.Out, out.Outputs)
-	}
-	return nil
+	return out, nil
 }
 
 // humanOut is where prompts and summaries go: stdout, or stderr when stdout
 // carries JSON.
 func humanOut(ios *iostreams.IOStreams, o *provisionOptions) io.Writer {
-	if o.JSON {
+	if o.JSON || o.humanToStderr {
 		return ios.ErrOut
 	}
 	return ios.Out

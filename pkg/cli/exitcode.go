@@ -15,6 +15,12 @@ const (
 	// ExitChanges is returned by `plan` when the plan has changes, like
 	// `terraform plan -detailed-exitcode`.
 	ExitChanges = 2
+	// ExitVerifyFailed: verify (or run's verify stage) found a declared grant
+	// not in force, or an undeclared public service.
+	ExitVerifyFailed = 3
+	// ExitInvokeFailed: a smoke-test invocation failed (a declared caller
+	// refused, or a caller without a grant allowed).
+	ExitInvokeFailed = 4
 	// ExitUsage is a command-line usage error (unknown flag, missing argument).
 	ExitUsage = 64
 )

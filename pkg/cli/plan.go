@@ -36,6 +36,9 @@ type provisionOptions struct {
 	Seed     string
 	// AutoApprove skips the confirmation (apply, destroy).
 	AutoApprove bool
+	// humanToStderr sends summaries and prompts to stderr (run, whose
+	// stdout is the final report).
+	humanToStderr bool
 }
 
 // provisionDeps are what the run functions need from the outside world;
