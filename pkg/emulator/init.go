@@ -23,6 +23,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // management holds what the management half derives at init and never
@@ -52,6 +53,9 @@ func randomHex(n int) string {
 // so a seed may define the default project itself (with its own policy); a
 // seed that needs a project to exist first can call ensureProjectLocked.
 func (e *Emulator) init() error {
+	if _, aerr := normalizeMember(e.opts.BootstrapPrincipal); aerr != nil || !strings.Contains(e.opts.BootstrapPrincipal, ":") {
+		return fmt.Errorf("emulator: bootstrap principal %q is not an IAM member such as user:owner@example.com", e.opts.BootstrapPrincipal)
+	}
 	st, err := e.store.Load()
 	if err != nil {
 		return fmt.Errorf("emulator: loading state: %w", err)

@@ -214,6 +214,15 @@ func googleJWTConfig(creds []byte) (*jwt.Config, error) {
 	return google.JWTConfigFromJSON(creds, "https://www.googleapis.com/auth/cloud-platform")
 }
 
+func TestInitRefusesABadBootstrapPrincipal(t *testing.T) {
+	t.Parallel()
+	for _, p := range []string{"owner@example.com", "allUsers", "user:"} {
+		if _, err := New(Options{BootstrapPrincipal: p}); err == nil || !strings.Contains(err.Error(), "bootstrap principal") {
+			t.Errorf("BootstrapPrincipal %q: err = %v", p, err)
+		}
+	}
+}
+
 func TestInitBadStateFileIsClearError(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "state.json")
