@@ -47,7 +47,13 @@ func TestDefaultWorkdir(t *testing.T) {
 }
 
 func TestVarsFor(t *testing.T) {
-	v := VarsFor(loadQuickstart(t))
+	d := loadQuickstart(t)
+	d.SmokeTest.TokenCreator = "user:ci@example.com"
+	if v := VarsFor(d); v.TokenCreatorMember == nil || *v.TokenCreatorMember != "user:ci@example.com" {
+		t.Errorf("token creator: %v", v.TokenCreatorMember)
+	}
+	d.SmokeTest.TokenCreator = ""
+	v := VarsFor(d)
 	if v.ProjectID != "demo-project" || len(v.ServiceAccounts) != 3 || len(v.InvokerGrants) != 4 {
 		t.Fatalf("%+v", v)
 	}
