@@ -191,6 +191,8 @@ func TestRules(t *testing.T) {
 		{"backend", "terraform:\n  backend:\n    type: gcs\n    config: {bucket: b, prefix: p}\n", ""},
 		{"bad backend", "terraform:\n  backend:\n    type: gcss\n", `terraform.backend.type: "gcss" is not a Terraform backend`},
 		{"backend unknown key", "terraform:\n  backend:\n    type: gcs\n    bucket: b\n", `terraform.backend.bucket: unknown field "bucket"`},
+		{"merge keys", "grants:\n  - &base\n    service: s\n    members: [caller-one]\n    invoke: {path: /a}\n  - <<: *base\n    service: t\n", ""},
+		{"merge of a scalar", "grants:\n  - <<: 3\n    service: s\n    members: [caller-one]\n", "a merge key (<<) needs a mapping"},
 		{"account id pattern", "  - name: x\n    accountId: ends-with-\n", `account id "ends-with-" must match`},
 		{"duplicate account id", "  - name: other\n    accountId: caller-one\n", `duplicate account id "caller-one"`},
 		{"long display name", "  - name: caller-two\n    displayName: " + strings.Repeat("x", 101) + "\n", "at most 100 are allowed"},
@@ -260,5 +262,29 @@ func TestMemberKind(t *testing.T) {
 		if got := MemberKind(m); got != want {
 			t.Errorf("MemberKind(%q) = %q, want %q", m, got, want)
 		}
+	}
+}
+
+func TestMergeKeys(t *testing.T) {
+	src := `apiVersion: invokerctl/v1
+project: my-project
+location: us-central1
+serviceAccounts:
+  - name: caller-one
+grants:
+  - &base
+    service: orders-api
+    members: [caller-one]
+    invoke: {path: /healthz, expectStatus: 204}
+  - <<: *base
+    service: billing-api
+`
+	d, err := Parse("f.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := d.Grants[1]
+	if g.Name != "billing-api" || g.Invoke.Path != "/healthz" || g.Invoke.ExpectStatus != 204 || len(g.ResolvedMembers) != 1 {
+		t.Fatalf("merged grant: %+v", g)
 	}
 }

@@ -127,8 +127,8 @@ func (d *decoder) mapping(n *yaml.Node, path string, fields map[string]fieldFunc
 		return false
 	}
 	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := deref(n.Content[i]), n.Content[i+1]
+	for _, kv := range d.mergedPairs(n, path) {
+		k, v := kv[0], kv[1]
 		if k.Kind != yaml.ScalarNode {
 			d.add(at(k), path, "keys must be strings, got %s", kindName(k))
 			continue
@@ -151,6 +151,45 @@ func (d *decoder) mapping(n *yaml.Node, path string, fields map[string]fieldFunc
 		f(deref(v), kp)
 	}
 	return true
+}
+
+// mergedPairs lists a mapping's key/value pairs, expanding YAML merge keys
+// ("<<: *defaults"): merged entries come after the explicit ones and are
+// dropped where an explicit key of the same name exists.
+func (d *decoder) mergedPairs(n *yaml.Node, path string) [][2]*yaml.Node {
+	var explicit, merged [][2]*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := deref(n.Content[i]), n.Content[i+1]
+		if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!merge" {
+			explicit = append(explicit, [2]*yaml.Node{k, v})
+			continue
+		}
+		sources := []*yaml.Node{deref(v)}
+		if sources[0].Kind == yaml.SequenceNode {
+			sources = sources[0].Content
+		}
+		for _, src := range sources {
+			src = deref(src)
+			if src.Kind != yaml.MappingNode {
+				d.add(at(src), path, "a merge key (<<) needs a mapping or a list of mappings, got %s", kindName(src))
+				continue
+			}
+			for j := 0; j+1 < len(src.Content); j += 2 {
+				merged = append(merged, [2]*yaml.Node{deref(src.Content[j]), src.Content[j+1]})
+			}
+		}
+	}
+	have := map[string]bool{}
+	for _, kv := range explicit {
+		have[kv[0].Value] = true
+	}
+	for _, kv := range merged {
+		if !have[kv[0].Value] {
+			have[kv[0].Value] = true
+			explicit = append(explicit, kv)
+		}
+	}
+	return explicit
 }
 
 func knownKeys(fields map[string]fieldFunc) string {
