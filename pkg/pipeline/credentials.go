@@ -50,6 +50,13 @@ func ParseCredentialSpec(s string) (CredentialSpec, error) {
 	spec := CredentialSpec{Caller: caller, Kind: CredentialKind(kind), Arg: arg}
 	switch spec.Kind {
 	case CredImpersonate:
+		if arg != "" {
+			for _, d := range strings.Split(arg, ",") {
+				if strings.TrimSpace(d) == "" {
+					return CredentialSpec{}, fmt.Errorf("credentials %q: empty delegate in the delegation chain (want impersonate:DELEGATE[,DELEGATE...])", s)
+				}
+			}
+		}
 	case CredMetadata:
 		if arg != "" {
 			return CredentialSpec{}, fmt.Errorf("credentials %q: metadata takes no argument", s)
@@ -129,6 +136,9 @@ func (s *Sources) For(ctx context.Context, member string) (idtoken.Source, error
 	if err != nil {
 		return nil, fmt.Errorf("token source for %s (%s): %w", member, spec.Kind, err)
 	}
+	if email, ok := strings.CutPrefix(member, "serviceAccount:"); ok {
+		src = &callerCheck{src: src, email: email}
+	}
 	c := idtoken.NewCache(src, s.Cache)
 	if s.srcs == nil {
 		s.srcs = map[string]*idtoken.Cache{}
@@ -176,3 +186,29 @@ func (s *Sources) Mints() int {
 	}
 	return n
 }
+
+// callerCheck refuses a token that speaks for another account than the
+// caller it is used for (a token file, variable, key or metadata server of
+// the wrong account): a call with it would prove that account's grant, not
+// the caller's. Tokens without an email claim cannot be compared and pass.
+type callerCheck struct {
+	src   idtoken.Source
+	email string
+}
+
+func (c *callerCheck) Token(ctx context.Context, audience string) (idtoken.Token, error) {
+	tok, err := c.src.Token(ctx, audience)
+	if err != nil {
+		return idtoken.Token{}, err
+	}
+	if tok.Email != "" && !strings.EqualFold(tok.Email, c.email) {
+		return idtoken.Token{}, fmt.Errorf("the token from %s is for %s, not for the caller %s: a call with it would prove the grant of %s, not of the caller",
+			c.src.Describe(), tok.Email, c.email, tok.Email)
+	}
+	return tok, nil
+}
+
+func (c *callerCheck) Describe() string { return c.src.Describe() }
+
+// Unwrap lets idtoken.SelectAudience see an explicit token's audience.
+func (c *callerCheck) Unwrap() idtoken.Source { return c.src }
