@@ -48,12 +48,13 @@ func InvokeCases(ctx context.Context, d *config.Declaration, rep *verify.Report,
 	for i, g := range d.Grants {
 		res := rep.Results[i]
 		if g.Invoke.Skip {
-			failed = append(failed, invoke.Result{Check: invoke.CheckInvoke, Target: res.TargetName, Kind: string(g.Kind), Outcome: invoke.Skip, Reason: "skip: true in the declaration"})
+			failed = append(failed, invoke.Result{Check: invoke.CheckInvoke, Target: res.TargetName, Kind: string(g.Kind), Method: g.Invoke.Method, Path: g.Invoke.Path,
+				Caller: g.Invoke.Caller, Outcome: invoke.Skip, Reason: "skip: true in the declaration"})
 			continue
 		}
 		if res.Err != nil {
-			failed = append(failed, invoke.Result{Check: invoke.CheckInvoke, Target: res.TargetName, Kind: string(g.Kind), Outcome: invoke.Fail,
-				Reason: "cannot invoke: " + res.Err.Error(), Err: res.Err})
+			failed = append(failed, invoke.Result{Check: invoke.CheckInvoke, Target: res.TargetName, Kind: string(g.Kind), Method: g.Invoke.Method, Path: g.Invoke.Path,
+				Caller: g.Invoke.Caller, Outcome: invoke.Fail, Reason: "cannot invoke: " + res.Err.Error(), Err: res.Err})
 			continue
 		}
 		t := invoke.Target{Name: res.TargetName, Kind: string(g.Kind), URL: res.URI, URLs: res.URLs, CustomAudiences: res.CustomAudiences, Public: g.Public}
