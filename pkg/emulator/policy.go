@@ -42,6 +42,7 @@ package emulator
 //     bindings in force just before), see bindingsAt.
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -83,6 +84,28 @@ func (p *Policy) policyBindings() []*Binding {
 		return nil
 	}
 	return p.Bindings
+}
+
+// sameEtag compares two etags as the bytes they encode. An etag is a bytes
+// field: gcloud decodes the one it read and may send it back URL-safe
+// encoded ("Ae7_Mz..." for "Ae7/Mz..."), which names the same bytes and must
+// not look stale.
+func sameEtag(a, b string) bool {
+	if a == b {
+		return true
+	}
+	ra, oka := decodeEtag(a)
+	rb, okb := decodeEtag(b)
+	return oka && okb && bytes.Equal(ra, rb)
+}
+
+func decodeEtag(s string) ([]byte, bool) {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+		if raw, err := enc.DecodeString(s); err == nil {
+			return raw, true
+		}
+	}
+	return nil, false
 }
 
 // etag returns p's etag, "ACAB" for a policy never set.
@@ -214,7 +237,7 @@ func (e *Emulator) setPolicy(cur **Policy, req setIamPolicyRequest) (*Policy, *a
 		in = &wirePolicy{}
 	}
 	old := *cur
-	if in.Etag != "" && in.Etag != old.etag() {
+	if in.Etag != "" && !sameEtag(in.Etag, old.etag()) {
 		return nil, errAborted("There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff. The request's ETag '%s' did not match the current policy's ETag '%s'.", in.Etag, old.etag())
 	}
 	switch in.Version {

@@ -250,3 +250,25 @@ func TestSetIamPolicyMembersMaskAndMerging(t *testing.T) {
 		t.Fatalf("with AllowUnknownServiceAccountMembers: %v", err)
 	}
 }
+
+// An etag names bytes: the URL-safe or unpadded spelling of the current etag
+// is the same etag. setPolicy compares this way for every policy (project,
+// account, service), so gcloud's read-modify-write never looks stale.
+func TestSameEtagEncodings(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{"Ae7/MzmpVJk=", "Ae7/MzmpVJk=", true},
+		{"Ae7/MzmpVJk=", "Ae7_MzmpVJk=", true},
+		{"Ae7+MzmpVJk=", "Ae7-MzmpVJk", true},
+		{"Ae7/MzmpVJk=", "Ae7/MzmpVJg=", false},
+		{"ACAB", "ACAB", true},
+		{"not base64!", "Ae7/MzmpVJk=", false},
+	}
+	for _, tt := range tests {
+		if got := sameEtag(tt.a, tt.b); got != tt.want {
+			t.Errorf("sameEtag(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+	}
+}

@@ -6,14 +6,12 @@ package emulator
 // Knative v1.
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"regexp"
@@ -795,54 +793,7 @@ func (e *Emulator) runGetIamPolicy(w http.ResponseWriter, r *http.Request, vars 
 }
 
 func (e *Emulator) runSetIamPolicy(w http.ResponseWriter, r *http.Request, vars map[string]string) {
-	if aerr := canonicalEtagBody(r); aerr != nil {
-		writeError(w, aerr)
-		return
-	}
 	e.serveSetIamPolicy(w, r, e.serviceIAM(vars))
-}
-
-// canonicalEtagBody rewrites the policy etag of a setIamPolicy body in
-// canonical standard base64. An etag is a bytes field: gcloud decodes the
-// one it read and sends it back URL-safe encoded ("Ae7_Mz..." for
-// "Ae7/Mz..."), which names the same bytes and must not look stale.
-func canonicalEtagBody(r *http.Request) *apiError {
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil
-	}
-	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, 4<<20))
-	if err != nil {
-		return errInvalid("Invalid JSON payload received. %v", err)
-	}
-	r.Body.Close()
-	defer func() {
-		r.Body = io.NopCloser(bytes.NewReader(b))
-		r.ContentLength = int64(len(b))
-	}()
-	var body map[string]json.RawMessage
-	if json.Unmarshal(b, &body) != nil || body["policy"] == nil {
-		return nil // readSetIamPolicyRequest reports it
-	}
-	var pol map[string]json.RawMessage
-	if json.Unmarshal(body["policy"], &pol) != nil || pol["etag"] == nil {
-		return nil
-	}
-	var etag string
-	if json.Unmarshal(pol["etag"], &etag) != nil || !strings.ContainsAny(etag, "-_") {
-		return nil
-	}
-	raw, err := base64.URLEncoding.DecodeString(etag)
-	if err != nil {
-		if raw, err = base64.RawURLEncoding.DecodeString(etag); err != nil {
-			return nil
-		}
-	}
-	pol["etag"], _ = json.Marshal(base64.StdEncoding.EncodeToString(raw))
-	body["policy"], _ = json.Marshal(pol)
-	if nb, err := json.Marshal(body); err == nil {
-		b = nb
-	}
-	return nil
 }
 
 func (e *Emulator) runTestIamPermissions(w http.ResponseWriter, r *http.Request, vars map[string]string) {
