@@ -84,9 +84,7 @@ func addProvisionFlags(cmd *cobra.Command, o *provisionOptions, confirm bool) {
 	f.StringVar(&o.TerraformVersion, "terraform-version", "", "use exactly this Terraform version (found on PATH or downloaded)")
 	f.StringVar(&o.Workdir, "workdir", "", "Terraform working directory; default .invokerctl/<project>-<hash> next to the declaration")
 	f.BoolVar(&o.JSON, "json", false, "print the result as JSON on stdout (Terraform's own output goes to stderr)")
-	f.StringVar(&o.Emulator, "emulator", "", "target the emulator at URL (token from $"+target.TokenEnv+"); with no URL, start one in-process (see --seed)")
-	f.Lookup("emulator").NoOptDefVal = inProcessEmulator
-	f.StringVar(&o.Seed, "seed", "", "seed file for the in-process emulator (--emulator without URL)")
+	addEmulatorFlags(cmd, &o.Emulator, &o.Seed)
 	if confirm {
 		f.BoolVar(&o.AutoApprove, "auto-approve", false, "do not ask for confirmation")
 	}
@@ -127,31 +125,16 @@ func openProvision(ctx context.Context, ios *iostreams.IOStreams, o *provisionOp
 	if o.File == "" {
 		return nil, &usageError{err: errors.New("-f FILE is required: the declaration to provision")}
 	}
-	if o.Seed != "" && o.Emulator != inProcessEmulator {
-		return nil, &usageError{err: errors.New("--seed needs --emulator without a URL (an in-process emulator)")}
+	if err := checkSeedFlag(o.Emulator, o.Seed); err != nil {
+		return nil, err
 	}
 	decl, err := config.Load(o.File)
 	if err != nil {
 		return nil, err
 	}
-	s := &provisionSession{decl: decl, target: target.Google()}
-	switch o.Emulator {
-	case "":
-	case inProcessEmulator:
-		url, token, stop, err := deps.startEmulator(decl.Project, o.Seed)
-		if err != nil {
-			return nil, fmt.Errorf("starting the in-process emulator: %w", err)
-		}
-		s.stop = stop
-		if s.target, err = target.Emulator(url, token); err != nil {
-			s.Close()
-			return nil, err
-		}
-		fmt.Fprintf(ios.ErrOut, "Started an in-process emulator at %s; its state ends with this command.\n", url)
-	default:
-		if s.target, err = target.FromEnv(o.Emulator, deps.getenv); err != nil {
-			return nil, err
-		}
+	s := &provisionSession{decl: decl}
+	if s.target, s.stop, err = resolveTarget(ios, o.Emulator, o.Seed, decl.Project, deps); err != nil {
+		return nil, err
 	}
 	if decl.Terraform.Backend != nil && s.target.IsEmulator() {
 		fmt.Fprintf(ios.ErrOut, "Note: the declared %s backend is not used against the emulator; state stays in the working directory.\n", decl.Terraform.Backend.Type)

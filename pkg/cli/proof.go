@@ -216,13 +216,19 @@ func (p *proofStages) write(w io.Writer, failedStage string, apply *provisionRes
 	}
 }
 
+// checkSeedFlag refuses --seed without an in-process emulator; commands call
+// it before reading any file, like every usage error.
+func checkSeedFlag(emulatorFlag, seed string) error {
+	if seed != "" && emulatorFlag != inProcessEmulator {
+		return &usageError{err: errors.New("--seed needs --emulator without a URL (an in-process emulator)")}
+	}
+	return nil
+}
+
 // resolveTarget turns --emulator/--seed into a target, starting an
 // in-process emulator when asked; stop (never nil) ends it.
 func resolveTarget(ios *iostreams.IOStreams, emulatorFlag, seed, project string, deps provisionDeps) (target.Target, func(), error) {
 	noop := func() {}
-	if seed != "" && emulatorFlag != inProcessEmulator {
-		return target.Target{}, noop, &usageError{err: errors.New("--seed needs --emulator without a URL (an in-process emulator)")}
-	}
 	switch emulatorFlag {
 	case "":
 		return target.Google(), noop, nil

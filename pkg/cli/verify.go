@@ -8,6 +8,7 @@ import (
 
 	"github.com/invokerctl/invokerctl/pkg/config"
 	"github.com/invokerctl/invokerctl/pkg/iostreams"
+	"github.com/invokerctl/invokerctl/pkg/target"
 )
 
 func init() { register(newVerifyCmd) }
@@ -25,9 +26,15 @@ type targetOptions struct {
 func addTargetFlags(cmd *cobra.Command, o *targetOptions) {
 	f := cmd.Flags()
 	f.StringVarP(&o.File, "file", "f", "", "declaration (invokers.yaml)")
-	f.StringVar(&o.Emulator, "emulator", "", "target the emulator at URL (token from $INVOKERCTL_EMULATOR_TOKEN); with no URL, start one in-process (see --seed)")
+	addEmulatorFlags(cmd, &o.Emulator, &o.Seed)
+}
+
+// addEmulatorFlags registers --emulator[=URL] and --seed.
+func addEmulatorFlags(cmd *cobra.Command, emulatorURL, seed *string) {
+	f := cmd.Flags()
+	f.StringVar(emulatorURL, "emulator", "", "target the emulator at URL (token from $"+target.TokenEnv+"); with no URL, start one in-process (see --seed)")
 	f.Lookup("emulator").NoOptDefVal = inProcessEmulator
-	f.StringVar(&o.Seed, "seed", "", "seed file for the in-process emulator (--emulator without URL)")
+	f.StringVar(seed, "seed", "", "seed file for the in-process emulator (--emulator without URL)")
 }
 
 func newVerifyCmd(ios *iostreams.IOStreams) *cobra.Command {
@@ -62,6 +69,9 @@ Exit codes: 0 every grant in force, 3 a grant missing or a service public by acc
 func openProof(ctx context.Context, ios *iostreams.IOStreams, to *targetOptions, po *proofOptions, deps provisionDeps, pdeps proofDeps) (*proofStages, func(), error) {
 	if to.File == "" {
 		return nil, nil, &usageError{err: errors.New("-f FILE is required: the declaration")}
+	}
+	if err := checkSeedFlag(to.Emulator, to.Seed); err != nil {
+		return nil, nil, err
 	}
 	if err := po.validate(); err != nil {
 		return nil, nil, err
