@@ -12,10 +12,7 @@ import (
 
 func (e *Emulator) registerCRMRoutes() {
 	for _, ver := range []string{"v1", "v3"} {
-		base := "/" + ver + "/projects/{p}"
-		e.router.handle(http.MethodPost, base+":getIamPolicy", "crm."+ver+".projects.getIamPolicy", e.handleProjectGetIamPolicy)
-		e.router.handle(http.MethodPost, base+":setIamPolicy", "crm."+ver+".projects.setIamPolicy", e.handleProjectSetIamPolicy)
-		e.router.handle(http.MethodPost, base+":testIamPermissions", "crm."+ver+".projects.testIamPermissions", e.handleProjectTestIamPermissions)
+		e.handleIAMVerbs("/"+ver+"/projects/{p}", "crm."+ver+".projects", e.projectIamResource, http.MethodPost)
 	}
 	e.router.handle(http.MethodGet, "/v1/projects/{p}", "crm.v1.projects.get", e.handleProjectGetV1)
 	e.router.handle(http.MethodGet, "/v3/projects/{p}", "crm.v3.projects.get", e.handleProjectGetV3)
@@ -31,18 +28,6 @@ func (e *Emulator) projectIamResource(v map[string]string) func() (*iamResource,
 		return &iamResource{Name: "projects/" + p.ID, ProjectID: p.ID,
 			GetPermission: "resourcemanager.projects.getIamPolicy", SetPermission: "resourcemanager.projects.setIamPolicy"}, nil
 	}
-}
-
-func (e *Emulator) handleProjectGetIamPolicy(w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.serveGetIamPolicy(w, r, e.projectIamResource(v))
-}
-
-func (e *Emulator) handleProjectSetIamPolicy(w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.serveSetIamPolicy(w, r, e.projectIamResource(v))
-}
-
-func (e *Emulator) handleProjectTestIamPermissions(w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.serveTestIamPermissions(w, r, e.projectIamResource(v))
 }
 
 // projectForGet authenticates and authorizes resourcemanager.projects.get.

@@ -31,9 +31,7 @@ func (e *Emulator) registerIAMRoutes() {
 	const sa = "/v1/projects/{p}/serviceAccounts/{sa}"
 	// Custom verbs first (IAM Credentials shares the prefix).
 	e.registerCredentialsRoutes()
-	e.router.handle(http.MethodPost, sa+":getIamPolicy", "iam.v1.serviceAccounts.getIamPolicy", e.handleSAGetIamPolicy)
-	e.router.handle(http.MethodPost, sa+":setIamPolicy", "iam.v1.serviceAccounts.setIamPolicy", e.handleSASetIamPolicy)
-	e.router.handle(http.MethodPost, sa+":testIamPermissions", "iam.v1.serviceAccounts.testIamPermissions", e.handleSATestIamPermissions)
+	e.handleIAMVerbs(sa, "iam.v1.serviceAccounts", e.saIamResource, http.MethodPost)
 	e.router.handle(http.MethodPost, sa+":enable", "iam.v1.serviceAccounts.enable", e.handleSAEnable)
 	e.router.handle(http.MethodPost, sa+":disable", "iam.v1.serviceAccounts.disable", e.handleSADisable)
 	e.router.handle(http.MethodPost, sa+"/keys", "iam.v1.serviceAccounts.keys.create", e.handleKeyCreate)
@@ -403,18 +401,6 @@ func (e *Emulator) saIamResource(v map[string]string) func() (*iamResource, *api
 		return &iamResource{Name: saName(sa), ProjectID: sa.ProjectID, Policy: &sa.Policy,
 			GetPermission: "iam.serviceAccounts.getIamPolicy", SetPermission: "iam.serviceAccounts.setIamPolicy"}, nil
 	}
-}
-
-func (e *Emulator) handleSAGetIamPolicy(w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.serveGetIamPolicy(w, r, e.saIamResource(v))
-}
-
-func (e *Emulator) handleSASetIamPolicy(w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.serveSetIamPolicy(w, r, e.saIamResource(v))
-}
-
-func (e *Emulator) handleSATestIamPermissions(w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.serveTestIamPermissions(w, r, e.saIamResource(v))
 }
 
 // ---- keys ----

@@ -473,11 +473,22 @@ type iamResource struct {
 	GetPermission, SetPermission string
 }
 
-func (res *iamResource) policy() *Policy {
-	if res.Policy == nil {
-		return nil
+// handleIAMVerbs registers getIamPolicy (with each of getMethods),
+// setIamPolicy and testIamPermissions (POST) on pattern, a resource path,
+// for the resource lookup(vars) finds; name prefixes the counter keys
+// (e.g. "run.v2.services" → "run.v2.services.getIamPolicy").
+func (e *Emulator) handleIAMVerbs(pattern, name string, lookup func(vars map[string]string) func() (*iamResource, *apiError), getMethods ...string) {
+	for _, m := range getMethods {
+		e.router.handle(m, pattern+":getIamPolicy", name+".getIamPolicy", func(w http.ResponseWriter, r *http.Request, v map[string]string) {
+			e.serveGetIamPolicy(w, r, lookup(v))
+		})
 	}
-	return *res.Policy
+	e.router.handle(http.MethodPost, pattern+":setIamPolicy", name+".setIamPolicy", func(w http.ResponseWriter, r *http.Request, v map[string]string) {
+		e.serveSetIamPolicy(w, r, lookup(v))
+	})
+	e.router.handle(http.MethodPost, pattern+":testIamPermissions", name+".testIamPermissions", func(w http.ResponseWriter, r *http.Request, v map[string]string) {
+		e.serveTestIamPermissions(w, r, lookup(v))
+	})
 }
 
 // serveGetIamPolicy handles a getIamPolicy call (GET or POST, version from
