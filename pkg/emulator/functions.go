@@ -10,8 +10,8 @@ package emulator
 // address. Operations are served by the Run handler (same path).
 
 import (
+	"maps"
 	"net/http"
-	"sort"
 	"strings"
 )
 
@@ -90,7 +90,7 @@ func (e *Emulator) functionGet(w http.ResponseWriter, r *http.Request, vars map[
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	p := e.projectLocked(vars["p"])
-	res := "projects/" + vars["p"] + "/locations/" + vars["l"] + "/functions/" + vars["f"]
+	res := locationParent(vars) + "/functions/" + vars["f"]
 	if _, aerr := e.authorizeResource(r, "cloudfunctions.functions.get", res, projectIDOr(p, vars["p"]), nil); aerr != nil {
 		writeError(w, aerr)
 		return
@@ -109,48 +109,17 @@ func (e *Emulator) functionGet(w http.ResponseWriter, r *http.Request, vars map[
 func (e *Emulator) functionList(w http.ResponseWriter, r *http.Request, vars map[string]string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	p := e.projectLocked(vars["p"])
-	if vars["l"] != "-" && !runLocationRe.MatchString(vars["l"]) {
-		writeError(w, errInvalid("Invalid location %q.", vars["l"]))
-		return
-	}
-	if _, aerr := e.authorizeResource(r, "cloudfunctions.functions.list", "projects/"+vars["p"]+"/locations/"+vars["l"], projectIDOr(p, vars["p"]), nil); aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	if p == nil {
-		writeError(w, errNotFound("Project '%s' not found.", vars["p"]))
-		return
-	}
-	var fs []*Function
-	for _, f := range e.st.Functions {
-		if f.ProjectID == p.ID && (vars["l"] == "-" || f.Location == vars["l"]) {
-			fs = append(fs, f)
-		}
-	}
-	sort.Slice(fs, func(i, j int) bool {
-		if fs[i].Location != fs[j].Location {
-			return fs[i].Location < fs[j].Location
-		}
-		return fs[i].Name < fs[j].Name
-	})
-	start, end, next, aerr := page(r, len(fs))
+	p, aerr := e.runScopeLocked(vars, true)
 	if aerr != nil {
 		writeError(w, aerr)
 		return
 	}
-	out := map[string]any{}
-	var items []map[string]any
-	for _, f := range fs[start:end] {
-		items = append(items, e.renderFunctionLocked(f, p, vars["p"]))
+	if _, aerr := e.authorizeInProject(r, "cloudfunctions.functions.list", locationParent(vars), vars["p"], p); aerr != nil {
+		writeError(w, aerr)
+		return
 	}
-	if len(items) > 0 {
-		out["functions"] = items
-	}
-	if next != "" {
-		out["nextPageToken"] = next
-	}
-	writeJSON(w, http.StatusOK, out)
+	fs := inScope(e.st.Functions, p.ID, vars["l"])
+	writePage(w, r, "functions", len(fs), func(i int) any { return e.renderFunctionLocked(fs[i], p, vars["p"]) })
 }
 
 // functionBody is what create reads.
@@ -178,14 +147,10 @@ func (e *Emulator) functionCreate(w http.ResponseWriter, r *http.Request, vars m
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	p := e.projectLocked(vars["p"])
-	parent := "projects/" + vars["p"] + "/locations/" + vars["l"]
-	principal, aerr := e.authorizeResource(r, "cloudfunctions.functions.create", parent, projectIDOr(p, vars["p"]), nil)
+	parent := locationParent(vars)
+	principal, aerr := e.authorizeInProject(r, "cloudfunctions.functions.create", parent, vars["p"], p)
 	if aerr != nil {
 		writeError(w, aerr)
-		return
-	}
-	if p == nil {
-		writeError(w, errNotFound("Project '%s' not found.", vars["p"]))
 		return
 	}
 	if !runLocationRe.MatchString(vars["l"]) {
@@ -214,19 +179,8 @@ func (e *Emulator) functionCreate(w http.ResponseWriter, r *http.Request, vars m
 			writeError(w, errInvalid("eventTrigger.eventType is required."))
 			return
 		}
-		trigger = map[string]any{}
-		for k, v := range body.EventTrigger {
-			trigger[k] = v
-		}
-		if _, ok := trigger["trigger"]; !ok {
-			trigger["trigger"] = parent + "/triggers/" + id + "-" + randomHex(3)
-		}
-		if _, ok := trigger["triggerRegion"]; !ok {
-			trigger["triggerRegion"] = vars["l"]
-		}
-		if _, ok := trigger["retryPolicy"]; !ok {
-			trigger["retryPolicy"] = "RETRY_POLICY_DO_NOT_RETRY"
-		}
+		trigger = maps.Clone(body.EventTrigger)
+		fillTriggerDefaults(trigger, vars["p"], vars["l"], id)
 		if sa, _ := trigger["serviceAccountEmail"].(string); sa != "" {
 			triggerSA = "serviceAccount:" + strings.ToLower(sa)
 			if aerr := e.checkMemberExistsLocked(triggerSA); aerr != nil {
@@ -312,6 +266,22 @@ func (e *Emulator) functionCreate(w http.ResponseWriter, r *http.Request, vars m
 		return
 	}
 	writeJSON(w, http.StatusOK, op)
+}
+
+// fillTriggerDefaults gives an event trigger of function fn what a
+// deployment fills in when the request leaves it out: the Eventarc
+// trigger's name, the trigger region (the function's) and the retry
+// policy (no retries).
+func fillTriggerDefaults(t map[string]any, project, location, fn string) {
+	if _, ok := t["trigger"]; !ok {
+		t["trigger"] = "projects/" + project + "/locations/" + location + "/triggers/" + fn + "-" + randomHex(3)
+	}
+	if _, ok := t["triggerRegion"]; !ok {
+		t["triggerRegion"] = location
+	}
+	if _, ok := t["retryPolicy"]; !ok {
+		t["retryPolicy"] = "RETRY_POLICY_DO_NOT_RETRY"
+	}
 }
 
 func cloneBindings(bs []*Binding) []*Binding {

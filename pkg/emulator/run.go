@@ -25,9 +25,7 @@ import (
 // Cloud Functions v2 and operations (custom-verb routes first).
 func (e *Emulator) registerRunRoutes() {
 	const svc = "/v2/projects/{p}/locations/{l}/services/"
-	e.router.handle(http.MethodGet, svc+"{s}:getIamPolicy", "run.v2.services.getIamPolicy", e.runGetIamPolicy)
-	e.router.handle(http.MethodPost, svc+"{s}:setIamPolicy", "run.v2.services.setIamPolicy", e.runSetIamPolicy)
-	e.router.handle(http.MethodPost, svc+"{s}:testIamPermissions", "run.v2.services.testIamPermissions", e.runTestIamPermissions)
+	e.handleIAMVerbs(svc+"{s}", "run.v2.services", e.serviceIAM, http.MethodGet)
 	e.router.handle(http.MethodGet, svc+"{s}", "run.v2.services.get", e.runV2Get)
 	e.router.handle(http.MethodPatch, svc+"{s}", "run.v2.services.patch", e.runV2Patch)
 	e.router.handle(http.MethodDelete, svc+"{s}", "run.v2.services.delete", e.runV2Delete)
@@ -313,14 +311,10 @@ func errServiceNotFound(vars map[string]string) *apiError {
 // it and 403 to the others, as Google does. Called with e.mu held.
 func (e *Emulator) authorizeService(r *http.Request, perm string, vars map[string]string, p *Project, svc *Service) (string, *apiError) {
 	var pol *Policy
-	projectID := vars["p"]
-	if p != nil {
-		projectID = p.ID
-	}
 	if svc != nil {
 		pol = svc.Policy
 	}
-	principal, aerr := e.authorizeResource(r, perm, serviceResource(vars), projectID, pol)
+	principal, aerr := e.authorizeResource(r, perm, serviceResource(vars), projectIDOr(p, vars["p"]), pol)
 	if aerr != nil {
 		return "", aerr
 	}
@@ -330,38 +324,57 @@ func (e *Emulator) authorizeService(r *http.Request, perm string, vars map[strin
 	return principal, nil
 }
 
+// authorizedServiceLocked resolves the project, location and service a
+// request names and checks perm on the service (see authorizeService).
+func (e *Emulator) authorizedServiceLocked(r *http.Request, perm string, vars map[string]string) (*Project, *Service, *apiError) {
+	p, aerr := e.runScopeLocked(vars, false)
+	if aerr != nil {
+		return nil, nil, aerr
+	}
+	svc := e.serviceLocked(p, vars)
+	if _, aerr := e.authorizeService(r, perm, vars, p, svc); aerr != nil {
+		return nil, nil, aerr
+	}
+	return p, svc, nil
+}
+
 // ---- handlers ----
 
 func (e *Emulator) runV2Get(w http.ResponseWriter, r *http.Request, vars map[string]string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	p, aerr := e.runScopeLocked(vars, false)
+	p, svc, aerr := e.authorizedServiceLocked(r, "run.services.get", vars)
 	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	svc := e.serviceLocked(p, vars)
-	if _, aerr := e.authorizeService(r, "run.services.get", vars, p, svc); aerr != nil {
 		writeError(w, aerr)
 		return
 	}
 	writeJSON(w, http.StatusOK, renderV2(svc, p, vars["p"]))
 }
 
-// servicesInScope lists the services of project p in location l ("-" for
+// scoped is what is stored per project and location (services, functions).
+type scoped interface {
+	scope() (projectID, location, name string)
+}
+
+func (s *Service) scope() (string, string, string)  { return s.ProjectID, s.Location, s.Name }
+func (f *Function) scope() (string, string, string) { return f.ProjectID, f.Location, f.Name }
+
+// inScope lists the items of project projectID in location l ("-" for
 // every location), sorted by location then name.
-func (e *Emulator) servicesInScopeLocked(p *Project, l string) []*Service {
-	var out []*Service
-	for _, svc := range e.st.Services {
-		if svc.ProjectID == p.ID && (l == "-" || svc.Location == l) {
-			out = append(out, svc)
+func inScope[T scoped](items map[string]T, projectID, l string) []T {
+	var out []T
+	for _, it := range items {
+		if pid, loc, _ := it.scope(); pid == projectID && (l == "-" || loc == l) {
+			out = append(out, it)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if out[i].Location != out[j].Location {
-			return out[i].Location < out[j].Location
+		_, li, ni := out[i].scope()
+		_, lj, nj := out[j].scope()
+		if li != lj {
+			return li < lj
 		}
-		return out[i].Name < out[j].Name
+		return ni < nj
 	})
 	return out
 }
@@ -394,6 +407,29 @@ func page(r *http.Request, n int) (start, end int, next string, aerr *apiError) 
 	return start, end, next, nil
 }
 
+// writePage answers the page of n items the request asks for: the items
+// (render(i) for each index) under field, left out when none, and
+// nextPageToken when more remain.
+func writePage(w http.ResponseWriter, r *http.Request, field string, n int, render func(i int) any) {
+	start, end, next, aerr := page(r, n)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	out := map[string]any{}
+	if end > start {
+		items := make([]any, 0, end-start)
+		for i := start; i < end; i++ {
+			items = append(items, render(i))
+		}
+		out[field] = items
+	}
+	if next != "" {
+		out["nextPageToken"] = next
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
 func (e *Emulator) runV2List(w http.ResponseWriter, r *http.Request, vars map[string]string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -402,45 +438,28 @@ func (e *Emulator) runV2List(w http.ResponseWriter, r *http.Request, vars map[st
 		writeError(w, aerr)
 		return
 	}
-	if aerr := e.authorizeProjectRun(r, "run.services.list", vars["p"], p); aerr != nil {
+	if _, aerr := e.authorizeInProject(r, "run.services.list", "projects/"+vars["p"], vars["p"], p); aerr != nil {
 		writeError(w, aerr)
 		return
 	}
-	svcs := e.servicesInScopeLocked(p, vars["l"])
-	start, end, next, aerr := page(r, len(svcs))
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	out := map[string]any{}
-	var items []*runV2Service
-	for _, svc := range svcs[start:end] {
-		items = append(items, renderV2(svc, p, vars["p"]))
-	}
-	if len(items) > 0 {
-		out["services"] = items
-	}
-	if next != "" {
-		out["nextPageToken"] = next
-	}
+	svcs := inScope(e.st.Services, p.ID, vars["l"])
 	// Every region answers: unreachable stays empty (and so is left out).
-	writeJSON(w, http.StatusOK, out)
+	writePage(w, r, "services", len(svcs), func(i int) any { return renderV2(svcs[i], p, vars["p"]) })
 }
 
-// authorizeProjectRun checks a project-level permission (list, create)
-// and answers 404 for an unknown project to callers allowed to know.
-func (e *Emulator) authorizeProjectRun(r *http.Request, perm, projRef string, p *Project) *apiError {
-	projectID := projRef
-	if p != nil {
-		projectID = p.ID
-	}
-	if _, aerr := e.authorizeResource(r, perm, "projects/"+projRef, projectID, nil); aerr != nil {
-		return aerr
+// authorizeInProject checks perm on resource, a project or something in
+// it (a parent for list and create; p is nil when projRef names no
+// project), and answers 404 for an unknown project to callers allowed to
+// know. It returns the caller.
+func (e *Emulator) authorizeInProject(r *http.Request, perm, resource, projRef string, p *Project) (string, *apiError) {
+	principal, aerr := e.authorizeResource(r, perm, resource, projectIDOr(p, projRef), nil)
+	if aerr != nil {
+		return "", aerr
 	}
 	if p == nil {
-		return errNotFound("Project '%s' not found.", projRef)
+		return "", errNotFound("Project '%s' not found.", projRef)
 	}
-	return nil
+	return principal, nil
 }
 
 // runV2Body is what create and patch read from a request body.
@@ -508,13 +527,9 @@ func (e *Emulator) runV2Create(w http.ResponseWriter, r *http.Request, vars map[
 		writeError(w, aerr)
 		return
 	}
-	principal, aerr := e.authorizeResource(r, "run.services.create", "projects/"+vars["p"]+"/locations/"+vars["l"], projectIDOr(p, vars["p"]), nil)
+	principal, aerr := e.authorizeInProject(r, "run.services.create", locationParent(vars), vars["p"], p)
 	if aerr != nil {
 		writeError(w, aerr)
-		return
-	}
-	if p == nil {
-		writeError(w, errNotFound("Project '%s' not found.", vars["p"]))
 		return
 	}
 	id := r.URL.Query().Get("serviceId")
@@ -538,16 +553,16 @@ func (e *Emulator) runV2Create(w http.ResponseWriter, r *http.Request, vars map[
 	vars["s"] = id
 	if boolParam(r, "validateOnly") {
 		tmp := &Service{ProjectID: p.ID, Location: vars["l"], Name: id, Generation: 1, Ingress: spec.Ingress}
-		writeJSON(w, http.StatusOK, e.newOperationLocked(p, vars, "CREATE", renderV2(tmp, p, vars["p"]), false))
+		writeJSON(w, http.StatusOK, e.newOperationLocked(p, vars, renderV2(tmp, p, vars["p"]), false))
 		return
 	}
 	svc := e.newServiceLocked(p, vars["l"], id, spec, principal)
-	op := e.newOperationLocked(p, vars, "CREATE", renderV2(svc, p, vars["p"]), true)
-	if err := e.saveLocked(); err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, op)
+	e.finishOperationLocked(w, p, vars, renderV2(svc, p, vars["p"]))
+}
+
+// locationParent is "projects/{p}/locations/{l}" as the request names it.
+func locationParent(vars map[string]string) string {
+	return "projects/" + vars["p"] + "/locations/" + vars["l"]
 }
 
 func projectIDOr(p *Project, ref string) string {
@@ -597,27 +612,7 @@ func (e *Emulator) runV2Patch(w http.ResponseWriter, r *http.Request, vars map[s
 	}
 	svc := e.serviceLocked(p, vars)
 	if svc == nil && p != nil && boolParam(r, "allowMissing") {
-		principal, aerr := e.authorizeResource(r, "run.services.create", "projects/"+vars["p"]+"/locations/"+vars["l"], p.ID, nil)
-		if aerr != nil {
-			writeError(w, aerr)
-			return
-		}
-		if !runServiceIDRe.MatchString(vars["s"]) {
-			writeError(w, errInvalid("Invalid service name %q.", vars["s"]))
-			return
-		}
-		spec, aerr := body.spec()
-		if aerr != nil {
-			writeError(w, aerr)
-			return
-		}
-		svc = e.newServiceLocked(p, vars["l"], vars["s"], spec, principal)
-		op := e.newOperationLocked(p, vars, "CREATE", renderV2(svc, p, vars["p"]), true)
-		if err := e.saveLocked(); err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, op)
+		e.runV2PatchCreateLocked(w, r, vars, p, &body)
 		return
 	}
 	principal, aerr := e.authorizeService(r, "run.services.update", vars, p, svc)
@@ -667,7 +662,7 @@ func (e *Emulator) runV2Patch(w http.ResponseWriter, r *http.Request, vars map[s
 		next.Template = spec.Template
 	}
 	if boolParam(r, "validateOnly") {
-		writeJSON(w, http.StatusOK, e.newOperationLocked(p, vars, "UPDATE", renderV2(&next, p, vars["p"]), false))
+		writeJSON(w, http.StatusOK, e.newOperationLocked(p, vars, renderV2(&next, p, vars["p"]), false))
 		return
 	}
 	next.Generation++
@@ -675,24 +670,35 @@ func (e *Emulator) runV2Patch(w http.ResponseWriter, r *http.Request, vars map[s
 	next.LastModifier = principalEmail(principal)
 	next.Etag = newResourceEtag()
 	*svc = next
-	op := e.newOperationLocked(p, vars, "UPDATE", renderV2(svc, p, vars["p"]), true)
-	if err := e.saveLocked(); err != nil {
-		writeError(w, err)
+	e.finishOperationLocked(w, p, vars, renderV2(svc, p, vars["p"]))
+}
+
+// runV2PatchCreateLocked is a patch with allowMissing of a service that
+// does not exist (in a project that does): it creates the service.
+func (e *Emulator) runV2PatchCreateLocked(w http.ResponseWriter, r *http.Request, vars map[string]string, p *Project, body *runV2Body) {
+	principal, aerr := e.authorizeResource(r, "run.services.create", locationParent(vars), p.ID, nil)
+	if aerr != nil {
+		writeError(w, aerr)
 		return
 	}
-	writeJSON(w, http.StatusOK, op)
+	if !runServiceIDRe.MatchString(vars["s"]) {
+		writeError(w, errInvalid("Invalid service name %q.", vars["s"]))
+		return
+	}
+	spec, aerr := body.spec()
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	svc := e.newServiceLocked(p, vars["l"], vars["s"], spec, principal)
+	e.finishOperationLocked(w, p, vars, renderV2(svc, p, vars["p"]))
 }
 
 func (e *Emulator) runV2Delete(w http.ResponseWriter, r *http.Request, vars map[string]string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	p, aerr := e.runScopeLocked(vars, false)
+	p, svc, aerr := e.authorizedServiceLocked(r, "run.services.delete", vars)
 	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	svc := e.serviceLocked(p, vars)
-	if _, aerr := e.authorizeService(r, "run.services.delete", vars, p, svc); aerr != nil {
 		writeError(w, aerr)
 		return
 	}
@@ -702,34 +708,35 @@ func (e *Emulator) runV2Delete(w http.ResponseWriter, r *http.Request, vars map[
 	}
 	rendered := renderV2(svc, p, vars["p"])
 	if boolParam(r, "validateOnly") {
-		writeJSON(w, http.StatusOK, e.newOperationLocked(p, vars, "DELETE", rendered, false))
+		writeJSON(w, http.StatusOK, e.newOperationLocked(p, vars, rendered, false))
 		return
 	}
-	e.closeServiceListenerLocked(serviceKey(p.ID, vars["l"], vars["s"]))
-	delete(e.st.Services, serviceKey(p.ID, vars["l"], vars["s"]))
-	op := e.newOperationLocked(p, vars, "DELETE", rendered, true)
-	if err := e.saveLocked(); err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, op)
+	key := serviceKey(p.ID, vars["l"], vars["s"])
+	e.closeServiceListenerLocked(key)
+	delete(e.st.Services, key)
+	e.finishOperationLocked(w, p, vars, rendered)
 }
 
 // newOperationLocked records a finished long-running operation whose
 // response (and metadata) is the service; stored unless validateOnly.
-func (e *Emulator) newOperationLocked(p *Project, vars map[string]string, kind string, svc *runV2Service, store bool) *Operation {
-	name := "projects/" + vars["p"] + "/locations/" + vars["l"] + "/operations/" + newUUID()
+func (e *Emulator) newOperationLocked(p *Project, vars map[string]string, svc *runV2Service, store bool) *Operation {
+	name := locationParent(vars) + "/operations/" + newUUID()
 	op := &Operation{
 		Name:     name,
 		Done:     true,
 		Metadata: toMap(svc, "type.googleapis.com/google.cloud.run.v2.Service"),
 		Response: toMap(svc, "type.googleapis.com/google.cloud.run.v2.Service"),
 	}
-	_ = kind
 	if store {
 		e.st.Operations[operationKey(p.ID, vars["l"], name)] = op
 	}
 	return op
+}
+
+// finishOperationLocked stores the finished operation of a change to the
+// service rendered, saves the state and answers the operation.
+func (e *Emulator) finishOperationLocked(w http.ResponseWriter, p *Project, vars map[string]string, rendered *runV2Service) {
+	e.saveAndWrite(w, e.newOperationLocked(p, vars, rendered, true))
 }
 
 // operationKey stores operations under the project id whatever the caller
@@ -752,7 +759,7 @@ func (e *Emulator) runGetOperation(w http.ResponseWriter, r *http.Request, vars 
 			perm = "cloudfunctions.functions.get"
 		}
 	}
-	if _, aerr := e.authorizeResource(r, perm, "projects/"+vars["p"]+"/locations/"+vars["l"]+"/operations/"+vars["op"], projectIDOr(p, vars["p"]), nil); aerr != nil {
+	if _, aerr := e.authorizeResource(r, perm, locationParent(vars)+"/operations/"+vars["op"], projectIDOr(p, vars["p"]), nil); aerr != nil {
 		writeError(w, aerr)
 		return
 	}
@@ -761,7 +768,7 @@ func (e *Emulator) runGetOperation(w http.ResponseWriter, r *http.Request, vars 
 		return
 	}
 	out := *op
-	out.Name = "projects/" + vars["p"] + "/locations/" + vars["l"] + "/operations/" + vars["op"]
+	out.Name = locationParent(vars) + "/operations/" + vars["op"]
 	writeJSON(w, http.StatusOK, &out)
 }
 
@@ -786,16 +793,4 @@ func (e *Emulator) serviceIAM(vars map[string]string) func() (*iamResource, *api
 			SetPermission: "run.services.setIamPolicy",
 		}, nil
 	}
-}
-
-func (e *Emulator) runGetIamPolicy(w http.ResponseWriter, r *http.Request, vars map[string]string) {
-	e.serveGetIamPolicy(w, r, e.serviceIAM(vars))
-}
-
-func (e *Emulator) runSetIamPolicy(w http.ResponseWriter, r *http.Request, vars map[string]string) {
-	e.serveSetIamPolicy(w, r, e.serviceIAM(vars))
-}
-
-func (e *Emulator) runTestIamPermissions(w http.ResponseWriter, r *http.Request, vars map[string]string) {
-	e.serveTestIamPermissions(w, r, e.serviceIAM(vars))
 }

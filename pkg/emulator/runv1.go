@@ -18,10 +18,7 @@ import (
 
 func (e *Emulator) registerRunV1Routes() {
 	const svc = "/v1/projects/{p}/locations/{l}/services/"
-	e.router.handle(http.MethodGet, svc+"{s}:getIamPolicy", "run.v1.services.getIamPolicy", e.runGetIamPolicy)
-	e.router.handle(http.MethodPost, svc+"{s}:getIamPolicy", "run.v1.services.getIamPolicy", e.runGetIamPolicy)
-	e.router.handle(http.MethodPost, svc+"{s}:setIamPolicy", "run.v1.services.setIamPolicy", e.runSetIamPolicy)
-	e.router.handle(http.MethodPost, svc+"{s}:testIamPermissions", "run.v1.services.testIamPermissions", e.runTestIamPermissions)
+	e.handleIAMVerbs(svc+"{s}", "run.v1.services", e.serviceIAM, http.MethodGet, http.MethodPost)
 	e.router.handle(http.MethodGet, svc+"{s}", "run.v1.services.get", e.runV1Get)
 	e.router.handle(http.MethodGet, "/v1/projects/{p}/locations/{l}/services", "run.v1.services.list", e.runV1List)
 
@@ -135,29 +132,32 @@ func renderKnative(svc *Service, p *Project) map[string]any {
 	}
 }
 
-func knativeList(items []map[string]any) map[string]any {
-	if items == nil {
-		items = []map[string]any{}
+// writeKnativeListLocked checks run.services.list on project v["p"] (p
+// is nil when unknown) and answers its services in location v["l"] ("-"
+// for every region) as a Knative ServiceList.
+func (e *Emulator) writeKnativeListLocked(w http.ResponseWriter, r *http.Request, p *Project, v map[string]string) {
+	if _, aerr := e.authorizeInProject(r, "run.services.list", "projects/"+v["p"], v["p"], p); aerr != nil {
+		writeError(w, aerr)
+		return
 	}
-	return map[string]any{
+	items := []map[string]any{}
+	for _, svc := range inScope(e.st.Services, p.ID, v["l"]) {
+		items = append(items, renderKnative(svc, p))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
 		"apiVersion":  "serving.knative.dev/v1",
 		"kind":        "ServiceList",
 		"metadata":    map[string]any{},
 		"items":       items,
 		"unreachable": []string{},
-	}
+	})
 }
 
 func (e *Emulator) runV1Get(w http.ResponseWriter, r *http.Request, vars map[string]string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	p, aerr := e.runScopeLocked(vars, false)
+	p, svc, aerr := e.authorizedServiceLocked(r, "run.services.get", vars)
 	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	svc := e.serviceLocked(p, vars)
-	if _, aerr := e.authorizeService(r, "run.services.get", vars, p, svc); aerr != nil {
 		writeError(w, aerr)
 		return
 	}
@@ -174,15 +174,7 @@ func (e *Emulator) runV1List(w http.ResponseWriter, r *http.Request, vars map[st
 		writeError(w, aerr)
 		return
 	}
-	if aerr := e.authorizeProjectRun(r, "run.services.list", vars["p"], p); aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	var items []map[string]any
-	for _, svc := range e.servicesInScopeLocked(p, vars["l"]) {
-		items = append(items, renderKnative(svc, p))
-	}
-	writeJSON(w, http.StatusOK, knativeList(items))
+	e.writeKnativeListLocked(w, r, p, vars)
 }
 
 var regionalHostRe = regexp.MustCompile(`^([a-z]+(?:-[a-z]+)+[0-9]+)-`)
@@ -221,7 +213,7 @@ func (e *Emulator) knativeFindLocked(p *Project, v map[string]string) (*Service,
 		return e.st.Services[serviceKey(p.ID, v["l"], v["s"])], nil
 	}
 	var found *Service
-	for _, svc := range e.servicesInScopeLocked(p, "-") {
+	for _, svc := range inScope(e.st.Services, p.ID, "-") {
 		if svc.Name == v["s"] {
 			if found != nil {
 				return nil, errInvalid("Service %s exists in several regions; use the regional endpoint ({region}-run.googleapis.com).", v["s"])
@@ -235,19 +227,28 @@ func (e *Emulator) knativeFindLocked(p *Project, v map[string]string) (*Service,
 	return found, nil
 }
 
-func (e *Emulator) knativeGet(w http.ResponseWriter, r *http.Request, vars map[string]string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+// knativeServiceLocked finds the service of a Knative get/delete and
+// checks perm on it; a missing service is Knative's not-found.
+func (e *Emulator) knativeServiceLocked(r *http.Request, perm string, vars map[string]string) (*Project, *Service, *apiError) {
 	p, v := e.knativeScope(r, vars)
 	svc, aerr := e.knativeFindLocked(p, v)
 	if aerr != nil {
-		writeError(w, aerr)
-		return
+		return nil, nil, aerr
 	}
-	if _, aerr := e.authorizeService(r, "run.services.get", v, p, svc); aerr != nil {
+	if _, aerr := e.authorizeService(r, perm, v, p, svc); aerr != nil {
 		if aerr.Code == http.StatusNotFound {
 			aerr = errNotFound("services.serving.knative.dev \"%s\" not found", v["s"])
 		}
+		return nil, nil, aerr
+	}
+	return p, svc, nil
+}
+
+func (e *Emulator) knativeGet(w http.ResponseWriter, r *http.Request, vars map[string]string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p, svc, aerr := e.knativeServiceLocked(r, "run.services.get", vars)
+	if aerr != nil {
 		writeError(w, aerr)
 		return
 	}
@@ -258,42 +259,22 @@ func (e *Emulator) knativeList(w http.ResponseWriter, r *http.Request, vars map[
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	p, v := e.knativeScope(r, vars)
-	if aerr := e.authorizeProjectRun(r, "run.services.list", v["p"], p); aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	var items []map[string]any
-	for _, svc := range e.servicesInScopeLocked(p, v["l"]) {
-		items = append(items, renderKnative(svc, p))
-	}
-	writeJSON(w, http.StatusOK, knativeList(items))
+	e.writeKnativeListLocked(w, r, p, v)
 }
 
 // knativeDelete is gcloud's `run services delete`: it answers a Status.
 func (e *Emulator) knativeDelete(w http.ResponseWriter, r *http.Request, vars map[string]string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	p, v := e.knativeScope(r, vars)
-	svc, aerr := e.knativeFindLocked(p, v)
+	p, svc, aerr := e.knativeServiceLocked(r, "run.services.delete", vars)
 	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	if _, aerr := e.authorizeService(r, "run.services.delete", v, p, svc); aerr != nil {
-		if aerr.Code == http.StatusNotFound {
-			aerr = errNotFound("services.serving.knative.dev \"%s\" not found", v["s"])
-		}
 		writeError(w, aerr)
 		return
 	}
 	key := serviceKey(p.ID, svc.Location, svc.Name)
 	e.closeServiceListenerLocked(key)
 	delete(e.st.Services, key)
-	if err := e.saveLocked(); err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	e.saveAndWrite(w, map[string]any{
 		"apiVersion": "v1",
 		"kind":       "Status",
 		"status":     "Success",
