@@ -877,26 +877,19 @@ func (e *Emulator) applySeed(s *Seed) error {
 
 // seedTrigger renders an event trigger as Cloud Functions v2 shows it.
 func seedTrigger(project, location, fn string, t *SeedEventTrigger) map[string]any {
-	m := map[string]any{
-		"eventType": t.EventType,
-		"trigger":   "projects/" + project + "/locations/" + location + "/triggers/" + fn + "-" + randomHex(3),
+	m := map[string]any{"eventType": t.EventType}
+	if t.TriggerRegion != "" {
+		m["triggerRegion"] = t.TriggerRegion
 	}
-	region := t.TriggerRegion
-	if region == "" {
-		region = location
+	if t.RetryPolicy != "" {
+		m["retryPolicy"] = t.RetryPolicy
 	}
-	m["triggerRegion"] = region
 	if t.ServiceAccountEmail != "" {
 		m["serviceAccountEmail"] = strings.ToLower(t.ServiceAccountEmail)
 	}
 	if t.PubsubTopic != "" {
 		m["pubsubTopic"] = t.PubsubTopic
 	}
-	retry := t.RetryPolicy
-	if retry == "" {
-		retry = "RETRY_POLICY_DO_NOT_RETRY"
-	}
-	m["retryPolicy"] = retry
 	if len(t.EventFilters) > 0 {
 		var fs []any
 		for _, f := range t.EventFilters {
@@ -908,5 +901,6 @@ func seedTrigger(project, location, fn string, t *SeedEventTrigger) map[string]a
 		}
 		m["eventFilters"] = fs
 	}
+	fillTriggerDefaults(m, project, location, fn)
 	return m
 }
