@@ -238,27 +238,28 @@ func (s *Seed) name() string {
 var (
 	seedProjectIDRe = regexp.MustCompile(`^[a-z][-a-z0-9]{4,28}[a-z0-9]$`)
 	seedNumberRe    = regexp.MustCompile(`^[1-9][0-9]{11}$`)
-	seedAccountIDRe = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])$`)
-	seedRoleIDRe    = regexp.MustCompile(`^[a-zA-Z0-9_.]{3,64}$`)
-	seedServiceRe   = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$`)
-	seedLocationRe  = regexp.MustCompile(`^[a-z]+(-[a-z]+)+[0-9]+$`)
 	seedEmailRe     = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 	seedPermRe      = regexp.MustCompile(`^[a-z][a-zA-Z0-9]*(\.[a-zA-Z0-9]+){2}$`)
 )
 
+// A seed accepts the account ids, custom role ids, service names and
+// locations the APIs accept.
+var (
+	seedAccountIDRe = accountIDRE
+	seedRoleIDRe    = customRoleIDRE
+	seedServiceRe   = runServiceIDRe
+	seedLocationRe  = runLocationRe
+)
+
 // seedIngress maps accepted ingress spellings (v2 enum and the v1
-// annotation values) to the v2 enum.
-var seedIngress = map[string]string{
-	"":                                       "INGRESS_TRAFFIC_ALL",
-	"INGRESS_TRAFFIC_ALL":                    "INGRESS_TRAFFIC_ALL",
-	"INGRESS_TRAFFIC_INTERNAL_ONLY":          "INGRESS_TRAFFIC_INTERNAL_ONLY",
-	"INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER": "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER",
-	"INGRESS_TRAFFIC_NONE":                   "INGRESS_TRAFFIC_NONE",
-	"all":                                    "INGRESS_TRAFFIC_ALL",
-	"internal":                               "INGRESS_TRAFFIC_INTERNAL_ONLY",
-	"internal-and-cloud-load-balancing":      "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER",
-	"none":                                   "INGRESS_TRAFFIC_NONE",
-}
+// annotation values) to the v2 enum; absent means all.
+var seedIngress = func() map[string]string {
+	m := map[string]string{"": ingressAll}
+	for v2, v1 := range v1Ingress {
+		m[v2], m[v1] = v2, v2
+	}
+	return m
+}()
 
 // seedProblems collects validation errors, each naming the entry.
 type seedProblems struct {
@@ -458,14 +459,14 @@ func (s *Seed) validate(st *seedState) error {
 	for i, sv := range s.Services {
 		ent := seedEntry("services", i, sv.Name)
 		proj, loc := s.project(sv.Project), s.location(sv.Location)
-		s.checkServiceFields(p, &v, ent, proj, loc, sv.Name, sv.Ingress, sv.CustomAudiences, sv.ResponseStatus, sv.Policy)
-		key := "projects/" + proj + "/locations/" + loc + "/services/" + sv.Name
+		s.checkServiceFields(p, &v, ent, proj, loc, sv)
+		key := serviceKey(proj, loc, sv.Name)
 		if _, dup := declaredSvc[key]; dup {
 			p.add(ent, "service %s is declared twice", key)
 		}
 		declaredSvc[key] = i
 	}
-	backing := map[string]string{} // service key → function name
+	backedBy := map[string]string{} // service key → function name
 	for i, fn := range s.Functions {
 		ent := seedEntry("functions", i, fn.Name)
 		proj, loc := s.project(fn.Project), s.location(fn.Location)
@@ -474,23 +475,21 @@ func (s *Seed) validate(st *seedState) error {
 		} else if !seedServiceRe.MatchString(fn.Name) {
 			p.add(ent, "name %q must be lower-case letters, digits and hyphens, start with a letter, at most 49 characters", fn.Name)
 		}
-		svcName := fn.Service
-		if svcName == "" {
-			svcName = fn.Name
-		}
-		key := "projects/" + proj + "/locations/" + loc + "/services/" + svcName
+		backing := fn.backingService()
+		svcName := backing.Name
+		key := serviceKey(proj, loc, svcName)
 		if j, ok := declaredSvc[key]; ok {
 			if fn.Ingress != "" || fn.InvokerIAMDisabled || len(fn.CustomAudiences) > 0 || fn.ResponseStatus != 0 || len(fn.Policy) > 0 {
 				p.add(ent, "its backing service %s is declared in services[%d]; set ingress, invokerIamDisabled, customAudiences, responseStatus and policy there", svcName, j)
 			}
 			s.checkScope(p, &v, ent, proj, loc)
 		} else {
-			s.checkServiceFields(p, &v, ent, proj, loc, svcName, fn.Ingress, fn.CustomAudiences, fn.ResponseStatus, fn.Policy)
+			s.checkServiceFields(p, &v, ent, proj, loc, backing)
 		}
-		if other, dup := backing[key]; dup {
+		if other, dup := backedBy[key]; dup {
 			p.add(ent, "service %s already backs function %q", svcName, other)
 		}
-		backing[key] = fn.Name
+		backedBy[key] = fn.Name
 		if seedDeclared(s.Functions[:i], func(o SeedFunction) bool {
 			return o.Name == fn.Name && s.project(o.Project) == proj && s.location(o.Location) == loc
 		}) {
@@ -520,15 +519,12 @@ func (s *Seed) validate(st *seedState) error {
 	}
 	if st != nil {
 		for i, fn := range s.Functions {
-			key := "projects/" + s.project(fn.Project) + "/locations/" + s.location(fn.Location) + "/functions/" + fn.Name
-			if ex := st.st.Functions[key]; ex != nil {
+			proj, loc := s.project(fn.Project), s.location(fn.Location)
+			if ex := st.st.Functions[functionKey(proj, loc, fn.Name)]; ex != nil {
 				continue // exists: left as it is
 			}
-			svcName := fn.Service
-			if svcName == "" {
-				svcName = fn.Name
-			}
-			svcKey := "projects/" + s.project(fn.Project) + "/locations/" + s.location(fn.Location) + "/services/" + svcName
+			svcName := fn.backingService().Name
+			svcKey := serviceKey(proj, loc, svcName)
 			for fk, f := range st.st.Functions {
 				if f.Service == svcKey {
 					p.add(seedEntry("functions", i, fn.Name), "service %s already backs function %s", svcName, fk)
@@ -564,25 +560,48 @@ func (s *Seed) checkScope(p *seedProblems, v *seedView, ent, proj, loc string) {
 	}
 }
 
-func (s *Seed) checkServiceFields(p *seedProblems, v *seedView, ent, proj, loc, name, ingress string, auds []string, status int, policy []SeedBinding) {
-	if name == "" {
+// checkServiceFields checks a service declared under services or the
+// backing service a function declares (proj and loc with defaults applied).
+func (s *Seed) checkServiceFields(p *seedProblems, v *seedView, ent, proj, loc string, sv SeedService) {
+	if sv.Name == "" {
 		p.add(ent, "name is required")
-	} else if !seedServiceRe.MatchString(name) {
-		p.add(ent, "service name %q must be lower-case letters, digits and hyphens, start with a letter, at most 49 characters", name)
+	} else if !seedServiceRe.MatchString(sv.Name) {
+		p.add(ent, "service name %q must be lower-case letters, digits and hyphens, start with a letter, at most 49 characters", sv.Name)
 	}
 	s.checkScope(p, v, ent, proj, loc)
-	if _, ok := seedIngress[ingress]; !ok {
-		p.add(ent, "ingress %q is not one of INGRESS_TRAFFIC_ALL, INGRESS_TRAFFIC_INTERNAL_ONLY, INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER, INGRESS_TRAFFIC_NONE (or all, internal, internal-and-cloud-load-balancing, none)", ingress)
+	if _, ok := seedIngress[sv.Ingress]; !ok {
+		p.add(ent, "ingress %q is not one of INGRESS_TRAFFIC_ALL, INGRESS_TRAFFIC_INTERNAL_ONLY, INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER, INGRESS_TRAFFIC_NONE (or all, internal, internal-and-cloud-load-balancing, none)", sv.Ingress)
 	}
-	for _, a := range auds {
+	for _, a := range sv.CustomAudiences {
 		if strings.TrimSpace(a) == "" {
 			p.add(ent, "customAudiences holds an empty audience")
 		}
 	}
-	if status != 0 && (status < 100 || status > 599 || http.StatusText(status) == "") {
-		p.add(ent, "responseStatus %d is not an HTTP status code", status)
+	if sv.ResponseStatus != 0 && (sv.ResponseStatus < 100 || sv.ResponseStatus > 599 || http.StatusText(sv.ResponseStatus) == "") {
+		p.add(ent, "responseStatus %d is not an HTTP status code", sv.ResponseStatus)
 	}
-	s.checkBindings(p, v, ent, proj, policy)
+	s.checkBindings(p, v, ent, proj, sv.Policy)
+}
+
+// backingService is the Run service a function declares: its own fields
+// under the service's name (service, else the function's name).
+func (fn SeedFunction) backingService() SeedService {
+	name := fn.Service
+	if name == "" {
+		name = fn.Name
+	}
+	return SeedService{
+		Project:            fn.Project,
+		Location:           fn.Location,
+		Name:               name,
+		Description:        fn.Description,
+		Labels:             fn.Labels,
+		Ingress:            fn.Ingress,
+		InvokerIAMDisabled: fn.InvokerIAMDisabled,
+		CustomAudiences:    fn.CustomAudiences,
+		ResponseStatus:     fn.ResponseStatus,
+		Policy:             fn.Policy,
+	}
 }
 
 func (s *Seed) checkBindings(p *seedProblems, v *seedView, ent, proj string, bs []SeedBinding) {
@@ -811,20 +830,7 @@ func (e *Emulator) applySeed(s *Seed) error {
 		e.st.Groups[key] = members
 	}
 	for _, sv := range s.Services {
-		proj := e.st.Projects[s.project(sv.Project)]
-		loc := s.location(sv.Location)
-		if e.st.Services[serviceKey(proj.ID, loc, sv.Name)] != nil {
-			continue
-		}
-		svc := e.newServiceLocked(proj, loc, sv.Name, serviceSpec{
-			Description:        sv.Description,
-			Labels:             sv.Labels,
-			Ingress:            seedIngress[sv.Ingress],
-			InvokerIAMDisabled: sv.InvokerIAMDisabled,
-			CustomAudiences:    slices.Clone(sv.CustomAudiences),
-			ResponseStatus:     sv.ResponseStatus,
-		}, e.opts.BootstrapPrincipal)
-		svc.Policy.Bindings = seedBindings(sv.Policy)
+		e.seedServiceLocked(e.st.Projects[s.project(sv.Project)], s.location(sv.Location), sv)
 	}
 	for _, fn := range s.Functions {
 		proj := e.st.Projects[s.project(fn.Project)]
@@ -833,22 +839,7 @@ func (e *Emulator) applySeed(s *Seed) error {
 		if e.st.Functions[fkey] != nil {
 			continue
 		}
-		svcName := fn.Service
-		if svcName == "" {
-			svcName = fn.Name
-		}
-		svc := e.st.Services[serviceKey(proj.ID, loc, svcName)]
-		if svc == nil {
-			svc = e.newServiceLocked(proj, loc, svcName, serviceSpec{
-				Description:        fn.Description,
-				Labels:             fn.Labels,
-				Ingress:            seedIngress[fn.Ingress],
-				InvokerIAMDisabled: fn.InvokerIAMDisabled,
-				CustomAudiences:    slices.Clone(fn.CustomAudiences),
-				ResponseStatus:     fn.ResponseStatus,
-			}, e.opts.BootstrapPrincipal)
-			svc.Policy.Bindings = seedBindings(fn.Policy)
-		}
+		svc := e.seedServiceLocked(proj, loc, fn.backingService())
 		f := &Function{
 			ProjectID:   proj.ID,
 			Location:    loc,
@@ -873,6 +864,24 @@ func (e *Emulator) applySeed(s *Seed) error {
 		e.st.Functions[fkey] = f
 	}
 	return nil
+}
+
+// seedServiceLocked returns the service sv declares in proj and loc,
+// creating it (with its policy) unless it exists.
+func (e *Emulator) seedServiceLocked(proj *Project, loc string, sv SeedService) *Service {
+	if svc := e.st.Services[serviceKey(proj.ID, loc, sv.Name)]; svc != nil {
+		return svc
+	}
+	svc := e.newServiceLocked(proj, loc, sv.Name, serviceSpec{
+		Description:        sv.Description,
+		Labels:             sv.Labels,
+		Ingress:            seedIngress[sv.Ingress],
+		InvokerIAMDisabled: sv.InvokerIAMDisabled,
+		CustomAudiences:    slices.Clone(sv.CustomAudiences),
+		ResponseStatus:     sv.ResponseStatus,
+	}, e.opts.BootstrapPrincipal)
+	svc.Policy.Bindings = seedBindings(sv.Policy)
+	return svc
 }
 
 // seedTrigger renders an event trigger as Cloud Functions v2 shows it.
