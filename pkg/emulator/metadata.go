@@ -38,10 +38,10 @@ func (e *Emulator) registerMetadataRoutes() {
 		return "projects/" + e.metadataProjectNumber() + "/zones/" + metadataZone, "", http.StatusOK
 	})
 	m("/instance/service-accounts", "metadata.serviceAccounts", e.mdServiceAccounts)
-	m(acct, "metadata.serviceAccount", e.mdServiceAccount)
-	m(acct+"/email", "metadata.email", e.mdEmail)
-	m(acct+"/aliases", "metadata.aliases", e.mdAliases)
-	m(acct+"/scopes", "metadata.scopes", e.mdScopes)
+	m(acct, "metadata.serviceAccount", e.mdAccount(mdServiceAccount))
+	m(acct+"/email", "metadata.email", e.mdAccount(mdEmail))
+	m(acct+"/aliases", "metadata.aliases", e.mdAccount(mdAliases))
+	m(acct+"/scopes", "metadata.scopes", e.mdAccount(mdScopes))
 	m(acct+"/token", "metadata.token", e.mdToken)
 	m(acct+"/identity", "metadata.identity", e.mdIdentity)
 	// Everything else under the prefix: 404 in the metadata server's shape.
@@ -88,6 +88,10 @@ func writeText(w http.ResponseWriter, status int, body string) {
 func (e *Emulator) metadataProjectNumber() string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	return e.metadataProjectNumberLocked()
+}
+
+func (e *Emulator) metadataProjectNumberLocked() string {
 	if p := e.st.Projects[e.opts.Project]; p != nil {
 		return p.Number
 	}
@@ -118,10 +122,41 @@ func (e *Emulator) attachedLocked(acct string) *ServiceAccount {
 	return e.serviceAccountLocked(email)
 }
 
-func (e *Emulator) mdServiceAccounts(r *http.Request, _ map[string]string) (string, string, int) {
+// attached is attachedLocked for callers that do not hold e.mu.
+func (e *Emulator) attached(acct string) *ServiceAccount {
 	e.mu.Lock()
-	sa := e.attachedLocked("default")
-	e.mu.Unlock()
+	defer e.mu.Unlock()
+	return e.attachedLocked(acct)
+}
+
+// mdAccount adapts an endpoint of the attached account ({acct}): 404
+// unless {acct} names it.
+func (e *Emulator) mdAccount(h func(r *http.Request, sa *ServiceAccount) (string, string, int)) metadataHandler {
+	return func(r *http.Request, v map[string]string) (string, string, int) {
+		sa := e.attached(v["acct"])
+		if sa == nil {
+			return "", "", http.StatusNotFound
+		}
+		return h(r, sa)
+	}
+}
+
+// mintingAccountLocked is the attached account acct names if it may mint
+// tokens; otherwise nil and the answer: 404, or 403 when it is disabled.
+// Called with e.mu held.
+func (e *Emulator) mintingAccountLocked(acct string) (sa *ServiceAccount, body string, status int) {
+	sa = e.attachedLocked(acct)
+	if sa == nil {
+		return nil, "", http.StatusNotFound
+	}
+	if sa.Disabled {
+		return nil, "service account " + sa.Email + " is disabled\n", http.StatusForbidden
+	}
+	return sa, "", http.StatusOK
+}
+
+func (e *Emulator) mdServiceAccounts(r *http.Request, _ map[string]string) (string, string, int) {
+	sa := e.attached("default")
 	if sa == nil {
 		return "", "", http.StatusOK
 	}
@@ -140,13 +175,7 @@ func saMetadataJSON(sa *ServiceAccount) map[string]any {
 	return map[string]any{"aliases": []string{"default"}, "email": sa.Email, "scopes": metadataScopes}
 }
 
-func (e *Emulator) mdServiceAccount(r *http.Request, v map[string]string) (string, string, int) {
-	e.mu.Lock()
-	sa := e.attachedLocked(v["acct"])
-	e.mu.Unlock()
-	if sa == nil {
-		return "", "", http.StatusNotFound
-	}
+func mdServiceAccount(r *http.Request, sa *ServiceAccount) (string, string, int) {
 	if r.URL.Query().Get("recursive") == "true" {
 		b, _ := json.Marshal(saMetadataJSON(sa))
 		return string(b), "application/json", http.StatusOK
@@ -154,33 +183,15 @@ func (e *Emulator) mdServiceAccount(r *http.Request, v map[string]string) (strin
 	return "aliases\nemail\nidentity\nscopes\ntoken\n", "", http.StatusOK
 }
 
-func (e *Emulator) mdEmail(_ *http.Request, v map[string]string) (string, string, int) {
-	e.mu.Lock()
-	sa := e.attachedLocked(v["acct"])
-	e.mu.Unlock()
-	if sa == nil {
-		return "", "", http.StatusNotFound
-	}
+func mdEmail(_ *http.Request, sa *ServiceAccount) (string, string, int) {
 	return sa.Email, "", http.StatusOK
 }
 
-func (e *Emulator) mdAliases(_ *http.Request, v map[string]string) (string, string, int) {
-	e.mu.Lock()
-	sa := e.attachedLocked(v["acct"])
-	e.mu.Unlock()
-	if sa == nil {
-		return "", "", http.StatusNotFound
-	}
+func mdAliases(*http.Request, *ServiceAccount) (string, string, int) {
 	return "default\n", "", http.StatusOK
 }
 
-func (e *Emulator) mdScopes(_ *http.Request, v map[string]string) (string, string, int) {
-	e.mu.Lock()
-	sa := e.attachedLocked(v["acct"])
-	e.mu.Unlock()
-	if sa == nil {
-		return "", "", http.StatusNotFound
-	}
+func mdScopes(*http.Request, *ServiceAccount) (string, string, int) {
 	return strings.Join(metadataScopes, "\n") + "\n", "", http.StatusOK
 }
 
@@ -189,12 +200,9 @@ func (e *Emulator) mdScopes(_ *http.Request, v map[string]string) (string, strin
 func (e *Emulator) mdToken(r *http.Request, v map[string]string) (string, string, int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	sa := e.attachedLocked(v["acct"])
+	sa, msg, status := e.mintingAccountLocked(v["acct"])
 	if sa == nil {
-		return "", "", http.StatusNotFound
-	}
-	if sa.Disabled {
-		return "service account " + sa.Email + " is disabled\n", "", http.StatusForbidden
+		return msg, "", status
 	}
 	scopes := metadataScopes
 	if s := r.URL.Query().Get("scopes"); s != "" {
@@ -230,22 +238,15 @@ func (e *Emulator) mdIdentity(r *http.Request, v map[string]string) (string, str
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	sa := e.attachedLocked(v["acct"])
+	sa, msg, status := e.mintingAccountLocked(v["acct"])
 	if sa == nil {
-		return "", "", http.StatusNotFound
-	}
-	if sa.Disabled {
-		return "service account " + sa.Email + " is disabled\n", "", http.StatusForbidden
+		return msg, "", status
 	}
 	var extra map[string]any
 	if format == "full" {
-		num := projectNumberFor(e.opts.Project)
-		if p := e.st.Projects[e.opts.Project]; p != nil {
-			num = p.Number
-		}
 		extra = map[string]any{"google": map[string]any{"compute_engine": map[string]any{
 			"project_id":                  e.opts.Project,
-			"project_number":              json.Number(num),
+			"project_number":              json.Number(e.metadataProjectNumberLocked()),
 			"zone":                        metadataZone,
 			"instance_id":                 e.instanceID(),
 			"instance_name":               "emulated-instance",
