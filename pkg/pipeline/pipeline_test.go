@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -373,6 +375,60 @@ func TestSourcesRefuseATokenOfAnotherAccount(t *testing.T) {
 	src, _ = s.For(ctx, member("audit-bot"))
 	if _, err := src.Token(ctx, aud); err == nil {
 		t.Errorf("orders-caller's token accepted for audit-bot")
+	}
+}
+
+// Against an emulator, the metadata source asks the emulator unless
+// GCE_METADATA_HOST says otherwise; against Google, the usual server.
+func TestSourcesMetadata(t *testing.T) {
+	ctx := context.Background()
+	d := loadDecl(t, testDecl)
+	var paths []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		paths = append(paths, r.URL.Path)
+		if r.Header.Get("Metadata-Flavor") != "Google" {
+			http.Error(w, "missing Metadata-Flavor", http.StatusForbidden)
+			return
+		}
+		_, _ = w.Write([]byte(fakeJWT(t, map[string]any{"aud": r.URL.Query().Get("audience"), "email": "orders-caller@demo-project.iam.gserviceaccount.com",
+			"exp": time.Now().Add(time.Hour).Unix()})))
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	tg, err := target.Emulator(srv.URL, "not-a-real-token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	source := func(tg target.Target) idtoken.Source {
+		t.Helper()
+		s := &Sources{Target: tg, Decl: d, Specs: specs(t, "orders-caller=metadata")}
+		src, err := s.For(ctx, member("orders-caller"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return src
+	}
+
+	t.Setenv("GCE_METADATA_HOST", "")
+	src := source(tg)
+	if got, want := src.Describe(), "metadata server "+host+" (attached service account)"; got != want {
+		t.Errorf("Describe() = %q, want %q", got, want)
+	}
+	tok, err := src.Token(ctx, "https://orders.example.com")
+	if err != nil || tok.Audience() != "https://orders.example.com" {
+		t.Fatalf("token from the emulator's metadata server: %v, %v", tok, err)
+	}
+	if len(paths) != 1 || paths[0] != "/computeMetadata/v1/instance/service-accounts/default/identity" {
+		t.Errorf("metadata requests: %q", paths)
+	}
+
+	t.Setenv("GCE_METADATA_HOST", "127.0.0.1:9")
+	if got, want := source(tg).Describe(), "metadata server 127.0.0.1:9 (attached service account)"; got != want {
+		t.Errorf("with GCE_METADATA_HOST: Describe() = %q, want %q", got, want)
+	}
+	t.Setenv("GCE_METADATA_HOST", "")
+	if got, want := source(target.Google()).Describe(), "metadata server (attached service account)"; got != want {
+		t.Errorf("against Google: Describe() = %q, want %q", got, want)
 	}
 }
 
