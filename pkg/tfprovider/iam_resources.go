@@ -100,6 +100,68 @@ func getIamBinding(d map[string]any) *crm.Binding {
 	}
 }
 
+// updater copies a resource's data and builds its parent's updater (which
+// may fill parent attributes into the copy).
+func (parent *iamParent) updater(p *provider, m map[string]any) (map[string]any, iamUpdater, error) {
+	d := copyMap(m)
+	u, err := parent.newUpdater(p, d)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, u, nil
+}
+
+// readPolicyIfExists reads the parent's policy; a parent that is gone
+// reads as a nil policy and no error.
+func readPolicyIfExists(ctx context.Context, u iamUpdater) (*crm.Policy, error) {
+	pol, err := iamPolicyReadWithRetry(ctx, u)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return pol, nil
+}
+
+// bindingFor is the binding of pol for role under condition, or nil.
+func bindingFor(pol *crm.Policy, role string, cond conditionKey) *crm.Binding {
+	for _, b := range pol.Bindings {
+		if b.Role == role && conditionKeyOf(b.Condition) == cond {
+			return b
+		}
+	}
+	return nil
+}
+
+// withCondition appends a conditional binding's suffix to a resource id.
+func withCondition(id string, c *crm.Expr) string {
+	if k := conditionKeyOf(c); !k.empty() {
+		return id + "/" + k.String()
+	}
+	return id
+}
+
+// iamDelete is the delete of a _member or _binding resource: keep(d,
+// bindings) is what stays of the policy. A parent that is gone counts as
+// deleted.
+func iamDelete(parent *iamParent, keep func(d map[string]any, bs []*crm.Binding) []*crm.Binding) func(context.Context, *provider, map[string]any) error {
+	return func(ctx context.Context, p *provider, state map[string]any) error {
+		d, u, err := parent.updater(p, state)
+		if err != nil {
+			return err
+		}
+		modify := func(ep *crm.Policy) error {
+			ep.Bindings = keep(d, ep.Bindings)
+			return nil
+		}
+		if err := iamPolicyReadModifyWrite(ctx, u, modify, p.sleep); err != nil && !isNotFound(err) {
+			return err
+		}
+		return nil
+	}
+}
+
 // ---- _member ----
 
 func iamMemberResource(parent *iamParent) *resourceType {
@@ -119,27 +181,16 @@ func iamMemberResource(parent *iamParent) *resourceType {
 		},
 	}
 	r.read = func(ctx context.Context, p *provider, state map[string]any) (map[string]any, error) {
-		d := copyMap(state)
-		u, err := parent.newUpdater(p, d)
+		d, u, err := parent.updater(p, state)
 		if err != nil {
 			return nil, err
 		}
 		want := getIamMember(d)
-		wantCond := conditionKeyOf(want.Condition)
-		pol, err := iamPolicyReadWithRetry(ctx, u)
-		if err != nil {
-			if isNotFound(err) {
-				return nil, nil
-			}
+		pol, err := readPolicyIfExists(ctx, u)
+		if pol == nil {
 			return nil, err
 		}
-		var binding *crm.Binding
-		for _, b := range pol.Bindings {
-			if b.Role == want.Role && conditionKeyOf(b.Condition) == wantCond {
-				binding = b
-				break
-			}
-		}
+		binding := bindingFor(pol, want.Role, conditionKeyOf(want.Condition))
 		if binding == nil {
 			return nil, nil
 		}
@@ -159,8 +210,7 @@ func iamMemberResource(parent *iamParent) *resourceType {
 		return d, nil
 	}
 	r.create = func(ctx context.Context, p *provider, planned map[string]any) (map[string]any, error) {
-		d := copyMap(planned)
-		u, err := parent.newUpdater(p, d)
+		d, u, err := parent.updater(p, planned)
 		if err != nil {
 			return nil, err
 		}
@@ -173,29 +223,12 @@ func iamMemberResource(parent *iamParent) *resourceType {
 		if err := iamPolicyReadModifyWrite(ctx, u, modify, p.sleep); err != nil {
 			return nil, err
 		}
-		id := u.GetResourceId() + "/" + mb.Role + "/" + normalizeIamMemberCasing(mb.Members[0])
-		if k := conditionKeyOf(mb.Condition); !k.empty() {
-			id += "/" + k.String()
-		}
-		d["id"] = id
+		d["id"] = withCondition(u.GetResourceId()+"/"+mb.Role+"/"+normalizeIamMemberCasing(mb.Members[0]), mb.Condition)
 		return readAfterWrite(ctx, p, r, d)
 	}
-	r.delete = func(ctx context.Context, p *provider, state map[string]any) error {
-		d := copyMap(state)
-		u, err := parent.newUpdater(p, d)
-		if err != nil {
-			return err
-		}
-		mb := getIamMember(d)
-		modify := func(ep *crm.Policy) error {
-			ep.Bindings = subtractFromBindings(ep.Bindings, mb)
-			return nil
-		}
-		if err := iamPolicyReadModifyWrite(ctx, u, modify, p.sleep); err != nil && !isNotFound(err) {
-			return err
-		}
-		return nil
-	}
+	r.delete = iamDelete(parent, func(d map[string]any, bs []*crm.Binding) []*crm.Binding {
+		return subtractFromBindings(bs, getIamMember(d))
+	})
 	r.importState = func(ctx context.Context, p *provider, id string) (map[string]any, error) {
 		s := strings.Fields(id)
 		if len(s) < 3 {
@@ -240,9 +273,7 @@ func iamMemberResource(parent *iamParent) *resourceType {
 			return nil, fmt.Errorf("Cannot find binding for %q with role %q, member %q, and condition title %q", u.DescribeResource(), role, member, condTitle)
 		}
 		d["condition"] = flattenIamCondition(binding.Condition)
-		if k := conditionKeyOf(binding.Condition); !k.empty() {
-			d["id"] = str(d, "id") + "/" + k.String()
-		}
+		d["id"] = withCondition(str(d, "id"), binding.Condition)
 		return d, nil
 	}
 	return r
@@ -281,27 +312,16 @@ func iamBindingResource(parent *iamParent) *resourceType {
 		},
 	}
 	r.read = func(ctx context.Context, p *provider, state map[string]any) (map[string]any, error) {
-		d := copyMap(state)
-		u, err := parent.newUpdater(p, d)
+		d, u, err := parent.updater(p, state)
 		if err != nil {
 			return nil, err
 		}
 		want := getIamBinding(d)
-		wantCond := conditionKeyOf(want.Condition)
-		pol, err := iamPolicyReadWithRetry(ctx, u)
-		if err != nil {
-			if isNotFound(err) {
-				return nil, nil
-			}
+		pol, err := readPolicyIfExists(ctx, u)
+		if pol == nil {
 			return nil, err
 		}
-		var binding *crm.Binding
-		for _, b := range pol.Bindings {
-			if b.Role == want.Role && conditionKeyOf(b.Condition) == wantCond {
-				binding = b
-				break
-			}
-		}
+		binding := bindingFor(pol, want.Role, conditionKeyOf(want.Condition))
 		if binding == nil {
 			// Assumed to have no members; the etag is left as it was.
 			d["role"] = want.Role
@@ -315,8 +335,7 @@ func iamBindingResource(parent *iamParent) *resourceType {
 		return d, nil
 	}
 	createUpdate := func(ctx context.Context, p *provider, planned map[string]any) (map[string]any, error) {
-		d := copyMap(planned)
-		u, err := parent.newUpdater(p, d)
+		d, u, err := parent.updater(p, planned)
 		if err != nil {
 			return nil, err
 		}
@@ -329,33 +348,17 @@ func iamBindingResource(parent *iamParent) *resourceType {
 		if err := iamPolicyReadModifyWrite(ctx, u, modify, p.sleep); err != nil {
 			return nil, err
 		}
-		id := u.GetResourceId() + "/" + b.Role
-		if k := conditionKeyOf(b.Condition); !k.empty() {
-			id += "/" + k.String()
-		}
-		d["id"] = id
+		d["id"] = withCondition(u.GetResourceId()+"/"+b.Role, b.Condition)
 		return readAfterWrite(ctx, p, r, d)
 	}
 	r.create = createUpdate
 	r.update = func(ctx context.Context, p *provider, _, planned map[string]any) (map[string]any, error) {
 		return createUpdate(ctx, p, planned)
 	}
-	r.delete = func(ctx context.Context, p *provider, state map[string]any) error {
-		d := copyMap(state)
-		u, err := parent.newUpdater(p, d)
-		if err != nil {
-			return err
-		}
+	r.delete = iamDelete(parent, func(d map[string]any, bs []*crm.Binding) []*crm.Binding {
 		b := getIamBinding(d)
-		modify := func(ep *crm.Policy) error {
-			ep.Bindings = filterBindingsWithRoleAndCondition(ep.Bindings, b.Role, b.Condition)
-			return nil
-		}
-		if err := iamPolicyReadModifyWrite(ctx, u, modify, p.sleep); err != nil && !isNotFound(err) {
-			return err
-		}
-		return nil
-	}
+		return filterBindingsWithRoleAndCondition(bs, b.Role, b.Condition)
+	})
 	r.importState = func(ctx context.Context, p *provider, id string) (map[string]any, error) {
 		s := strings.Fields(id)
 		if len(s) < 2 {
@@ -389,9 +392,7 @@ func iamBindingResource(parent *iamParent) *resourceType {
 		d["condition"] = []any{}
 		if binding != nil {
 			d["condition"] = flattenIamCondition(binding.Condition)
-			if k := conditionKeyOf(binding.Condition); !k.empty() {
-				d["id"] = str(d, "id") + "/" + k.String()
-			}
+			d["id"] = withCondition(str(d, "id"), binding.Condition)
 		}
 		return d, nil
 	}
@@ -426,16 +427,12 @@ func iamPolicyResource(parent *iamParent) *resourceType {
 		return u.SetResourceIamPolicy(ctx, pol)
 	}
 	r.read = func(ctx context.Context, p *provider, state map[string]any) (map[string]any, error) {
-		d := copyMap(state)
-		u, err := parent.newUpdater(p, d)
+		d, u, err := parent.updater(p, state)
 		if err != nil {
 			return nil, err
 		}
-		pol, err := iamPolicyReadWithRetry(ctx, u)
-		if err != nil {
-			if isNotFound(err) {
-				return nil, nil
-			}
+		pol, err := readPolicyIfExists(ctx, u)
+		if pol == nil {
 			return nil, err
 		}
 		d["etag"] = pol.Etag
@@ -443,8 +440,7 @@ func iamPolicyResource(parent *iamParent) *resourceType {
 		return d, nil
 	}
 	r.create = func(ctx context.Context, p *provider, planned map[string]any) (map[string]any, error) {
-		d := copyMap(planned)
-		u, err := parent.newUpdater(p, d)
+		d, u, err := parent.updater(p, planned)
 		if err != nil {
 			return nil, err
 		}
@@ -455,8 +451,7 @@ func iamPolicyResource(parent *iamParent) *resourceType {
 		return readAfterWrite(ctx, p, r, d)
 	}
 	r.update = func(ctx context.Context, p *provider, prior, planned map[string]any) (map[string]any, error) {
-		d := copyMap(planned)
-		u, err := parent.newUpdater(p, d)
+		d, u, err := parent.updater(p, planned)
 		if err != nil {
 			return nil, err
 		}
@@ -468,8 +463,7 @@ func iamPolicyResource(parent *iamParent) *resourceType {
 		return readAfterWrite(ctx, p, r, d)
 	}
 	r.delete = func(ctx context.Context, p *provider, state map[string]any) error {
-		d := copyMap(state)
-		u, err := parent.newUpdater(p, d)
+		d, u, err := parent.updater(p, state)
 		if err != nil {
 			return err
 		}
