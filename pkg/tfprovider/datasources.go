@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
+	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -123,6 +124,28 @@ func flattenInto(s *tfprotov5.Schema, d, api map[string]any, keep ...string) {
 	}
 }
 
+// readAPIDataSource reads the API object id (under base) of a data
+// source: its state is cfg with id and project set and every computed
+// attribute the object has, labels included in effective_labels and
+// terraform_labels (data sources report all labels). kind names the
+// object in errors.
+func readAPIDataSource(ctx context.Context, client *http.Client, s *tfprotov5.Schema, cfg map[string]any, base, id, project, kind string) (map[string]any, error) {
+	api, err := sendRequest(ctx, client, "GET", base+id, nil)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, fmt.Errorf("%s not found", id)
+		}
+		return nil, fmt.Errorf("Error reading %s %q: %w", kind, id, err)
+	}
+	d := copyMap(cfg)
+	d["id"] = id
+	d["project"] = project
+	flattenInto(s, d, api, "id", "name", "location", "project")
+	d["effective_labels"] = d["labels"]
+	d["terraform_labels"] = d["labels"]
+	return d, nil
+}
+
 // ---- google_cloud_run_v2_service ----
 
 func cloudRunV2ServiceDataSource(s *tfprotov5.Schema) *dataSourceType {
@@ -141,21 +164,11 @@ func cloudRunV2ServiceDataSource(s *tfprotov5.Schema) *dataSourceType {
 				return nil, fmt.Errorf("location: required field is not set (set it here or set the provider region)")
 			}
 			id := fmt.Sprintf("projects/%s/locations/%s/services/%s", project, location, str(cfg, "name"))
-			api, err := sendRequest(ctx, client, "GET", c.CloudRunV2BasePath+id, nil)
+			d, err := readAPIDataSource(ctx, client, s, cfg, c.CloudRunV2BasePath, id, project, "Service")
 			if err != nil {
-				if isNotFound(err) {
-					return nil, fmt.Errorf("%s not found", id)
-				}
-				return nil, fmt.Errorf("Error reading Service %q: %w", id, err)
+				return nil, err
 			}
-			d := copyMap(cfg)
-			d["id"] = id
-			d["project"] = project
 			d["location"] = location
-			flattenInto(s, d, api, "id", "name", "location", "project")
-			// Data sources report all labels and annotations.
-			d["effective_labels"] = d["labels"]
-			d["terraform_labels"] = d["labels"]
 			d["effective_annotations"] = d["annotations"]
 			for _, k := range []string{"deletion_policy", "deletion_protection", "tags"} {
 				d[k] = nil
@@ -179,19 +192,10 @@ func cloudFunctions2FunctionDataSource(s *tfprotov5.Schema) *dataSourceType {
 				return nil, fmt.Errorf("project: required field is not set")
 			}
 			id := fmt.Sprintf("projects/%s/locations/%s/functions/%s", project, str(cfg, "location"), str(cfg, "name"))
-			api, err := sendRequest(ctx, client, "GET", c.Functions2BasePath+id, nil)
+			d, err := readAPIDataSource(ctx, client, s, cfg, c.Functions2BasePath, id, project, "function")
 			if err != nil {
-				if isNotFound(err) {
-					return nil, fmt.Errorf("%s not found", id)
-				}
-				return nil, fmt.Errorf("Error reading function %q: %w", id, err)
+				return nil, err
 			}
-			d := copyMap(cfg)
-			d["id"] = id
-			d["project"] = project
-			flattenInto(s, d, api, "id", "name", "location", "project")
-			d["effective_labels"] = d["labels"]
-			d["terraform_labels"] = d["labels"]
 			d["deletion_policy"] = nil
 			return d, nil
 		},
@@ -203,8 +207,7 @@ func cloudFunctions2FunctionDataSource(s *tfprotov5.Schema) *dataSourceType {
 func cloudRunV2ServiceIamPolicyDataSource() *dataSourceType {
 	return &dataSourceType{
 		read: func(ctx context.Context, p *provider, cfg map[string]any) (map[string]any, error) {
-			d := copyMap(cfg)
-			u, err := cloudRunV2ServiceParent.newUpdater(p, d)
+			d, u, err := cloudRunV2ServiceParent.updater(p, cfg)
 			if err != nil {
 				return nil, err
 			}
