@@ -294,21 +294,12 @@ func (p *provider) PlanResourceChange(ctx context.Context, req *tfprotov5.PlanRe
 		resp.Diagnostics = errDiags(err)
 		return resp, nil
 	}
-	prior, err := decode(s, req.PriorState)
+	vals, err := decodeAll(s, req.PriorState, req.ProposedNewState, req.Config)
 	if err != nil {
 		resp.Diagnostics = errDiags(err)
 		return resp, nil
 	}
-	proposed, err := decode(s, req.ProposedNewState)
-	if err != nil {
-		resp.Diagnostics = errDiags(err)
-		return resp, nil
-	}
-	cfg, err := decode(s, req.Config)
-	if err != nil {
-		resp.Diagnostics = errDiags(err)
-		return resp, nil
-	}
+	prior, proposed, cfg := vals[0], vals[1], vals[2]
 	if proposed == nil {
 		// Destroy.
 		resp.PlannedState = req.ProposedNewState
@@ -327,6 +318,19 @@ func (p *provider) PlanResourceChange(ctx context.Context, req *tfprotov5.PlanRe
 		resp.RequiresReplace = append(resp.RequiresReplace, tftypes.NewAttributePath().WithAttributeName(a))
 	}
 	return resp, nil
+}
+
+// decodeAll decodes each value under s; the first error stops it.
+func decodeAll(s *tfprotov5.Schema, dvs ...*tfprotov5.DynamicValue) ([]map[string]any, error) {
+	out := make([]map[string]any, len(dvs))
+	for i, dv := range dvs {
+		v, err := decode(s, dv)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
 }
 
 // planResource computes the planned state the way the SDK would.
@@ -466,16 +470,12 @@ func (p *provider) ApplyResourceChange(ctx context.Context, req *tfprotov5.Apply
 		resp.Diagnostics = errDiags(err)
 		return resp, nil
 	}
-	prior, err := decode(s, req.PriorState)
+	vals, err := decodeAll(s, req.PriorState, req.PlannedState)
 	if err != nil {
 		resp.Diagnostics = errDiags(err)
 		return resp, nil
 	}
-	planned, err := decode(s, req.PlannedState)
-	if err != nil {
-		resp.Diagnostics = errDiags(err)
-		return resp, nil
-	}
+	prior, planned := vals[0], vals[1]
 	var newState map[string]any
 	switch {
 	case planned == nil:
