@@ -51,6 +51,9 @@ func runInvoke(ctx context.Context, ios *iostreams.IOStreams, to *targetOptions,
 		return err
 	}
 	defer stop()
+	if err := po.checkCredentials(p.decl); err != nil {
+		return err
+	}
 	// The service reads of verify give each target's URLs and kind.
 	if err := p.runVerify(ctx); err != nil {
 		return err

@@ -103,6 +103,17 @@ func (p *proofStages) runVerify(ctx context.Context) error {
 	return err
 }
 
+// checkCredentials resolves every --credentials caller against decl, so
+// that a caller the declaration does not know is a usage error before any
+// stage runs (and before anything is provisioned).
+func (o *proofOptions) checkCredentials(decl *config.Declaration) error {
+	s := &pipeline.Sources{Decl: decl, Specs: o.specs}
+	if err := s.Validate(); err != nil {
+		return &usageError{err: err}
+	}
+	return nil
+}
+
 // runInvoke performs the smoke tests, using the verify report for URLs.
 func (p *proofStages) runInvoke(ctx context.Context) error {
 	srcs := &pipeline.Sources{Target: p.target, Decl: p.decl, Specs: p.o.specs}

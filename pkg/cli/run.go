@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/invokerctl/invokerctl/pkg/config"
 	"github.com/invokerctl/invokerctl/pkg/iostreams"
 	"github.com/invokerctl/invokerctl/pkg/pipeline"
 )
@@ -47,6 +48,14 @@ func runRun(ctx context.Context, ios *iostreams.IOStreams, o *provisionOptions, 
 	}
 	if o.File != "" && !o.AutoApprove && !deps.isTerminal(ios.In) {
 		return errNoTerminal
+	}
+	if o.File != "" && len(po.specs) > 0 {
+		// A bad declaration is reported by openProvision, as for plan.
+		if decl, err := config.Load(o.File); err == nil {
+			if err := po.checkCredentials(decl); err != nil {
+				return err
+			}
+		}
 	}
 	o.humanToStderr = true
 	s, err := openProvision(ctx, ios, o, deps)
