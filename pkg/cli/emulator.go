@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -162,7 +164,20 @@ func runEmulatorServe(ctx context.Context, ios *iostreams.IOStreams, o *emulator
 	if err != nil {
 		return err
 	}
-	for _, kv := range emulatorEnv(emu) {
+	// gcloud reads an access token only from a file: keep the bootstrap
+	// token in a private one for the emulator's lifetime.
+	tokenDir, err := os.MkdirTemp("", "invokerctl-emulator-")
+	if err != nil {
+		_ = emu.Close()
+		return err
+	}
+	defer os.RemoveAll(tokenDir)
+	tokenFile := filepath.Join(tokenDir, "bootstrap-token")
+	if err := os.WriteFile(tokenFile, []byte(emu.BootstrapToken()), 0o600); err != nil {
+		_ = emu.Close()
+		return err
+	}
+	for _, kv := range emulatorEnv(emu, tokenFile) {
 		fmt.Fprintf(ios.Out, "export %s=%s\n", kv[0], shellQuote(kv[1]))
 	}
 	fmt.Fprintf(ios.ErrOut, "invokerctl emulator: serving %s (project %s); stop with Ctrl-C or SIGTERM\n", emu.URL(), emu.Project())
@@ -176,7 +191,8 @@ func runEmulatorServe(ctx context.Context, ios *iostreams.IOStreams, o *emulator
 }
 
 // emulatorEnv is the environment that points clients at emu, in print order.
-func emulatorEnv(emu *emulator.Emulator) [][2]string {
+// tokenFile holds the bootstrap token for gcloud.
+func emulatorEnv(emu *emulator.Emulator, tokenFile string) [][2]string {
 	u := emu.URL()
 	return [][2]string{
 		{"INVOKERCTL_EMULATOR_URL", u},
@@ -187,6 +203,7 @@ func emulatorEnv(emu *emulator.Emulator) [][2]string {
 		{"CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS", u + "/"},
 		{"CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER", u + "/"},
 		{"CLOUDSDK_CORE_PROJECT", emu.Project()},
+		{"CLOUDSDK_AUTH_ACCESS_TOKEN_FILE", tokenFile},
 		{"GOOGLE_CLOUD_RUN_V2_CUSTOM_ENDPOINT", u + "/v2/"},
 		{"GOOGLE_IAM_CUSTOM_ENDPOINT", u + "/v1/"},
 		{"GOOGLE_IAM_BETA_CUSTOM_ENDPOINT", u + "/v1/"},
@@ -195,6 +212,7 @@ func emulatorEnv(emu *emulator.Emulator) [][2]string {
 		{"GOOGLE_RESOURCE_MANAGER_V3_CUSTOM_ENDPOINT", u + "/v3/"},
 		{"GOOGLE_CLOUDFUNCTIONS2_CUSTOM_ENDPOINT", u + "/v2/"},
 		{"GOOGLE_PROJECT", emu.Project()},
+		{"GOOGLE_OAUTH_ACCESS_TOKEN", emu.BootstrapToken()},
 	}
 }
 

@@ -37,6 +37,7 @@ var emuExportNames = []string{
 	"GOOGLE_IAM_BETA_CUSTOM_ENDPOINT", "GOOGLE_IAM_CREDENTIALS_CUSTOM_ENDPOINT",
 	"GOOGLE_RESOURCE_MANAGER_CUSTOM_ENDPOINT", "GOOGLE_RESOURCE_MANAGER_V3_CUSTOM_ENDPOINT",
 	"GOOGLE_CLOUDFUNCTIONS2_CUSTOM_ENDPOINT", "GOOGLE_PROJECT",
+	"CLOUDSDK_AUTH_ACCESS_TOKEN_FILE", "GOOGLE_OAUTH_ACCESS_TOKEN",
 }
 
 func emuRepoRoot() string {
@@ -389,9 +390,14 @@ func emuGcloud(t *testing.T, env map[string]string) {
 		t.Skip("gcloud is not on PATH: skipping the gcloud checks")
 	}
 	cfg := t.TempDir()
-	tokFile := filepath.Join(cfg, "token")
-	if err := os.WriteFile(tokFile, []byte(env["INVOKERCTL_EMULATOR_TOKEN"]), 0o600); err != nil {
-		t.Fatal(err)
+	// The token file the emulator exported: private, and holding its token.
+	tokFile := env["CLOUDSDK_AUTH_ACCESS_TOKEN_FILE"]
+	fi, err := os.Stat(tokFile)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("exported token file %s: %v (mode %v), want 0600", tokFile, err, fi)
+	}
+	if b, _ := os.ReadFile(tokFile); string(b) != env["INVOKERCTL_EMULATOR_TOKEN"] {
+		t.Fatalf("exported token file does not hold the bootstrap token")
 	}
 	var base []string
 	for _, kv := range os.Environ() {

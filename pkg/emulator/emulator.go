@@ -7,7 +7,7 @@
 // It is a peer of Google, not of invokerctl's code: production packages never
 // import it. Tests and the demo/emulator commands do, and drive the real Go
 // client libraries, gcloud and Terraform at it. One listener serves every
-// API; the wire contract is shared/EMULATOR-CONTRACT.md.
+// API, dispatched by path.
 package emulator
 
 import (

@@ -17,7 +17,7 @@ type UserCredentialsError struct {
 func (e *UserCredentialsError) Error() string {
 	return fmt.Sprintf("credentials in %s are user credentials (authorized_user): Google does not mint ID tokens "+
 		"for a custom audience such as a Cloud Run URL from user credentials; impersonate a service account instead "+
-		"(--impersonate SA_EMAIL, or `as:` in the declaration) after granting yourself "+
+		"(--credentials CALLER=impersonate, the default, with the caller named by `as:` in the declaration) after granting yourself "+
 		"roles/iam.serviceAccountTokenCreator on it", e.Origin)
 }
 
@@ -30,7 +30,7 @@ type UnsupportedCredentialsError struct {
 
 func (e *UnsupportedCredentialsError) Error() string {
 	return fmt.Sprintf("credentials in %s have type %q, which cannot mint ID tokens here: use a service-account key, "+
-		"impersonation (--impersonate SA_EMAIL, or `as:` in the declaration), or an ID token handed over in a file or "+
+		"impersonation (--credentials CALLER=impersonate, the default), or an ID token handed over in a file or "+
 		"environment variable", e.Origin, e.Type)
 }
 

@@ -77,7 +77,7 @@ func TestCredentialsFileTypes(t *testing.T) {
 		errSub string
 	}{
 		{"authorized_user", `{"type":"authorized_user","client_id":"x","client_secret":"y","refresh_token":"z"}`,
-			func(err error) bool { var e *UserCredentialsError; return errors.As(err, &e) }, "--impersonate"},
+			func(err error) bool { var e *UserCredentialsError; return errors.As(err, &e) }, "--credentials CALLER=impersonate"},
 		{"external_account", `{"type":"external_account","audience":"//iam.googleapis.com/x"}`,
 			func(err error) bool { var e *UnsupportedCredentialsError; return errors.As(err, &e) }, `"external_account"`},
 		{"impersonated with external source", `{"type":"impersonated_service_account","service_account_impersonation_url":"https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/t@p.iam.gserviceaccount.com:generateAccessToken","source_credentials":{"type":"external_account"}}`,

@@ -56,7 +56,12 @@ func ParseFormat(s string) (Format, error) {
 }
 
 // Counts tallies outcomes.
-type Counts struct{ Pass, Fail, Skip, Warn int }
+type Counts struct {
+	Pass int `json:"pass"`
+	Fail int `json:"fail"`
+	Skip int `json:"skip"`
+	Warn int `json:"warn"`
+}
 
 // Count tallies cases.
 func Count(cases []Case) Counts {
@@ -87,7 +92,7 @@ func Table(w io.Writer, cases []Case) error {
 		return err
 	}
 	n := Count(cases)
-	_, err := fmt.Fprintf(w, "\n%d passed, %d failed, %d skipped, %d warnings\n", n.Pass+n.Warn, n.Fail, n.Skip, n.Warn)
+	_, err := fmt.Fprintf(w, "\n%d passed (%d with warnings), %d failed, %d skipped\n", n.Pass+n.Warn, n.Warn, n.Fail, n.Skip)
 	return err
 }
 

@@ -186,6 +186,10 @@ func (v *Verifier) verifyOne(ctx context.Context, roles *iampolicy.RoleResolver,
 	res.DeletedMembers = iampolicy.DeletedMembers(grants)
 	for _, m := range exp.Members {
 		status, g := iampolicy.Check(m, grants)
+		if status == iampolicy.StatusMissing && res.Exposure.InvokerIAMDisabled {
+			// No binding, but the service skips the invoke check entirely.
+			status = iampolicy.StatusPublic
+		}
 		mr := MemberResult{Member: iampolicy.Normalize(m), Status: status}
 		if g != nil {
 			mr.Role, mr.Source = g.Role, g.Source
@@ -201,7 +205,11 @@ func (v *Verifier) verifyOne(ctx context.Context, roles *iampolicy.RoleResolver,
 		case iampolicy.StatusConditional:
 			res.Problems = append(res.Problems, fmt.Sprintf("%s can invoke %s only under condition %q (%s); invokerctl cannot prove it holds", mr.Member, name, g.Condition.Title, g.Condition.Expression))
 		case iampolicy.StatusPublic:
-			res.Warnings = append(res.Warnings, fmt.Sprintf("%s has no grant of its own on %s; it can invoke only because the service is public (%s)", mr.Member, name, g.Member))
+			why := "invokerIamDisabled"
+			if g != nil {
+				why = g.Member
+			}
+			res.Warnings = append(res.Warnings, fmt.Sprintf("%s has no grant of its own on %s; it can invoke only because the service is public (%s)", mr.Member, name, why))
 		}
 	}
 	if res.Exposure.Public() && !exp.Public {

@@ -107,6 +107,8 @@ func TestVerifyStatuses(t *testing.T) {
 			"is public (allUsers) but the declaration does not say public: true", "no grant of its own"},
 		{"public declared", Expectation{Target: svc("open-api"), Members: []string{"allUsers"}, Public: true}, []iampolicy.Status{iampolicy.StatusDirect}, true, "", ""},
 		{"invoker IAM disabled", Expectation{Target: svc("no-iam"), Members: []string{sa("inherited")}}, []iampolicy.Status{iampolicy.StatusInherited}, false, "invokerIamDisabled", ""},
+		{"invoker IAM disabled, no binding, declared public", Expectation{Target: svc("no-iam"), Members: []string{sa("fn-caller")}, Public: true}, []iampolicy.Status{iampolicy.StatusPublic}, true, "", "public (invokerIamDisabled)"},
+		{"invoker IAM disabled, no binding, not declared", Expectation{Target: svc("no-iam"), Members: []string{sa("fn-caller")}}, []iampolicy.Status{iampolicy.StatusPublic}, false, "but the declaration does not say public: true", "public (invokerIamDisabled)"},
 		{"internal ingress warns", Expectation{Target: svc("internal-api"), Members: []string{sa("inherited")}}, []iampolicy.Status{iampolicy.StatusInherited}, true, "", "INGRESS_TRAFFIC_INTERNAL_ONLY"},
 		{"function resolves to its service", Expectation{Target: Target{Project: "verify-proj", Location: "us-central1", Function: "resize"}, Members: []string{sa("fn-caller")}}, []iampolicy.Status{iampolicy.StatusDirect}, true, "", ""},
 	}
