@@ -95,6 +95,9 @@ func DefaultInstallDir() string {
 // order and settings are unit-tested.
 func (o FindOptions) sources() ([]source, error) {
 	if o.ExecPath != "" {
+		if o.Version != "" {
+			return nil, fmt.Errorf("--terraform and --terraform-version cannot be combined: the binary at %s is used as it is", o.ExecPath)
+		}
 		abs, err := filepath.Abs(o.ExecPath)
 		if err != nil {
 			return nil, err
@@ -190,6 +193,11 @@ func Find(ctx context.Context, o FindOptions) (string, error) {
 			err = fmt.Errorf("unsupported source %T", s)
 		}
 		if err == nil {
+			if _, explicit := s.src.(*fs.AnyVersion); explicit {
+				err = checkExplicitVersion(ctx, path)
+			}
+		}
+		if err == nil {
 			return path, nil
 		}
 		if ctx.Err() != nil {
@@ -204,6 +212,20 @@ func Find(ctx context.Context, o FindOptions) (string, error) {
 		nf.Attempts = append(nf.Attempts, Attempt{Source: s.desc, Err: err})
 	}
 	return "", nf
+}
+
+// checkExplicitVersion refuses a --terraform binary that reports a Terraform
+// version older than MinVersion. A binary whose version output is not
+// Terraform's (OpenTofu prints "OpenTofu v1.x") is accepted as given.
+func checkExplicitVersion(ctx context.Context, path string) error {
+	v, err := product.Terraform.GetVersion(ctx, path)
+	if err != nil {
+		return nil
+	}
+	if v.LessThan(version.Must(version.NewVersion(MinVersion))) {
+		return fmt.Errorf("%s is Terraform %s; the module needs >= %s", path, v, MinVersion)
+	}
+	return nil
 }
 
 // explainPathMiss adds the version of the terraform that PATH does hold, when

@@ -26,7 +26,7 @@ func TestSourcesOrder(t *testing.T) {
 		{"default", FindOptions{InstallDir: dir}, []string{"*fs.Version", "*releases.LatestVersion"}},
 		{"offline", FindOptions{InstallDir: dir, NoDownload: true}, []string{"*fs.Version"}},
 		{"pinned", FindOptions{InstallDir: dir, Version: "1.11.4"}, []string{"*fs.ExactVersion", "*releases.ExactVersion"}},
-		{"explicit", FindOptions{ExecPath: "/opt/tofu/tofu", Version: "1.11.4"}, []string{"*fs.AnyVersion"}},
+		{"explicit", FindOptions{ExecPath: "/opt/tofu/tofu"}, []string{"*fs.AnyVersion"}},
 	}
 	for _, tc := range cases {
 		srcs, err := tc.opts.sources()
@@ -128,5 +128,30 @@ func TestFindRealTerraform(t *testing.T) {
 	p, err := Find(context.Background(), FindOptions{NoDownload: true})
 	if err != nil || !filepath.IsAbs(p) {
 		t.Fatalf("%q %v", p, err)
+	}
+}
+
+// An explicit --terraform is used as given, but not when it reports a
+// Terraform older than MinVersion; a non-Terraform version line (OpenTofu)
+// is accepted; and a pinned version cannot be combined with it.
+func TestFindExplicitVersion(t *testing.T) {
+	dir := t.TempDir()
+	old := fakeTerraform(t, dir, "1.4.7")
+	if _, err := Find(context.Background(), FindOptions{ExecPath: old}); err == nil || !strings.Contains(err.Error(), "needs >= "+MinVersion) {
+		t.Fatalf("old terraform accepted: %v", err)
+	}
+	newer := fakeTerraform(t, t.TempDir(), "1.9.0")
+	if got, err := Find(context.Background(), FindOptions{ExecPath: newer}); err != nil || got != newer {
+		t.Fatalf("Find = %q, %v", got, err)
+	}
+	tofu := filepath.Join(t.TempDir(), "tofu")
+	if err := os.WriteFile(tofu, []byte("#!/bin/sh\necho 'OpenTofu v1.8.0'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Find(context.Background(), FindOptions{ExecPath: tofu}); err != nil || got != tofu {
+		t.Fatalf("OpenTofu: %q, %v", got, err)
+	}
+	if _, err := Find(context.Background(), FindOptions{ExecPath: newer, Version: "1.9.0"}); err == nil || !strings.Contains(err.Error(), "cannot be combined") {
+		t.Fatalf("combined flags: %v", err)
 	}
 }
