@@ -23,7 +23,7 @@ test-short:
 lint:
 	@out=$$(gofmt -l cmd pkg examples); if [ -n "$$out" ]; then echo "gofmt needs to run on:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
-	@if command -v terraform >/dev/null 2>&1; then terraform fmt -recursive -check terraform examples; else echo "terraform not found: skipping terraform fmt -check"; fi
+	@if command -v terraform >/dev/null 2>&1; then TF_CLI_CONFIG_FILE=/dev/null terraform fmt -recursive -check terraform examples; else echo "terraform not found: skipping terraform fmt -check"; fi
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
