@@ -157,17 +157,16 @@ func checkName(r invoke.Result) string {
 
 // proofDocument is the --format json document.
 type proofDocument struct {
-	File    string            `json:"file"`
-	Project string            `json:"project"`
-	Target  target.Kind       `json:"target"`
-	OK      bool              `json:"ok"`
-	Stage   string            `json:"failedStage,omitempty"`
-	Apply   *provisionResult  `json:"apply,omitempty"`
-	Verify  []*verifyJSON     `json:"verify,omitempty"`
-	Invoke  []invokeJSON      `json:"invoke,omitempty"`
-	Cases   []report.Case     `json:"cases"`
-	Counts  report.Counts     `json:"counts"`
-	Extra   map[string]string `json:"extra,omitempty"`
+	File    string           `json:"file"`
+	Project string           `json:"project"`
+	Target  target.Kind      `json:"target"`
+	OK      bool             `json:"ok"`
+	Stage   string           `json:"failedStage,omitempty"`
+	Apply   *provisionResult `json:"apply,omitempty"`
+	Verify  []*verifyJSON    `json:"verify,omitempty"`
+	Invoke  []invokeJSON     `json:"invoke,omitempty"`
+	Cases   []report.Case    `json:"cases"`
+	Counts  report.Counts    `json:"counts"`
 }
 
 type verifyJSON struct {
