@@ -36,7 +36,7 @@ func addProofFlags(cmd *cobra.Command, o *proofOptions, withInvoke bool) {
 	f.StringVar(&o.Format, "format", "table", "output format: table, json or junit")
 	if withInvoke {
 		f.StringArrayVar(&o.Credentials, "credentials", nil, "how a caller gets its ID token: CALLER=impersonate[:DELEGATES], CALLER=key:PATH, CALLER=metadata,\nCALLER=token-file:PATH or CALLER=token-env:VAR (CALLER is a short name, a member, or '*'); repeatable; default impersonate")
-		f.DurationVar(&o.MaxWait, "max-wait", invoke.DefaultMaxWait, "how long to wait out IAM propagation (a 403 right after a grant) per call")
+		f.DurationVar(&o.MaxWait, "max-wait", invoke.DefaultMaxWait, "how long to wait out IAM propagation (a 403 right after a grant) per call; 0 makes a single attempt")
 	}
 }
 
@@ -124,8 +124,14 @@ func (p *proofStages) runInvoke(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	maxWait := p.o.MaxWait
+	if maxWait == 0 {
+		// invoke reads a zero MaxWait as its 7-minute default; here 0
+		// means no waiting at all.
+		maxWait = time.Nanosecond
+	}
 	opts := invoke.Options{
-		MaxWait: p.o.MaxWait,
+		MaxWait: maxWait,
 		Progress: func(pr invoke.Progress) {
 			fmt.Fprintf(p.ios.ErrOut, "  %s\n", idtoken.Redact(pr.String()))
 		},
