@@ -887,6 +887,15 @@ grants:
 			!strings.Contains(inv.Reason, sa("orders-caller")) {
 			t.Errorf("the call as orders-caller: %+v", inv)
 		}
+		// --max-wait 0 is one attempt, not the 7-minute default.
+		start = time.Now()
+		r = p.run(t, nil, "invoke", "-f", file, "--max-wait", "0", "--format", "json")
+		if el := time.Since(start); r.code != ExitInvokeFailed || el > 20*time.Second {
+			t.Fatalf("invoke --max-wait 0: exit %d after %s\n%s", r.code, el, r.stderr)
+		}
+		if inv := proofJSON(t, r).Invoke[0]; inv.Outcome != "fail" || inv.Attempts != 1 || !strings.Contains(inv.Reason, "still refused with 403") {
+			t.Errorf("--max-wait 0: %+v", inv)
+		}
 	})
 }
 
