@@ -81,11 +81,11 @@ func runStages(ctx context.Context, ios *iostreams.IOStreams, o *provisionOption
 	if err := p.runVerify(ctx); err != nil {
 		return fmt.Errorf("stage verify failed: %w", err)
 	}
-	if !p.verify.OK() {
+	if verr := verifyError(p.verify); verr != nil {
 		if err := p.write(ios.Out, "verify", applied); err != nil {
 			return err
 		}
-		return WithExitCode(ExitVerifyFailed, fmt.Errorf("stage verify failed: %w", errVerifyFailed))
+		return fmt.Errorf("stage verify failed: %w", verr)
 	}
 	fmt.Fprintf(ios.ErrOut, "==> Stage 3/3: invoke each service as its caller\n")
 	if err := p.runInvoke(ctx); err != nil {

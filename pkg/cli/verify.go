@@ -3,12 +3,14 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/invokerctl/invokerctl/pkg/config"
 	"github.com/invokerctl/invokerctl/pkg/iostreams"
 	"github.com/invokerctl/invokerctl/pkg/target"
+	"github.com/invokerctl/invokerctl/pkg/verify"
 )
 
 func init() { register(newVerifyCmd) }
@@ -101,14 +103,31 @@ func runVerify(ctx context.Context, ios *iostreams.IOStreams, to *targetOptions,
 	if err := p.runVerify(ctx); err != nil {
 		return err
 	}
+	verr := verifyError(p.verify)
 	failed := ""
-	if !p.verify.OK() {
+	if verr != nil {
 		failed = "verify"
 	}
 	if err := p.write(ios.Out, failed, nil); err != nil {
 		return err
 	}
-	if failed != "" {
+	return verr
+}
+
+// verifyError is how a verify report ends the command: nil when every
+// grant is in force; exit 1 when a target's policies could not be read (an
+// API failure: the verification is incomplete, not failed); else exit 3.
+func verifyError(rep *verify.Report) error {
+	unread := 0
+	for _, r := range rep.Results {
+		if r.Err != nil {
+			unread++
+		}
+	}
+	switch {
+	case unread > 0:
+		return fmt.Errorf("verification incomplete: the policies of %d target(s) could not be read (see the report)", unread)
+	case !rep.OK():
 		return WithExitCode(ExitVerifyFailed, errVerifyFailed)
 	}
 	return nil
