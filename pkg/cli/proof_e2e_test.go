@@ -725,6 +725,17 @@ grants:
 	if ps := d.Verify[1].Problems; len(ps) != 1 || !strings.Contains(ps[0], sa("lonely-caller")) || !strings.Contains(ps[0], "services/billing-api") {
 		t.Errorf("problems: %q", ps)
 	}
+
+	// A service that cannot be read is an API failure (exit 1), not a
+	// verdict on the policies; the others are still reported.
+	editFile(t, file, "  - service: billing-api\n    members: [direct-caller, lonely-caller]\n", "  - service: gone-api\n    members: [direct-caller]\n")
+	r = p.run(t, nil, "verify", "-f", file)
+	if r.code != ExitError || !strings.Contains(r.stderr, "verification incomplete: the policies of 1 target(s) could not be read") {
+		t.Fatalf("verify of a service that does not exist: exit %d, want %d\n%s\n%s", r.code, ExitError, r.stdout, r.stderr)
+	}
+	rows, _ = proofTable(t, r.stdout)
+	proofWant(t, rows, "verify", "service gone-api", "read policies", "FAIL", "services/gone-api")
+	proofWant(t, rows, "verify", "service orders-api", "grant "+sa("direct-caller"), "PASS", "present-direct")
 }
 
 // A service open to allUsers, or with the invoker check disabled, fails
