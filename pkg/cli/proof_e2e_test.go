@@ -998,6 +998,7 @@ func TestProofBadTokensRefused(t *testing.T) {
   - accountId: billing-caller
 services:
   - name: orders-api
+    customAudiences: [https://orders.example.com]
     policy:
       - role: roles/run.invoker
         members:
@@ -1015,6 +1016,14 @@ grants:
 	dir := t.TempDir()
 	ctx := context.Background()
 
+	// The control: a good token handed over in a file, for one of the
+	// service's custom audiences, gets through.
+	good := proofWrite(t, dir, "good.jwt", proofMint(t, p.opts(), proofEmail("orders-caller"), "https://orders.example.com"))
+	r := p.run(t, nil, "invoke", "-f", file, "--format", "json", "--credentials", "orders-caller=token-file:"+good)
+	if d := proofJSON(t, r); r.code != 0 || d.Invoke[0].Outcome != "pass" || d.Invoke[0].Audience != "https://orders.example.com" {
+		t.Fatalf("a good token for the custom audience: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+
 	// A token for another audience, minted with a key through Google's
 	// own idtoken library.
 	_, key := proofKey(t, p.opts(), dir, proofEmail("orders-caller"))
@@ -1031,7 +1040,7 @@ grants:
 	}
 	wrongFile := proofWrite(t, dir, "wrong-audience.jwt", wrong.AccessToken+"\n")
 	dataPlane := p.Calls()["run.dataplane.invoke"]
-	r := p.run(t, nil, "invoke", "-f", file, "--credentials", "orders-caller=token-file:"+wrongFile)
+	r = p.run(t, nil, "invoke", "-f", file, "--credentials", "orders-caller=token-file:"+wrongFile)
 	if r.code != ExitInvokeFailed {
 		t.Fatalf("wrong audience: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
