@@ -234,14 +234,17 @@ func proofServe(t *testing.T, args ...string) map[string]string {
 			<-done
 		}
 	})
-	lines := make(chan string)
+	// The reader never blocks, so the emulator never stalls on a full pipe.
+	lines := make(chan string, 64)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			lines <- sc.Text()
+			select {
+			case lines <- sc.Text():
+			default:
+			}
 		}
 		close(lines)
-		_, _ = io.Copy(io.Discard, stdout)
 	}()
 	env := map[string]string{}
 	timeout := time.After(30 * time.Second)
