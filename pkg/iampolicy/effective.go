@@ -20,9 +20,9 @@ type Binding struct {
 
 // Condition is a binding's CEL condition.
 type Condition struct {
-	Title       string
-	Description string
-	Expression  string
+	Title       string `json:"title,omitempty"`
+	Description string `json:"description,omitempty"`
+	Expression  string `json:"expression"`
 }
 
 // Source says where an effective grant comes from.
@@ -38,10 +38,10 @@ const (
 
 // Grant is one member holding the invoke permission through one binding.
 type Grant struct {
-	Member    string
-	Role      string
-	Source    Source
-	Condition *Condition // non-nil: only when the condition holds
+	Member    string     `json:"member"`
+	Role      string     `json:"role"`
+	Source    Source     `json:"source"`
+	Condition *Condition `json:"condition,omitempty"` // non-nil: only when the condition holds
 }
 
 // EffectiveInvokers returns every (member, role, source) that carries
@@ -138,11 +138,11 @@ func Check(member string, grants []Grant) (Status, *Grant) {
 type Exposure struct {
 	// AllUsers / AllAuthenticatedUsers: an unconditional grant of the
 	// permission to that special member (the binding is in Via).
-	AllUsers              bool
-	AllAuthenticatedUsers bool
+	AllUsers              bool `json:"allUsers"`
+	AllAuthenticatedUsers bool `json:"allAuthenticatedUsers"`
 	// InvokerIAMDisabled: the service skips the invoke check entirely.
-	InvokerIAMDisabled bool
-	Via                []Grant
+	InvokerIAMDisabled bool    `json:"invokerIamDisabled"`
+	Via                []Grant `json:"via,omitempty"`
 }
 
 // Public reports whether anyone can invoke without a grant of their own.
