@@ -346,7 +346,7 @@ func TestInvokeOutcomes(t *testing.T) {
 			outcome: Fail, attempts: 0,
 			check: func(t *testing.T, r Result) {
 				var ue *idtoken.UserCredentialsError
-				if !errors.As(r.Err, &ue) || !strings.Contains(r.Reason, "--impersonate") {
+				if !errors.As(r.Err, &ue) || !strings.Contains(r.Reason, "--credentials CALLER=impersonate") {
 					t.Fatalf("err = %v", r.Err)
 				}
 			},
