@@ -570,6 +570,57 @@ func TestConcurrentApplies(t *testing.T) {
 	t.Logf("setIamPolicy answers: orders-api %v, billing-api %v", race.answers("orders-api"), race.answers("billing-api"))
 }
 
+// --emulator without a URL starts an emulator inside the command, seeded
+// from --seed, with no token to export: plan shows the quickstart's
+// accounts and grants (exit 2) and apply makes them (exit 0). Each
+// command's emulator ends with it, so apply starts from the seed again.
+func TestInProcessEmulatorWithSeed(t *testing.T) {
+	needTerraformE2E(t)
+	t.Parallel()
+	_, file := quickstartCopy(t)
+	env := []string{target.TokenEnv + "=", tfprovider.SleepScaleEnv + "=0.02"}
+	names := []string{"orders-caller", "billing-caller", "audit-bot"}
+
+	r := runBin(t, env, "plan", "-f", file, "--emulator", "--seed", quickstartSeed())
+	if r.code != ExitChanges {
+		t.Fatalf("plan: exit %d, want %d\n%s\n%s", r.code, ExitChanges, r.stdout, r.stderr)
+	}
+	for _, n := range names {
+		if want := "+ " + n + "@demo-project.iam.gserviceaccount.com (" + n + ")"; !strings.Contains(r.stdout, want) {
+			t.Errorf("plan summary lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	for _, want := range []string{"function resize-image (service resize-image) in demo-project/us-central1",
+		"Plan: 3 account(s) to create, 0 to update, 0 to delete; 5 invoker member(s) to add, 0 to remove."} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("plan summary lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if !strings.Contains(r.stderr, "Started an in-process emulator at http://127.0.0.1:") {
+		t.Errorf("plan stderr does not announce the in-process emulator:\n%s", r.stderr)
+	}
+
+	r = runBin(t, env, "apply", "-f", file, "--emulator", "--seed", quickstartSeed(), "--auto-approve", "--json")
+	if r.code != 0 {
+		t.Fatalf("apply: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	var res struct {
+		Target  string `json:"target"`
+		Applied bool   `json:"applied"`
+		Outputs struct {
+			Emails map[string]string `json:"service_account_emails"`
+		} `json:"outputs"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || !res.Applied || res.Target != "emulator" || len(res.Outputs.Emails) != len(names) {
+		t.Fatalf("apply --json: %v\n%s", err, r.stdout)
+	}
+	for _, n := range names {
+		if got := res.Outputs.Emails[n]; got != n+"@demo-project.iam.gserviceaccount.com" {
+			t.Errorf("apply output: %s = %q", n, got)
+		}
+	}
+}
+
 // A bad declaration fails before Terraform runs: the positioned message,
 // exit 1, no working directory, no state — and terraform is never started.
 func TestBadDeclarationFailsBeforeTerraform(t *testing.T) {
