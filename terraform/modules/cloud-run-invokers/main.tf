@@ -101,7 +101,12 @@ resource "google_cloud_run_v2_service_iam_binding" "this" {
     }
   }
 
-  depends_on = [google_service_account.this]
+  # When a grant switches from member mode to authoritative mode in one apply,
+  # its old member resources are destroyed and the binding created. Deleting a
+  # member after the binding was written would take that member out of the
+  # list the binding just set, so the binding waits for every member
+  # resource's changes, destroys included.
+  depends_on = [google_service_account.this, google_cloud_run_v2_service_iam_member.this]
 }
 
 resource "google_service_account_iam_member" "token_creator" {
