@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -169,16 +168,15 @@ func (s *Sources) build(ctx context.Context, member string, spec CredentialSpec)
 	case CredKey:
 		return idtoken.NewKeyFile(spec.Arg, idtoken.KeyOptions{})
 	case CredMetadata:
-		host := s.Target.MetadataHost()
-		if host == "" || os.Getenv("GCE_METADATA_HOST") != "" {
+		hc := s.Target.MetadataClient()
+		if hc == nil || os.Getenv("GCE_METADATA_HOST") != "" {
 			return idtoken.NewMetadata(idtoken.MetadataOptions{}), nil
 		}
-		// The emulator serves the metadata server too: without an explicit
-		// GCE_METADATA_HOST, ask it rather than 169.254.169.254, which is
+		// Against an emulator without an explicit GCE_METADATA_HOST, ask the
+		// emulator's metadata server rather than 169.254.169.254, which is
 		// not part of the emulated world.
-		hc := &http.Client{Transport: &hostRewriter{host: host}}
 		return &described{Source: idtoken.NewMetadata(idtoken.MetadataOptions{HTTPClient: hc}),
-			desc: "metadata server " + host + " (attached service account)"}, nil
+			desc: "metadata server " + s.Target.MetadataHost() + " (attached service account)"}, nil
 	case CredTokenFile:
 		return idtoken.NewTokenFile(spec.Arg)
 	case CredTokenEnv:
@@ -223,15 +221,6 @@ func (c *callerCheck) Describe() string { return c.src.Describe() }
 
 // Unwrap lets idtoken.SelectAudience see an explicit token's audience.
 func (c *callerCheck) Unwrap() idtoken.Source { return c.src }
-
-// hostRewriter sends every request to host over plain HTTP.
-type hostRewriter struct{ host string }
-
-func (h *hostRewriter) RoundTrip(req *http.Request) (*http.Response, error) {
-	r := req.Clone(req.Context())
-	r.URL.Scheme, r.URL.Host, r.Host = "http", h.host, h.host
-	return http.DefaultTransport.RoundTrip(r)
-}
 
 // described gives a source another description.
 type described struct {

@@ -37,6 +37,21 @@ func (t Target) AuthorizedClient(ctx context.Context) (*http.Client, error) {
 	}}, nil
 }
 
+// MetadataClient returns an HTTP client that sends metadata-server requests
+// to the emulator, which serves the metadata server too; nil for Google,
+// where the metadata library finds its server itself (GCE_METADATA_HOST or
+// the link-local address).
+func (t Target) MetadataClient() *http.Client {
+	if t.emulatorURL == "" {
+		return nil
+	}
+	u, err := url.Parse(t.emulatorURL)
+	if err != nil {
+		return nil
+	}
+	return &http.Client{Transport: &hostRewriter{scheme: u.Scheme, host: u.Host}}
+}
+
 // hostRewriter sends each request to one scheme and host.
 type hostRewriter struct{ scheme, host string }
 
