@@ -6,12 +6,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -40,12 +40,41 @@ var emuExportNames = []string{
 	"CLOUDSDK_AUTH_ACCESS_TOKEN_FILE", "GOOGLE_OAUTH_ACCESS_TOKEN",
 }
 
-func emuRepoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
-}
+func emuExampleSeed() string { return filepath.Join(repoRoot(), "examples", "emulator-seed.yaml") }
 
-func emuExampleSeed() string { return filepath.Join(emuRepoRoot(), "examples", "emulator-seed.yaml") }
+// readExports reads the exports `emulator serve` prints on stdout, failing
+// with its stderr when they do not all come within 30s. stdout is read to
+// its end without ever blocking, so the emulator never stalls on a full
+// pipe.
+func readExports(t *testing.T, stdout io.Reader, stderr fmt.Stringer) map[string]string {
+	t.Helper()
+	lines := make(chan string, 64)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+		close(lines)
+	}()
+	env := map[string]string{}
+	timeout := time.After(30 * time.Second)
+	for len(env) < len(emuExportNames) {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("emulator serve ended early; stderr: %s", stderr)
+			}
+			k, v := parseExport(t, line)
+			env[k] = v
+		case <-timeout:
+			t.Fatalf("emulator serve printed no exports in time; got %v; stderr: %s", env, stderr)
+		}
+	}
+	return env
+}
 
 // parseExport parses one `export NAME='value'` line as a POSIX shell would.
 func parseExport(t *testing.T, line string) (string, string) {
@@ -205,15 +234,8 @@ func TestEmulatorServeInProcessUntilCancelled(t *testing.T) {
 // evaluate its exports, use every endpoint family with real clients (and
 // gcloud when installed), then SIGTERM it.
 func TestEmulatorServeProcess(t *testing.T) {
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "invokerctl")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/invokerctl")
-	build.Dir = emuRepoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	state := filepath.Join(dir, "state.json")
-	cmd := exec.Command(bin, "emulator", "serve", "--addr", "127.0.0.1:0", "--seed", emuExampleSeed(), "--state", state)
+	state := filepath.Join(t.TempDir(), "state.json")
+	cmd := exec.Command(invokerctlBin(t), "emulator", "serve", "--addr", "127.0.0.1:0", "--seed", emuExampleSeed(), "--state", state)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -230,29 +252,7 @@ func TestEmulatorServeProcess(t *testing.T) {
 			_ = cmd.Wait()
 		}
 	})
-	lines := make(chan string)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
-	env := map[string]string{}
-	timeout := time.After(30 * time.Second)
-	for len(env) < len(emuExportNames) {
-		select {
-		case line, ok := <-lines:
-			if !ok {
-				t.Fatalf("stdout closed early; stderr: %s", stderr)
-			}
-			k, v := parseExport(t, line)
-			env[k] = v
-		case <-timeout:
-			t.Fatalf("exports not printed in time; got %v; stderr: %s", env, stderr)
-		}
-	}
+	env := readExports(t, stdout, stderr)
 	for _, k := range emuExportNames {
 		if env[k] == "" {
 			t.Errorf("missing export %s", k)

@@ -20,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/oauth2"
 	iam "google.golang.org/api/iam/v1"
 	"google.golang.org/api/option"
 	run "google.golang.org/api/run/v2"
@@ -112,6 +111,14 @@ func runBin(t *testing.T, env []string, args ...string) cliResult {
 	return cliResult{out.String(), errOut.String(), code}
 }
 
+// wantExit stops the test, showing both outputs, unless r exited with code.
+func wantExit(t *testing.T, r cliResult, code int, what string) {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("%s: exit %d, want %d\n%s\n%s", what, r.code, code, r.stdout, r.stderr)
+	}
+}
+
 // emuEnv is the environment that points invokerctl at emu.
 func emuEnv(emu *emulator.Emulator) []string {
 	return []string{
@@ -131,10 +138,7 @@ func startEmulator(t *testing.T, seed string) *emulator.Emulator {
 }
 
 func googleOpts(emu *emulator.Emulator) []option.ClientOption {
-	return []option.ClientOption{
-		option.WithEndpoint(emu.URL() + "/"),
-		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: emu.BootstrapToken()})),
-	}
+	return clientOpts(emu.URL(), emu.BootstrapToken())
 }
 
 // invokers reads the roles/run.invoker members of a service through the Run
@@ -167,7 +171,16 @@ func invokersAt(t *testing.T, emu *emulator.Emulator, project, location, service
 // addInvoker adds member to a service's invoker binding outside Terraform.
 func addInvoker(t *testing.T, emu *emulator.Emulator, service, member string) {
 	t.Helper()
-	svc, _ := run.NewService(context.Background(), googleOpts(emu)...)
+	addInvokerVia(t, googleOpts(emu), service, member)
+}
+
+// addInvokerVia is addInvoker through the Run Admin API at opts.
+func addInvokerVia(t *testing.T, opts []option.ClientOption, service, member string) {
+	t.Helper()
+	svc, err := run.NewService(context.Background(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
 	name := "projects/demo-project/locations/us-central1/services/" + service
 	p, err := svc.Projects.Locations.Services.GetIamPolicy(name).Do()
 	if err != nil {
@@ -624,9 +637,7 @@ func TestInProcessEmulatorWithSeed(t *testing.T) {
 // A bad declaration fails before Terraform runs: the positioned message,
 // exit 1, no working directory, no state — and terraform is never started.
 func TestBadDeclarationFailsBeforeTerraform(t *testing.T) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "invokers.yaml")
-	os.WriteFile(file, []byte(`apiVersion: invokerctl/v1
+	dir, file, fakeTF := badDeclBesideFakeTerraform(t, `apiVersion: invokerctl/v1
 project: demo-project
 location: us-central1
 serviceAccounts:
@@ -636,10 +647,7 @@ grants:
     members: [orders-caller]
   - service: billing-api
     members: [orders-caller, "sa:foo", allUsers]
-`), 0o644)
-	marker := filepath.Join(dir, "terraform-ran")
-	fakeTF := filepath.Join(dir, "terraform")
-	os.WriteFile(fakeTF, []byte("#!/bin/sh\ntouch "+marker+"\n"), 0o755)
+`)
 	for _, verb := range []string{"plan", "apply", "destroy"} {
 		args := []string{verb, "-f", file, "--terraform", fakeTF}
 		if verb != "plan" {
@@ -658,7 +666,26 @@ grants:
 			}
 		}
 	}
-	if _, err := os.Stat(marker); err == nil {
+	wantNoTerraformRun(t, dir)
+}
+
+// badDeclBesideFakeTerraform writes decl as invokers.yaml into a new
+// directory, beside a fake terraform that leaves a marker when it runs.
+func badDeclBesideFakeTerraform(t *testing.T, decl string) (dir, file, fakeTF string) {
+	t.Helper()
+	dir = t.TempDir()
+	file = filepath.Join(dir, "invokers.yaml")
+	os.WriteFile(file, []byte(decl), 0o644)
+	fakeTF = filepath.Join(dir, "terraform")
+	os.WriteFile(fakeTF, []byte("#!/bin/sh\ntouch "+filepath.Join(dir, "terraform-ran")+"\n"), 0o755)
+	return dir, file, fakeTF
+}
+
+// wantNoTerraformRun fails when the fake terraform of dir ran or a working
+// directory was created in dir.
+func wantNoTerraformRun(t *testing.T, dir string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(dir, "terraform-ran")); err == nil {
 		t.Error("terraform ran for a bad declaration")
 	}
 	if _, err := os.Stat(filepath.Join(dir, ".invokerctl")); !os.IsNotExist(err) {

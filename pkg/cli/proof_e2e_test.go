@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -42,10 +41,11 @@ import (
 // own `emulator serve`), with real terraform for run. Every command's
 // output is checked for token text.
 
-// proofSeedHead is a seed's project, with the bootstrap owner allowed to
-// mint every account's ID tokens (as smokeTest.tokenCreator would give it).
-// Further project bindings may follow it directly.
-const proofSeedHead = `defaults: {project: demo-project, location: us-central1}
+// seedHead is a seed's project, with the bootstrap owner allowed to
+// mint every account's ID tokens (as smokeTest.tokenCreator would give it,
+// and as an invoke stage needs). Further project bindings may follow it
+// directly.
+const seedHead = `defaults: {project: demo-project, location: us-central1}
 projects:
   - id: demo-project
     policy:
@@ -162,10 +162,10 @@ func (p *proofEmu) jwtsSeen() int {
 
 // opts are Google client options that reach the emulator through the front.
 func (p *proofEmu) opts() []option.ClientOption {
-	return proofClientOpts(p.URL, p.BootstrapToken())
+	return clientOpts(p.URL, p.BootstrapToken())
 }
 
-func proofClientOpts(url, token string) []option.ClientOption {
+func clientOpts(url, token string) []option.ClientOption {
 	return []option.ClientOption{
 		option.WithEndpoint(url + "/"),
 		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token})),
@@ -184,6 +184,31 @@ func (p *proofEmu) run(t *testing.T, extraEnv []string, args ...string) cliResul
 	proofNoTokenText(t, "stdout of invokerctl "+args[0], r.stdout, p.Tokens()...)
 	proofNoTokenText(t, "stderr of invokerctl "+args[0], r.stderr, p.Tokens()...)
 	return r
+}
+
+// mustRun is run that stops the test unless the binary exits with code.
+func (p *proofEmu) mustRun(t *testing.T, code int, extraEnv []string, args ...string) cliResult {
+	t.Helper()
+	r := p.run(t, extraEnv, args...)
+	wantExit(t, r, code, "invokerctl "+strings.Join(args, " "))
+	return r
+}
+
+// needE2E skips an end-to-end test that needs no terraform under -short.
+func needE2E(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end; skipped with -short")
+	}
+}
+
+// startProofCase starts a parallel end-to-end test without terraform: an
+// emulator seeded with seedHead+seedTail and a declaration with declBody.
+func startProofCase(t *testing.T, seedTail, declBody string) (*proofEmu, string) {
+	t.Helper()
+	needE2E(t)
+	t.Parallel()
+	return startProofEmu(t, seedHead+seedTail, nil), writeDecl(t, declBody)
 }
 
 // proofNoTokenText fails when text holds anything JWT-shaped, an access
@@ -234,33 +259,7 @@ func proofServe(t *testing.T, args ...string) map[string]string {
 			<-done
 		}
 	})
-	// The reader never blocks, so the emulator never stalls on a full pipe.
-	lines := make(chan string, 64)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			default:
-			}
-		}
-		close(lines)
-	}()
-	env := map[string]string{}
-	timeout := time.After(30 * time.Second)
-	for len(env) < len(emuExportNames) {
-		select {
-		case line, ok := <-lines:
-			if !ok {
-				t.Fatalf("emulator serve ended early; stderr: %s", stderr)
-			}
-			k, v := parseExport(t, line)
-			env[k] = v
-		case <-timeout:
-			t.Fatalf("emulator serve printed no exports in time; stderr: %s", stderr)
-		}
-	}
-	return env
+	return readExports(t, stdout, stderr)
 }
 
 // proofServeEnv is the environment of a user who evaluated the exports.
@@ -291,8 +290,9 @@ func proofWrite(t *testing.T, dir, name, content string) string {
 	return p
 }
 
-// proofDecl writes a declaration for demo-project into a new directory.
-func proofDecl(t *testing.T, body string) string {
+// writeDecl writes a declaration for demo-project/us-central1 with body
+// into a new directory.
+func writeDecl(t *testing.T, body string) string {
 	t.Helper()
 	return proofWrite(t, t.TempDir(), "invokers.yaml", "apiVersion: invokerctl/v1\nproject: demo-project\nlocation: us-central1\n"+body)
 }
@@ -360,8 +360,8 @@ func proofWant(t *testing.T, rows []proofRow, stage, target, check, result, deta
 	}
 }
 
-// proofDoc is the --format json document, as much as the tests read.
-type proofDoc struct {
+// reportDoc is the --format json document, as much as the tests read.
+type reportDoc struct {
 	OK     bool   `json:"ok"`
 	Stage  string `json:"failedStage"`
 	Target string `json:"target"`
@@ -403,11 +403,12 @@ type proofDoc struct {
 	Cases []struct {
 		Suite, Target, Name, Outcome, Detail string
 	} `json:"cases"`
+	Counts *report.Counts `json:"counts"`
 }
 
-func proofJSON(t *testing.T, r cliResult) proofDoc {
+func reportJSON(t *testing.T, r cliResult) reportDoc {
 	t.Helper()
-	var d proofDoc
+	var d reportDoc
 	if err := json.Unmarshal([]byte(r.stdout), &d); err != nil {
 		t.Fatalf("--format json output does not parse: %v\n%s\nstderr: %s", err, r.stdout, r.stderr)
 	}
@@ -463,24 +464,6 @@ func proofKey(t *testing.T, opts []option.ClientOption, dir, email string) (path
 	return proofWrite(t, dir, strings.Split(email, "@")[0]+"-key.json", string(key)), key
 }
 
-// proofAddInvoker binds roles/run.invoker on a service outside Terraform.
-func proofAddInvoker(t *testing.T, opts []option.ClientOption, service, member string) {
-	t.Helper()
-	rs, err := run.NewService(context.Background(), opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := "projects/demo-project/locations/us-central1/services/" + service
-	pol, err := rs.Projects.Locations.Services.GetIamPolicy(name).Do()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pol.Bindings = append(pol.Bindings, &run.GoogleIamV1Binding{Role: "roles/run.invoker", Members: []string{member}})
-	if _, err := rs.Projects.Locations.Services.SetIamPolicy(name, &run.GoogleIamV1SetIamPolicyRequest{Policy: pol}).Do(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // proofCall calls url with an ID token and returns the status.
 func proofCall(t *testing.T, url, token string) int {
 	t.Helper()
@@ -512,10 +495,7 @@ func TestProofRunSuccessPath(t *testing.T) {
 	t.Parallel()
 	p := startProofEmu(t, proofQuickstartSeed(t), nil)
 	_, file := quickstartCopy(t)
-	r := p.run(t, nil, "run", "-f", file, "--auto-approve")
-	if r.code != 0 {
-		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	r := p.mustRun(t, 0, nil, "run", "-f", file, "--auto-approve")
 	rows, summary := proofTable(t, r.stdout)
 	for _, g := range []struct{ target, member string }{
 		{"service orders-api", "orders-caller"}, {"service billing-api", "orders-caller"}, {"service billing-api", "billing-caller"},
@@ -558,23 +538,20 @@ func TestProofRunSuccessPath(t *testing.T) {
 func TestProofRunStopsAtVerify(t *testing.T) {
 	needTerraformE2E(t)
 	t.Parallel()
-	p := startProofEmu(t, proofSeedHead+`services:
+	p := startProofEmu(t, seedHead+`services:
   - name: www
     policy:
       - role: roles/run.invoker
         members: [allUsers]
 `, nil)
-	file := proofDecl(t, `serviceAccounts:
+	file := writeDecl(t, `serviceAccounts:
   - name: web-caller
 grants:
   - service: www
     members: [web-caller]
 `)
-	r := p.run(t, nil, "run", "-f", file, "--auto-approve", "--format", "json")
-	if r.code != ExitVerifyFailed {
-		t.Fatalf("run: exit %d, want %d\n%s\n%s", r.code, ExitVerifyFailed, r.stdout, r.stderr)
-	}
-	d := proofJSON(t, r)
+	r := p.mustRun(t, ExitVerifyFailed, nil, "run", "-f", file, "--auto-approve", "--format", "json")
+	d := reportJSON(t, r)
 	if d.OK || d.Stage != "verify" || d.Apply == nil || !d.Apply.Applied || len(d.Verify) != 1 || len(d.Invoke) != 0 {
 		t.Errorf("run --format json: %s", r.stdout)
 	}
@@ -594,9 +571,7 @@ func TestProofDemo(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	r := runBin(t, []string{tfprovider.SleepScaleEnv + "=0.02"}, "demo", "--dir", dir, "--propagation-delay", "3s")
-	if r.code != 0 {
-		t.Fatalf("demo: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	wantExit(t, r, 0, "demo")
 	rows, _ := proofTable(t, r.stdout)
 	if got := proofTally(rows); got != "16 PASS, 2 SKIP" {
 		t.Errorf("demo results: %s\n%s", got, r.stdout)
@@ -616,11 +591,7 @@ func TestProofDemo(t *testing.T) {
 // A grant that exists only at the project level is present-inherited, and
 // it does let the caller in.
 func TestProofVerifyInheritedGrant(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end; skipped with -short")
-	}
-	t.Parallel()
-	p := startProofEmu(t, proofSeedHead+`      - role: roles/run.invoker
+	p, file := startProofCase(t, `      - role: roles/run.invoker
         members: [serviceAccount:proj-caller@demo-project.iam.gserviceaccount.com]
 serviceAccounts:
   - accountId: proj-caller
@@ -630,23 +601,19 @@ services:
     policy:
       - role: roles/run.invoker
         members: [serviceAccount:direct-caller@demo-project.iam.gserviceaccount.com]
-`, nil)
-	file := proofDecl(t, `serviceAccounts:
+`, `serviceAccounts:
   - name: proj-caller
   - name: direct-caller
 grants:
   - service: orders-api
     members: [proj-caller, direct-caller]
 `)
-	r := p.run(t, nil, "verify", "-f", file)
-	if r.code != 0 {
-		t.Fatalf("verify: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	r := p.mustRun(t, 0, nil, "verify", "-f", file)
 	rows, _ := proofTable(t, r.stdout)
 	proofWant(t, rows, "verify", "service orders-api", "grant "+sa("proj-caller"), "PASS", "present-inherited via roles/run.invoker on the project")
 	proofWant(t, rows, "verify", "service orders-api", "grant "+sa("direct-caller"), "PASS", "present-direct via roles/run.invoker on the service")
 
-	d := proofJSON(t, p.run(t, nil, "verify", "-f", file, "--format", "json"))
+	d := reportJSON(t, p.run(t, nil, "verify", "-f", file, "--format", "json"))
 	if !d.OK || len(d.Verify) != 1 || len(d.Verify[0].Members) != 2 {
 		t.Fatalf("verify --format json: %+v", d)
 	}
@@ -659,10 +626,7 @@ grants:
 
 	// The data plane agrees: the project binding lets proj-caller in.
 	before := p.Calls()["run.dataplane.invoke.ok"]
-	r = p.run(t, nil, "invoke", "-f", file)
-	if r.code != 0 {
-		t.Fatalf("invoke as the inherited caller: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	r = p.mustRun(t, 0, nil, "invoke", "-f", file)
 	rows, _ = proofTable(t, r.stdout)
 	proofWant(t, rows, "invoke", "service orders-api", "invoke as "+sa("proj-caller"), "PASS", "→ 200")
 	if n := p.Calls()["run.dataplane.invoke.ok"] - before; n != 1 {
@@ -673,11 +637,7 @@ grants:
 // A missing grant fails verify with exit 3, naming the member and the
 // service; the grants in force still pass.
 func TestProofVerifyMissingGrant(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end; skipped with -short")
-	}
-	t.Parallel()
-	p := startProofEmu(t, proofSeedHead+`serviceAccounts:
+	p, file := startProofCase(t, `serviceAccounts:
   - accountId: direct-caller
   - accountId: lonely-caller
 services:
@@ -691,8 +651,7 @@ services:
         members: [serviceAccount:direct-caller@demo-project.iam.gserviceaccount.com]
       - role: roles/run.viewer
         members: [serviceAccount:lonely-caller@demo-project.iam.gserviceaccount.com]
-`, nil)
-	file := proofDecl(t, `serviceAccounts:
+`, `serviceAccounts:
   - name: direct-caller
   - name: lonely-caller
 grants:
@@ -701,10 +660,7 @@ grants:
   - service: billing-api
     members: [direct-caller, lonely-caller]
 `)
-	r := p.run(t, nil, "verify", "-f", file)
-	if r.code != ExitVerifyFailed {
-		t.Fatalf("verify with a missing grant: exit %d, want %d\n%s\n%s", r.code, ExitVerifyFailed, r.stdout, r.stderr)
-	}
+	r := p.mustRun(t, ExitVerifyFailed, nil, "verify", "-f", file)
 	rows, summary := proofTable(t, r.stdout)
 	proofWant(t, rows, "verify", "service billing-api", "grant "+sa("lonely-caller"), "FAIL",
 		sa("lonely-caller")+" cannot invoke projects/demo-project/locations/us-central1/services/billing-api: no binding grants it run.routes.invoke")
@@ -718,7 +674,7 @@ grants:
 	}
 
 	r = p.run(t, nil, "verify", "-f", file, "--format", "json")
-	d := proofJSON(t, r)
+	d := reportJSON(t, r)
 	if r.code != ExitVerifyFailed || d.OK || d.Stage != "verify" || len(d.Verify) != 2 || !d.Verify[0].OK || d.Verify[1].OK {
 		t.Fatalf("verify --format json: exit %d, %+v", r.code, d)
 	}
@@ -745,11 +701,7 @@ grants:
 // verify unless the grant says public: true; declared public, it passes,
 // is called without a token and gets no unauthenticated probe.
 func TestProofPublicService(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end; skipped with -short")
-	}
-	t.Parallel()
-	p := startProofEmu(t, proofSeedHead+`serviceAccounts:
+	p, undeclared := startProofCase(t, `serviceAccounts:
   - accountId: web-caller
 services:
   - name: www
@@ -761,8 +713,7 @@ services:
     policy:
       - role: roles/run.invoker
         members: [serviceAccount:web-caller@demo-project.iam.gserviceaccount.com]
-`, nil)
-	undeclared := proofDecl(t, `serviceAccounts:
+`, `serviceAccounts:
   - name: web-caller
 grants:
   - service: www
@@ -770,23 +721,17 @@ grants:
   - service: open-api
     members: [web-caller]
 `)
-	r := p.run(t, nil, "verify", "-f", undeclared)
-	if r.code != ExitVerifyFailed {
-		t.Fatalf("verify of undeclared public services: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	r := p.mustRun(t, ExitVerifyFailed, nil, "verify", "-f", undeclared)
 	rows, _ := proofTable(t, r.stdout)
 	proofWant(t, rows, "verify", "service www", "exposure", "FAIL", "public: allUsers (not declared public)")
 	proofWant(t, rows, "verify", "service open-api", "exposure", "FAIL", "public: invokerIamDisabled (not declared public)")
 	proofWant(t, rows, "verify", "service www", "grant "+sa("web-caller"), "WARN", "the service is public")
 	// invoke sees it too: a call without a token gets through.
-	r = p.run(t, nil, "invoke", "-f", undeclared)
-	if r.code != ExitInvokeFailed {
-		t.Fatalf("invoke of undeclared public services: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	r = p.mustRun(t, ExitInvokeFailed, nil, "invoke", "-f", undeclared)
 	rows, _ = proofTable(t, r.stdout)
 	proofWant(t, rows, "invoke", "service www", "refuses unauthenticated", "FAIL", "answered 200 to a call without a token, but it is not public by declaration")
 
-	declared := proofDecl(t, `serviceAccounts:
+	declared := writeDecl(t, `serviceAccounts:
   - name: web-caller
 grants:
   - service: www
@@ -796,19 +741,13 @@ grants:
     public: true
     members: [web-caller]
 `)
-	r = p.run(t, nil, "verify", "-f", declared)
-	if r.code != 0 {
-		t.Fatalf("verify of declared public services: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	r = p.mustRun(t, 0, nil, "verify", "-f", declared)
 	rows, _ = proofTable(t, r.stdout)
 	proofWant(t, rows, "verify", "service www", "exposure", "PASS", "public: allUsers")
 	proofWant(t, rows, "verify", "service open-api", "exposure", "PASS", "public: invokerIamDisabled")
 
 	okCalls := p.Calls()["run.dataplane.invoke.ok"]
-	r = p.run(t, nil, "invoke", "-f", declared)
-	if r.code != 0 {
-		t.Fatalf("invoke of declared public services: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	r = p.mustRun(t, 0, nil, "invoke", "-f", declared)
 	rows, _ = proofTable(t, r.stdout)
 	proofWant(t, rows, "invoke", "service www", "invoke as anonymous", "PASS", "GET / → 200")
 	proofWant(t, rows, "invoke", "service open-api", "invoke as "+sa("web-caller"), "PASS", "GET / → 200")
@@ -819,7 +758,7 @@ grants:
 		t.Errorf("%d calls let through, want 2", n)
 	}
 	// The anonymous call went out without a token.
-	d := proofJSON(t, p.run(t, nil, "invoke", "-f", declared, "--format", "json"))
+	d := reportJSON(t, p.run(t, nil, "invoke", "-f", declared, "--format", "json"))
 	if inv := d.Invoke[0]; inv.Caller != "anonymous" || inv.TokenSource != "" || inv.Audience != "" || inv.Outcome != "pass" {
 		t.Errorf("anonymous call: %+v", inv)
 	}
@@ -847,10 +786,8 @@ grants:
     members: [orders-caller]
 `)
 		r := proofRunServed(t, exports, nil, "run", "-f", file, "--auto-approve", "--format", "json", "--max-wait", "90s")
-		if r.code != 0 {
-			t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-		}
-		d := proofJSON(t, r)
+		wantExit(t, r, 0, "run")
+		d := reportJSON(t, r)
 		if !d.OK || d.Apply == nil || !d.Apply.Applied || len(d.Invoke) != 2 {
 			t.Fatalf("run --format json: %s", r.stdout)
 		}
@@ -870,32 +807,27 @@ grants:
 	})
 	t.Run("max-wait bounds the wait", func(t *testing.T) {
 		t.Parallel()
-		p := startProofEmu(t, proofSeedHead+`serviceAccounts:
+		p := startProofEmu(t, seedHead+`serviceAccounts:
   - accountId: orders-caller
 services:
   - name: orders-api
 `, func(o *emulator.Options) { o.PropagationDelay = time.Minute })
-		file := proofDecl(t, `serviceAccounts:
+		file := writeDecl(t, `serviceAccounts:
   - name: orders-caller
 grants:
   - service: orders-api
     members: [orders-caller]
 `)
-		proofAddInvoker(t, p.opts(), "orders-api", sa("orders-caller"))
+		addInvokerVia(t, p.opts(), "orders-api", sa("orders-caller"))
 		// The control plane has it at once...
-		if r := p.run(t, nil, "verify", "-f", file); r.code != 0 {
-			t.Fatalf("verify: exit %d\n%s", r.code, r.stdout)
-		}
+		p.mustRun(t, 0, nil, "verify", "-f", file)
 		// ...the data plane only after a minute: invoke gives up after 2s.
 		start := time.Now()
-		r := p.run(t, nil, "invoke", "-f", file, "--max-wait", "2s", "--format", "json")
-		if r.code != ExitInvokeFailed {
-			t.Fatalf("invoke: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-		}
+		r := p.mustRun(t, ExitInvokeFailed, nil, "invoke", "-f", file, "--max-wait", "2s", "--format", "json")
 		if el := time.Since(start); el > 30*time.Second {
 			t.Errorf("invoke took %s with --max-wait 2s", el)
 		}
-		d := proofJSON(t, r)
+		d := reportJSON(t, r)
 		inv := d.Invoke[0]
 		if inv.Outcome != "fail" || inv.Got != 403 || inv.Attempts < 2 || !strings.Contains(inv.Reason, "still refused with 403 after 2s") ||
 			!strings.Contains(inv.Reason, sa("orders-caller")) {
@@ -907,7 +839,7 @@ grants:
 		if el := time.Since(start); r.code != ExitInvokeFailed || el > 20*time.Second {
 			t.Fatalf("invoke --max-wait 0: exit %d after %s\n%s", r.code, el, r.stderr)
 		}
-		if inv := proofJSON(t, r).Invoke[0]; inv.Outcome != "fail" || inv.Attempts != 1 || !strings.Contains(inv.Reason, "still refused with 403") {
+		if inv := reportJSON(t, r).Invoke[0]; inv.Outcome != "fail" || inv.Attempts != 1 || !strings.Contains(inv.Reason, "still refused with 403") {
 			t.Errorf("--max-wait 0: %+v", inv)
 		}
 	})
@@ -916,11 +848,7 @@ grants:
 // A caller without a grant is refused (refusedCaller passes); once it has
 // a grant added out of band, invoke fails with exit 4 and says so.
 func TestProofRefusedCaller(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end; skipped with -short")
-	}
-	t.Parallel()
-	p := startProofEmu(t, proofSeedHead+`serviceAccounts:
+	p, file := startProofCase(t, `serviceAccounts:
   - accountId: orders-caller
   - accountId: audit-bot
 services:
@@ -928,8 +856,7 @@ services:
     policy:
       - role: roles/run.invoker
         members: [serviceAccount:orders-caller@demo-project.iam.gserviceaccount.com]
-`, nil)
-	file := proofDecl(t, `serviceAccounts:
+`, `serviceAccounts:
   - name: orders-caller
   - name: audit-bot
 grants:
@@ -938,21 +865,15 @@ grants:
     invoke:
       refusedCaller: audit-bot
 `)
-	r := p.run(t, nil, "invoke", "-f", file)
-	if r.code != 0 {
-		t.Fatalf("invoke: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	r := p.mustRun(t, 0, nil, "invoke", "-f", file)
 	rows, _ := proofTable(t, r.stdout)
 	proofWant(t, rows, "invoke", "service orders-api", "refuses "+sa("audit-bot"), "PASS", "GET / → 403 (expected 403)")
 	if n := p.Calls()["run.dataplane.invoke.denied"]; n != 1 {
 		t.Errorf("%d calls denied by IAM, want 1 (audit-bot's)", n)
 	}
 
-	proofAddInvoker(t, p.opts(), "orders-api", sa("audit-bot"))
-	r = p.run(t, nil, "invoke", "-f", file)
-	if r.code != ExitInvokeFailed {
-		t.Fatalf("invoke with the refused caller granted out of band: exit %d, want %d\n%s\n%s", r.code, ExitInvokeFailed, r.stdout, r.stderr)
-	}
+	addInvokerVia(t, p.opts(), "orders-api", sa("audit-bot"))
+	r = p.mustRun(t, ExitInvokeFailed, nil, "invoke", "-f", file)
 	rows, _ = proofTable(t, r.stdout)
 	proofWant(t, rows, "invoke", "service orders-api", "refuses "+sa("audit-bot"), "FAIL",
 		"caller "+sa("audit-bot")+" was allowed (200) but has no declared grant on service orders-api")
@@ -965,9 +886,7 @@ grants:
 // A --credentials caller the declaration does not know is a usage error
 // before anything runs: run provisions nothing, invoke reads nothing.
 func TestProofCredentialsCheckedFirst(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end; skipped with -short")
-	}
+	needE2E(t)
 	t.Parallel()
 	p := startProofEmu(t, proofQuickstartSeed(t), nil)
 	dir, file := quickstartCopy(t)
@@ -992,11 +911,7 @@ func TestProofCredentialsCheckedFirst(t *testing.T) {
 // call, with a message that says why: another audience (both named), an
 // expired token, a token of another account.
 func TestProofBadTokensRefused(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end; skipped with -short")
-	}
-	t.Parallel()
-	p := startProofEmu(t, proofSeedHead+`serviceAccounts:
+	p, file := startProofCase(t, `serviceAccounts:
   - accountId: orders-caller
   - accountId: billing-caller
 services:
@@ -1007,8 +922,7 @@ services:
         members:
           - serviceAccount:orders-caller@demo-project.iam.gserviceaccount.com
           - serviceAccount:billing-caller@demo-project.iam.gserviceaccount.com
-`, nil)
-	file := proofDecl(t, `serviceAccounts:
+`, `serviceAccounts:
   - name: orders-caller
   - name: billing-caller
 grants:
@@ -1023,7 +937,7 @@ grants:
 	// service's custom audiences, gets through.
 	good := proofWrite(t, dir, "good.jwt", proofMint(t, p.opts(), proofEmail("orders-caller"), "https://orders.example.com"))
 	r := p.run(t, nil, "invoke", "-f", file, "--format", "json", "--credentials", "orders-caller=token-file:"+good)
-	if d := proofJSON(t, r); r.code != 0 || d.Invoke[0].Outcome != "pass" || d.Invoke[0].Audience != "https://orders.example.com" {
+	if d := reportJSON(t, r); r.code != 0 || d.Invoke[0].Outcome != "pass" || d.Invoke[0].Audience != "https://orders.example.com" {
 		t.Fatalf("a good token for the custom audience: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 
@@ -1043,10 +957,7 @@ grants:
 	}
 	wrongFile := proofWrite(t, dir, "wrong-audience.jwt", wrong.AccessToken+"\n")
 	dataPlane := p.Calls()["run.dataplane.invoke"]
-	r = p.run(t, nil, "invoke", "-f", file, "--credentials", "orders-caller=token-file:"+wrongFile)
-	if r.code != ExitInvokeFailed {
-		t.Fatalf("wrong audience: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	r = p.mustRun(t, ExitInvokeFailed, nil, "invoke", "-f", file, "--credentials", "orders-caller=token-file:"+wrongFile)
 	rows, _ := proofTable(t, r.stdout)
 	proofWant(t, rows, "invoke", "service orders-api", "invoke as "+sa("orders-caller"), "FAIL",
 		`the token from token file `+wrongFile+` has audience "https://elsewhere.example.com", but the service accepts only "`+uri+`"`)
@@ -1071,10 +982,7 @@ grants:
 		{"orders-caller=token-env:ORDERS_ID_TOKEN", []string{"ORDERS_ID_TOKEN=" + expired}, "environment variable ORDERS_ID_TOKEN"},
 		{"orders-caller=token-file:" + proofWrite(t, dir, "expired.jwt", expired), nil, "token file " + filepath.Join(dir, "expired.jwt")},
 	} {
-		r = p.run(t, how.env, "invoke", "-f", file, "--credentials", how.spec)
-		if r.code != ExitInvokeFailed {
-			t.Fatalf("expired token (%s): exit %d\n%s\n%s", how.spec, r.code, r.stdout, r.stderr)
-		}
+		r = p.mustRun(t, ExitInvokeFailed, how.env, "invoke", "-f", file, "--credentials", how.spec)
 		rows, _ = proofTable(t, r.stdout)
 		row := proofFind(t, rows, "invoke", "service orders-api", "invoke as "+sa("orders-caller"))
 		if row.result != "FAIL" || !strings.Contains(row.detail, "the token from "+how.origin+" expired at ") ||
@@ -1087,10 +995,7 @@ grants:
 	// A valid token of billing-caller, who may call orders-api too, handed
 	// over as orders-caller's: it would prove billing-caller's grant.
 	billing := proofMint(t, p.opts(), proofEmail("billing-caller"), uri)
-	r = p.run(t, []string{"ORDERS_ID_TOKEN=" + billing}, "invoke", "-f", file, "--credentials", "orders-caller=token-env:ORDERS_ID_TOKEN")
-	if r.code != ExitInvokeFailed {
-		t.Fatalf("another account's token: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	r = p.mustRun(t, ExitInvokeFailed, []string{"ORDERS_ID_TOKEN=" + billing}, "invoke", "-f", file, "--credentials", "orders-caller=token-env:ORDERS_ID_TOKEN")
 	rows, _ = proofTable(t, r.stdout)
 	proofWant(t, rows, "invoke", "service orders-api", "invoke as "+sa("orders-caller"), "FAIL",
 		"is for "+proofEmail("billing-caller")+", not for the caller "+proofEmail("orders-caller"))
@@ -1102,14 +1007,12 @@ grants:
 // an environment variable. Each caller holds a grant on its own service
 // only, so each pass proves the token was its caller's.
 func TestProofTokenSources(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end; skipped with -short")
-	}
+	needE2E(t)
 	t.Parallel()
 	dir := t.TempDir()
 	names := []string{"imp", "key", "meta", "file", "env"}
 	var seed, decl strings.Builder
-	seed.WriteString(proofSeedHead + "serviceAccounts:\n")
+	seed.WriteString(seedHead + "serviceAccounts:\n")
 	decl.WriteString("serviceAccounts:\n")
 	for _, n := range names {
 		seed.WriteString("  - accountId: " + n + "-caller\n")
@@ -1122,9 +1025,9 @@ func TestProofTokenSources(t *testing.T) {
 		decl.WriteString("  - service: " + n + "-api\n    members: [" + n + "-caller]\n")
 	}
 	seedFile := proofWrite(t, dir, "seed.yaml", seed.String())
-	file := proofDecl(t, decl.String())
+	file := writeDecl(t, decl.String())
 	exports := proofServe(t, "--seed", seedFile, "--metadata-account", proofEmail("meta-caller"))
-	opts := proofClientOpts(exports["INVOKERCTL_EMULATOR_URL"], exports["INVOKERCTL_EMULATOR_TOKEN"])
+	opts := clientOpts(exports["INVOKERCTL_EMULATOR_URL"], exports["INVOKERCTL_EMULATOR_TOKEN"])
 
 	keyFile, _ := proofKey(t, opts, t.TempDir(), proofEmail("key-caller"))
 	if fi, err := os.Stat(keyFile); err != nil || fi.Mode().Perm() != 0o600 {
@@ -1147,10 +1050,8 @@ func TestProofTokenSources(t *testing.T) {
 	}
 	check := func(t *testing.T, r cliResult) {
 		t.Helper()
-		if r.code != 0 {
-			t.Fatalf("invoke: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-		}
-		d := proofJSON(t, r)
+		wantExit(t, r, 0, "invoke")
+		d := reportJSON(t, r)
 		seen := map[string]bool{}
 		for _, inv := range d.Invoke {
 			if inv.Check != "invoke" {
@@ -1179,11 +1080,7 @@ func TestProofTokenSources(t *testing.T) {
 // A function is verified and called through the Cloud Run service that
 // backs it; an event-driven function is skipped with the reason.
 func TestProofFunctions(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end; skipped with -short")
-	}
-	t.Parallel()
-	p := startProofEmu(t, proofSeedHead+`serviceAccounts:
+	p, file := startProofCase(t, `serviceAccounts:
   - accountId: fn-caller
   - accountId: upload-trigger
 functions:
@@ -1203,8 +1100,7 @@ functions:
     eventTrigger:
       eventType: google.cloud.storage.object.v1.finalized
       serviceAccountEmail: upload-trigger@demo-project.iam.gserviceaccount.com
-`, nil)
-	file := proofDecl(t, `serviceAccounts:
+`, `serviceAccounts:
   - name: fn-caller
 grants:
   - function: resize-image
@@ -1216,11 +1112,8 @@ grants:
     members: [fn-caller]
 `)
 	backend := proofServiceURI(t, p.opts(), "resize-backend")
-	r := p.run(t, nil, "verify", "-f", file, "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("verify: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
-	d := proofJSON(t, r)
+	r := p.mustRun(t, 0, nil, "verify", "-f", file, "--format", "json")
+	d := reportJSON(t, r)
 	if v := d.Verify[0]; v.Service != "projects/demo-project/locations/us-central1/services/resize-backend" || v.URI != backend ||
 		v.Function == nil || !strings.HasSuffix(v.Function.Name, "/functions/resize-image") || v.Function.EventDriven || v.Members[0].Status != "present-direct" {
 		t.Errorf("resize-image: %+v", v)
@@ -1230,10 +1123,7 @@ grants:
 	}
 
 	ok := p.Calls()["run.dataplane.invoke.ok"]
-	r = p.run(t, nil, "invoke", "-f", file)
-	if r.code != 0 {
-		t.Fatalf("invoke: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	r = p.mustRun(t, 0, nil, "invoke", "-f", file)
 	rows, summary := proofTable(t, r.stdout)
 	proofWant(t, rows, "invoke", "function resize-image", "invoke as "+sa("fn-caller"), "PASS", "POST / → 200")
 	proofWant(t, rows, "invoke", "function resize-image", "refuses unauthenticated", "PASS", "→ 403")
@@ -1246,7 +1136,7 @@ grants:
 	if n := p.Calls()["run.dataplane.invoke.ok"] - ok; n != 1 {
 		t.Errorf("%d successful calls, want 1: resize-image only", n)
 	}
-	d = proofJSON(t, p.run(t, nil, "invoke", "-f", file, "--format", "json"))
+	d = reportJSON(t, p.run(t, nil, "invoke", "-f", file, "--format", "json"))
 	if inv := d.Invoke[0]; inv.URL != backend || inv.Audience != backend {
 		t.Errorf("resize-image was not called at its backing service %s: %+v", backend, inv)
 	}
@@ -1300,10 +1190,7 @@ func TestProofReportFormats(t *testing.T) {
 	t.Parallel()
 	p := startProofEmu(t, proofQuickstartSeed(t), nil)
 	_, file := quickstartCopy(t)
-	r := p.run(t, nil, "run", "-f", file, "--auto-approve", "--format", "junit")
-	if r.code != 0 {
-		t.Fatalf("run --format junit: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	r := p.mustRun(t, 0, nil, "run", "-f", file, "--auto-approve", "--format", "junit")
 	j := proofParseJUnit(t, r)
 	got := map[string][]string{}
 	for _, s := range j.Suites {
@@ -1343,11 +1230,11 @@ func TestProofReportFormats(t *testing.T) {
 	}
 
 	// JSON of verify and invoke on the provisioned state.
-	d := proofJSON(t, p.run(t, nil, "verify", "-f", file, "--format", "json"))
+	d := reportJSON(t, p.run(t, nil, "verify", "-f", file, "--format", "json"))
 	if !d.OK || d.Target != "emulator" || len(d.Verify) != 4 || len(d.Invoke) != 0 || len(d.Cases) != 9 {
 		t.Errorf("verify --format json: ok=%v target=%q verify=%d invoke=%d cases=%d", d.OK, d.Target, len(d.Verify), len(d.Invoke), len(d.Cases))
 	}
-	d = proofJSON(t, p.run(t, nil, "invoke", "-f", file, "--format", "json"))
+	d = reportJSON(t, p.run(t, nil, "invoke", "-f", file, "--format", "json"))
 	if !d.OK || len(d.Verify) != 0 || len(d.Invoke) != 9 || len(d.Cases) != 9 {
 		t.Errorf("invoke --format json: ok=%v verify=%d invoke=%d cases=%d", d.OK, len(d.Verify), len(d.Invoke), len(d.Cases))
 	}
@@ -1367,10 +1254,7 @@ func TestProofReportFormats(t *testing.T) {
 
 	// A failing grant is a <failure> naming the member and the service.
 	editFile(t, file, "members: [orders-caller]\n    invoke:\n      path: /healthz", "members: [orders-caller, billing-caller]\n    invoke:\n      path: /healthz")
-	r = p.run(t, nil, "verify", "-f", file, "--format", "junit")
-	if r.code != ExitVerifyFailed {
-		t.Fatalf("verify --format junit with a missing grant: exit %d\n%s", r.code, r.stderr)
-	}
+	r = p.mustRun(t, ExitVerifyFailed, nil, "verify", "-f", file, "--format", "junit")
 	j = proofParseJUnit(t, r)
 	if j.Failures != 1 || j.Tests != 10 {
 		t.Errorf("failing verify: tests=%d failures=%d", j.Tests, j.Failures)
@@ -1397,10 +1281,7 @@ func TestProofNoTokenText(t *testing.T) {
 	var outputs []string
 	do := func(env []string, code int, args ...string) {
 		t.Helper()
-		r := p.run(t, env, args...)
-		if r.code != code {
-			t.Fatalf("%v: exit %d, want %d\n%s\n%s", args, r.code, code, r.stdout, r.stderr)
-		}
+		r := p.mustRun(t, code, env, args...)
 		outputs = append(outputs, r.stdout, r.stderr)
 	}
 	do(nil, 0, "run", "-f", file, "--auto-approve", "--format", "json")

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,16 +14,6 @@ import (
 // invoke) with that stage's exit code, and `invokerctl demo` runs every
 // stage offline; both through the built binary.
 
-// stageSeedHead is a seed's project in which the bootstrap owner may mint
-// every account's ID tokens (for the invoke stage).
-const stageSeedHead = `defaults: {project: demo-project, location: us-central1}
-projects:
-  - id: demo-project
-    policy:
-      - role: roles/iam.serviceAccountTokenCreator
-        members: [user:owner@example.com]
-`
-
 // stageEmu starts an emulator with seedYAML.
 func stageEmu(t *testing.T, seedYAML string) *emulator.Emulator {
 	t.Helper()
@@ -33,61 +22,6 @@ func stageEmu(t *testing.T, seedYAML string) *emulator.Emulator {
 		t.Fatal(err)
 	}
 	return startEmulator(t, f)
-}
-
-// stageDecl writes a declaration for demo-project/us-central1 with body.
-func stageDecl(t *testing.T, body string) string {
-	t.Helper()
-	f := filepath.Join(t.TempDir(), "invokers.yaml")
-	if err := os.WriteFile(f, []byte("apiVersion: invokerctl/v1\nproject: demo-project\nlocation: us-central1\n"+body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
-// stageDoc is as much of the --format json document as these tests read.
-type stageDoc struct {
-	OK          bool    `json:"ok"`
-	FailedStage *string `json:"failedStage"`
-	Apply       *struct {
-		Applied bool `json:"applied"`
-	} `json:"apply"`
-	Verify []struct {
-		Target   string   `json:"target"`
-		OK       bool     `json:"ok"`
-		Problems []string `json:"problems"`
-	} `json:"verify"`
-	Invoke []struct {
-		Check            string `json:"check"`
-		Target           string `json:"target"`
-		Caller           string `json:"caller"`
-		Attempts         int    `json:"attempts"`
-		PropagationDelay string `json:"propagationDelay"`
-		Outcome          string `json:"outcome"`
-		Reason           string `json:"reason"`
-	} `json:"invoke"`
-	Counts *struct {
-		Pass int `json:"pass"`
-		Fail int `json:"fail"`
-		Skip int `json:"skip"`
-		Warn int `json:"warn"`
-	} `json:"counts"`
-}
-
-func stageJSON(t *testing.T, r cliResult) stageDoc {
-	t.Helper()
-	var d stageDoc
-	if err := json.Unmarshal([]byte(r.stdout), &d); err != nil {
-		t.Fatalf("--format json output does not parse: %v\nstdout:\n%s\nstderr:\n%s", err, r.stdout, r.stderr)
-	}
-	return d
-}
-
-func (d stageDoc) failed() string {
-	if d.FailedStage == nil {
-		return ""
-	}
-	return *d.FailedStage
 }
 
 // dataPlaneCalls counts the requests that reached any service's URL.
@@ -101,14 +35,14 @@ func dataPlaneCalls(emu *emulator.Emulator) int {
 func TestRunStopsAtVerifyOnAccidentalPublicService(t *testing.T) {
 	needTerraformE2E(t)
 	t.Parallel()
-	emu := stageEmu(t, stageSeedHead+`services:
+	emu := stageEmu(t, seedHead+`services:
   - name: orders-api
   - name: www
     policy:
       - role: roles/run.invoker
         members: [allUsers]
 `)
-	file := stageDecl(t, `serviceAccounts:
+	file := writeDecl(t, `serviceAccounts:
   - name: web-caller
 grants:
   - service: orders-api
@@ -117,11 +51,9 @@ grants:
     members: [web-caller]
 `)
 	r := runBin(t, emuEnv(emu), "run", "-f", file, "--emulator="+emu.URL(), "--auto-approve", "--format", "json")
-	if r.code != ExitVerifyFailed {
-		t.Fatalf("run: exit %d, want %d\n%s\n%s", r.code, ExitVerifyFailed, r.stdout, r.stderr)
-	}
-	d := stageJSON(t, r)
-	if d.OK || d.failed() != "verify" || d.Apply == nil || !d.Apply.Applied {
+	wantExit(t, r, ExitVerifyFailed, "run")
+	d := reportJSON(t, r)
+	if d.OK || d.Stage != "verify" || d.Apply == nil || !d.Apply.Applied {
 		t.Errorf("want ok false, failedStage verify, applied; got:\n%s", r.stdout)
 	}
 	// The grants were applied (the provision stage passed)...
@@ -160,7 +92,7 @@ func TestRunStopsAtInvokeWhenTheRefusedCallerGetsIn(t *testing.T) {
 	needTerraformE2E(t)
 	t.Parallel()
 	auditBot := "serviceAccount:audit-bot@demo-project.iam.gserviceaccount.com"
-	emu := stageEmu(t, stageSeedHead+`serviceAccounts:
+	emu := stageEmu(t, seedHead+`serviceAccounts:
   - accountId: audit-bot
 services:
   - name: orders-api
@@ -168,7 +100,7 @@ services:
       - role: roles/run.invoker
         members: [`+auditBot+`]
 `)
-	file := stageDecl(t, `serviceAccounts:
+	file := writeDecl(t, `serviceAccounts:
   - name: orders-caller
 grants:
   - service: orders-api
@@ -177,11 +109,9 @@ grants:
       refusedCaller: `+auditBot+`
 `)
 	r := runBin(t, emuEnv(emu), "run", "-f", file, "--emulator="+emu.URL(), "--auto-approve", "--format", "json")
-	if r.code != ExitInvokeFailed {
-		t.Fatalf("run: exit %d, want %d\n%s\n%s", r.code, ExitInvokeFailed, r.stdout, r.stderr)
-	}
-	d := stageJSON(t, r)
-	if d.OK || d.failed() != "invoke" || d.Apply == nil || !d.Apply.Applied {
+	wantExit(t, r, ExitInvokeFailed, "run")
+	d := reportJSON(t, r)
+	if d.OK || d.Stage != "invoke" || d.Apply == nil || !d.Apply.Applied {
 		t.Errorf("want ok false, failedStage invoke, applied; got:\n%s", r.stdout)
 	}
 	if len(d.Verify) != 1 || !d.Verify[0].OK {
@@ -207,17 +137,15 @@ grants:
 func TestRunStopsAtProvision(t *testing.T) {
 	needTerraformE2E(t)
 	t.Parallel()
-	emu := stageEmu(t, stageSeedHead+"services:\n  - name: orders-api\n")
-	file := stageDecl(t, `serviceAccounts:
+	emu := stageEmu(t, seedHead+"services:\n  - name: orders-api\n")
+	file := writeDecl(t, `serviceAccounts:
   - name: orders-caller
 grants:
   - service: no-such-api
     members: [orders-caller]
 `)
 	r := runBin(t, emuEnv(emu), "run", "-f", file, "--emulator="+emu.URL(), "--auto-approve", "--format", "json")
-	if r.code != ExitError {
-		t.Fatalf("run: exit %d, want %d\n%s\n%s", r.code, ExitError, r.stdout, r.stderr)
-	}
+	wantExit(t, r, ExitError, "run")
 	if !strings.Contains(r.stderr, "stage provision failed") || !strings.Contains(r.stderr, "Resource 'no-such-api' of kind 'SERVICE'") ||
 		strings.Contains(r.stderr, "Stage 2/3") {
 		t.Errorf("stderr should show the provision stage failing and nothing after it:\n%s", r.stderr)
@@ -237,10 +165,8 @@ grants:
 // no working directory.
 func TestRunBadDeclarationStopsBeforeTerraform(t *testing.T) {
 	t.Parallel()
-	emu := stageEmu(t, stageSeedHead)
-	dir := t.TempDir()
-	file := filepath.Join(dir, "invokers.yaml")
-	os.WriteFile(file, []byte(`apiVersion: invokerctl/v1
+	emu := stageEmu(t, seedHead)
+	dir, file, fakeTF := badDeclBesideFakeTerraform(t, `apiVersion: invokerctl/v1
 project: demo-project
 location: us-central1
 serviceAccounts:
@@ -248,10 +174,7 @@ serviceAccounts:
 grants:
   - service: orders-api
     members: [orders-caller, "sa:foo"]
-`), 0o644)
-	marker := filepath.Join(dir, "terraform-ran")
-	fakeTF := filepath.Join(dir, "terraform")
-	os.WriteFile(fakeTF, []byte("#!/bin/sh\ntouch "+marker+"\n"), 0o755)
+`)
 	r := runBin(t, emuEnv(emu), "run", "-f", file, "--emulator="+emu.URL(), "--auto-approve", "--terraform", fakeTF, "--format", "json")
 	if r.code != ExitError {
 		t.Errorf("run: exit %d, want %d\n%s", r.code, ExitError, r.stderr)
@@ -262,12 +185,7 @@ grants:
 	if strings.Contains(r.stderr, "Stage 1/3") || strings.TrimSpace(r.stdout) != "" {
 		t.Errorf("a stage started for a bad declaration:\nstdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	}
-	if _, err := os.Stat(marker); err == nil {
-		t.Error("terraform ran for a bad declaration")
-	}
-	if _, err := os.Stat(filepath.Join(dir, ".invokerctl")); !os.IsNotExist(err) {
-		t.Error("a working directory was created for a bad declaration")
-	}
+	wantNoTerraformRun(t, dir)
 	if c := emu.Calls(); len(c) != 0 {
 		t.Errorf("the emulator was called for a bad declaration: %v", c)
 	}
@@ -280,11 +198,9 @@ func TestDemoJSON(t *testing.T) {
 	needTerraformE2E(t)
 	t.Parallel()
 	r := runBin(t, []string{tfprovider.SleepScaleEnv + "=0.02"}, "demo", "--format", "json", "--dir", t.TempDir(), "--propagation-delay", "3s")
-	if r.code != 0 {
-		t.Fatalf("demo: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
-	d := stageJSON(t, r)
-	if !d.OK || d.failed() != "" || d.Apply == nil || !d.Apply.Applied || d.Counts == nil {
+	wantExit(t, r, 0, "demo")
+	d := reportJSON(t, r)
+	if !d.OK || d.Stage != "" || d.Apply == nil || !d.Apply.Applied || d.Counts == nil {
 		t.Fatalf("demo document: want ok, applied, counts; got:\n%s", r.stdout)
 	}
 	if d.Counts.Fail != 0 || d.Counts.Skip < 1 || d.Counts.Pass == 0 {
