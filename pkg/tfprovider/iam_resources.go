@@ -124,6 +124,18 @@ func readPolicyIfExists(ctx context.Context, u iamUpdater) (*crm.Policy, error) 
 	return pol, nil
 }
 
+// readPolicy copies a resource's state, builds its parent's updater and
+// reads the parent's policy: a parent that is gone reads as a nil policy
+// and no error.
+func (parent *iamParent) readPolicy(ctx context.Context, p *provider, state map[string]any) (map[string]any, *crm.Policy, error) {
+	d, u, err := parent.updater(p, state)
+	if err != nil {
+		return nil, nil, err
+	}
+	pol, err := readPolicyIfExists(ctx, u)
+	return d, pol, err
+}
+
 // bindingFor is the binding of pol for role under condition, or nil.
 func bindingFor(pol *crm.Policy, role string, cond conditionKey) *crm.Binding {
 	for _, b := range pol.Bindings {
@@ -181,15 +193,11 @@ func iamMemberResource(parent *iamParent) *resourceType {
 		},
 	}
 	r.read = func(ctx context.Context, p *provider, state map[string]any) (map[string]any, error) {
-		d, u, err := parent.updater(p, state)
-		if err != nil {
-			return nil, err
-		}
-		want := getIamMember(d)
-		pol, err := readPolicyIfExists(ctx, u)
+		d, pol, err := parent.readPolicy(ctx, p, state)
 		if pol == nil {
 			return nil, err
 		}
+		want := getIamMember(d)
 		binding := bindingFor(pol, want.Role, conditionKeyOf(want.Condition))
 		if binding == nil {
 			return nil, nil
@@ -312,15 +320,11 @@ func iamBindingResource(parent *iamParent) *resourceType {
 		},
 	}
 	r.read = func(ctx context.Context, p *provider, state map[string]any) (map[string]any, error) {
-		d, u, err := parent.updater(p, state)
-		if err != nil {
-			return nil, err
-		}
-		want := getIamBinding(d)
-		pol, err := readPolicyIfExists(ctx, u)
+		d, pol, err := parent.readPolicy(ctx, p, state)
 		if pol == nil {
 			return nil, err
 		}
+		want := getIamBinding(d)
 		binding := bindingFor(pol, want.Role, conditionKeyOf(want.Condition))
 		if binding == nil {
 			// Assumed to have no members; the etag is left as it was.
@@ -427,11 +431,7 @@ func iamPolicyResource(parent *iamParent) *resourceType {
 		return u.SetResourceIamPolicy(ctx, pol)
 	}
 	r.read = func(ctx context.Context, p *provider, state map[string]any) (map[string]any, error) {
-		d, u, err := parent.updater(p, state)
-		if err != nil {
-			return nil, err
-		}
-		pol, err := readPolicyIfExists(ctx, u)
+		d, pol, err := parent.readPolicy(ctx, p, state)
 		if pol == nil {
 			return nil, err
 		}
