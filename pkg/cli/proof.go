@@ -126,9 +126,7 @@ func (p *proofStages) runInvoke(ctx context.Context) error {
 	}
 	maxWait := p.o.MaxWait
 	if maxWait == 0 {
-		// invoke reads a zero MaxWait as its 7-minute default; here 0
-		// means no waiting at all.
-		maxWait = time.Nanosecond
+		maxWait = invoke.NoWait // --max-wait 0: a single attempt
 	}
 	opts := invoke.Options{
 		MaxWait: maxWait,

@@ -44,8 +44,6 @@ type Clients struct {
 	CRM       *crm.Service
 	IAM       *iam.Service
 	Functions *cloudfunctions.Service
-	// HTTP is the authenticated, retrying client the services share.
-	HTTP *http.Client
 }
 
 // HTTPClient returns an authenticated client with the retry policy applied.
@@ -79,7 +77,7 @@ func New(ctx context.Context, o Options) (*Clients, error) {
 	if o.UserAgent != "" {
 		opts = append(opts, option.WithUserAgent(o.UserAgent))
 	}
-	c := &Clients{HTTP: hc}
+	c := &Clients{}
 	if c.Run, err = run.NewService(ctx, opts...); err != nil {
 		return nil, fmt.Errorf("run client: %w", err)
 	}

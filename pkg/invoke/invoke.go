@@ -31,11 +31,14 @@ import (
 // Defaults. Google documents that an IAM change typically takes effect
 // within 2 minutes and may take up to 7.
 const (
-	DefaultMaxWait        = 7 * time.Minute
-	DefaultInitialBackoff = 2 * time.Second
-	DefaultMaxBackoff     = 30 * time.Second
-	DefaultTransientTries = 5
-	DefaultParallelism    = 4
+	DefaultMaxWait = 7 * time.Minute
+	// NoWait as Options.MaxWait makes one attempt, without waiting for
+	// propagation.
+	NoWait                time.Duration = -1
+	DefaultInitialBackoff               = 2 * time.Second
+	DefaultMaxBackoff                   = 30 * time.Second
+	DefaultTransientTries               = 5
+	DefaultParallelism                  = 4
 	// DefaultTokenRefresh: a token expiring within this is replaced before
 	// an attempt.
 	DefaultTokenRefresh = time.Minute
@@ -204,7 +207,7 @@ type Options struct {
 	// are never followed: a 3xx is reported as is.
 	HTTPClient *http.Client
 	// MaxWait bounds how long a 403 is retried as IAM propagation;
-	// default DefaultMaxWait (7 minutes).
+	// 0 means DefaultMaxWait (7 minutes), NoWait a single attempt.
 	MaxWait time.Duration
 	// InitialBackoff and MaxBackoff bound the exponential backoff between
 	// attempts (with jitter); defaults 2s and 30s.
@@ -235,8 +238,11 @@ type Invoker struct {
 
 // New returns an Invoker.
 func New(o Options) *Invoker {
-	if o.MaxWait <= 0 {
+	switch {
+	case o.MaxWait == 0:
 		o.MaxWait = DefaultMaxWait
+	case o.MaxWait < 0:
+		o.MaxWait = 0 // NoWait: the first answer is final
 	}
 	if o.InitialBackoff <= 0 {
 		o.InitialBackoff = DefaultInitialBackoff

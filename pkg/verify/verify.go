@@ -7,7 +7,6 @@ package verify
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -15,7 +14,6 @@ import (
 	"github.com/invokerctl/invokerctl/pkg/gcp"
 	"github.com/invokerctl/invokerctl/pkg/iampolicy"
 	crm "google.golang.org/api/cloudresourcemanager/v1"
-	"google.golang.org/api/googleapi"
 	run "google.golang.org/api/run/v2"
 )
 
@@ -360,12 +358,6 @@ func fromCRMPolicy(p *crm.Policy) *iampolicy.Policy {
 		out.Bindings = append(out.Bindings, nb)
 	}
 	return out
-}
-
-// IsNotFound reports whether err is a 404 from a Google API.
-func IsNotFound(err error) bool {
-	var ge *googleapi.Error
-	return errors.As(err, &ge) && ge.Code == 404
 }
 
 // onceMap computes each key's value once, sharing it (and its error) with

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/invokerctl/invokerctl/pkg/iampolicy"
 	"github.com/invokerctl/invokerctl/pkg/report"
 	"golang.org/x/oauth2"
+	"google.golang.org/api/googleapi"
 )
 
 const seedYAML = `
@@ -181,7 +183,7 @@ func TestVerifyDeletedMemberAndMissingService(t *testing.T) {
 		t.Errorf("warnings %q", r.Warnings)
 	}
 	ghost := rep.Results[1]
-	if ghost.Err == nil || !IsNotFound(ghost.Err) || !strings.Contains(ghost.Err.Error(), "ghost-api") {
+	if ghost.Err == nil || !isNotFound(ghost.Err) || !strings.Contains(ghost.Err.Error(), "ghost-api") {
 		t.Fatalf("ghost err = %v", ghost.Err)
 	}
 	if rep.OK() {
@@ -257,4 +259,10 @@ func TestVerifyRetriesTransientErrors(t *testing.T) {
 			t.Fatalf("after %d burst: err %v problems %v", code, r.Err, r.Problems)
 		}
 	}
+}
+
+// isNotFound reports whether err is a 404 from a Google API.
+func isNotFound(err error) bool {
+	var ge *googleapi.Error
+	return errors.As(err, &ge) && ge.Code == 404
 }
