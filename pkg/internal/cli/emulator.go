@@ -1,0 +1,223 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/invokerctl/invokerctl/pkg/emulator"
+	"github.com/invokerctl/invokerctl/pkg/internal/iostreams"
+	"github.com/spf13/cobra"
+)
+
+func init() { register(newEmulatorCmd) }
+
+func newEmulatorCmd(ios *iostreams.IOStreams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "emulator",
+		Short: "Run the local Google Cloud emulator (IAM, Cloud Run, Cloud Functions, data plane)",
+		Args:  cobra.NoArgs,
+	}
+	cmd.AddCommand(newEmulatorServeCmd(ios))
+	return cmd
+}
+
+// emulatorServeOptions are the flags of `emulator serve`.
+type emulatorServeOptions struct {
+	Addr             string
+	Project          string
+	Seed             string
+	State            string
+	Latency          time.Duration
+	ErrorRate        float64
+	ErrorCode        int
+	Quota            float64
+	PropagationDelay time.Duration
+	MetadataAccount  string
+	Token            string
+	Verbose          bool
+}
+
+func newEmulatorServeCmd(ios *iostreams.IOStreams) *cobra.Command {
+	opts := &emulatorServeOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve every emulated API on one address until interrupted",
+		Long: `Serve the emulated Google APIs (IAM, IAM Credentials, OAuth2 token endpoint and
+certificates, metadata server, Resource Manager, Cloud Run Admin v1/v2, Cloud
+Functions v2) on one address, and every Cloud Run service's URL on its own
+loopback port.
+
+Once ready it prints shell "export NAME=VALUE" lines on standard output that
+point gcloud, the Terraform google provider and Go client libraries at it
+(eval them, or save them to a file and source it); logs go to standard
+error. It serves until SIGINT or SIGTERM, then saves the state (--state)
+and exits 0.`,
+		Example: `  invokerctl emulator serve --seed examples/emulator-seed.yaml > emulator.env &
+  . ./emulator.env
+  gcloud run services get-iam-policy orders-api --region us-central1`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runEmulatorServe(cmd.Context(), ios, opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Addr, "addr", "127.0.0.1:0", "listen address (port 0: a free port); loopback unless you mean otherwise")
+	f.StringVar(&opts.Project, "project", "", "default project id (default: the seed's defaults.project, else demo-project)")
+	f.StringVar(&opts.Seed, "seed", "", "seed file (YAML or JSON) creating projects, accounts, groups, services, functions, policies")
+	f.StringVar(&opts.State, "state", "", "state file: loaded at start, written atomically after every change and at exit")
+	f.DurationVar(&opts.Latency, "latency", 0, "latency added to every request")
+	f.Float64Var(&opts.ErrorRate, "error-rate", 0, "fraction (0..1) of API requests failed with --error-code")
+	f.IntVar(&opts.ErrorCode, "error-code", 503, "status of injected errors: 429 (with Retry-After) or 503")
+	f.Float64Var(&opts.Quota, "quota", 0, "API requests per second beyond which 429 is answered (0: unlimited)")
+	f.DurationVar(&opts.PropagationDelay, "propagation-delay", 0, "time before an IAM policy change reaches the data plane")
+	f.StringVar(&opts.MetadataAccount, "metadata-account", "", "service account email the metadata server speaks for")
+	f.StringVar(&opts.Token, "token", "", "bootstrap owner's static access token (default: random)")
+	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "log every request (never tokens) to standard error")
+	return cmd
+}
+
+func (o *emulatorServeOptions) validate() error {
+	if o.ErrorRate < 0 || o.ErrorRate > 1 {
+		return &usageError{err: fmt.Errorf("--error-rate must be between 0 and 1, not %v", o.ErrorRate)}
+	}
+	if o.ErrorCode != 429 && o.ErrorCode != 503 {
+		return &usageError{err: fmt.Errorf("--error-code must be 429 or 503, not %d", o.ErrorCode)}
+	}
+	if o.Quota < 0 {
+		return &usageError{err: fmt.Errorf("--quota must not be negative")}
+	}
+	if o.Latency < 0 || o.PropagationDelay < 0 {
+		return &usageError{err: fmt.Errorf("--latency and --propagation-delay must not be negative")}
+	}
+	if _, _, err := net.SplitHostPort(o.Addr); err != nil {
+		return &usageError{err: fmt.Errorf("--addr %q: %v", o.Addr, err)}
+	}
+	return nil
+}
+
+// emulatorOptions turns flags into emulator.Options (loading the seed, so
+// a bad seed fails before anything listens).
+func (o *emulatorServeOptions) emulatorOptions(logOut io.Writer) (emulator.Options, error) {
+	level := slog.LevelInfo
+	if o.Verbose {
+		level = slog.LevelDebug
+	}
+	eo := emulator.Options{
+		Addr:                   o.Addr,
+		Project:                o.Project,
+		StateFile:              o.State,
+		BootstrapToken:         o.Token,
+		MetadataServiceAccount: o.MetadataAccount,
+		Latency:                o.Latency,
+		ErrorRate:              o.ErrorRate,
+		ErrorCode:              o.ErrorCode,
+		QPS:                    o.Quota,
+		PropagationDelay:       o.PropagationDelay,
+		Logger:                 slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level})),
+	}
+	if o.Seed != "" {
+		seed, err := emulator.LoadSeed(o.Seed)
+		if err != nil {
+			return eo, err
+		}
+		eo.Seed = seed
+		if eo.Project == "" {
+			eo.Project = seed.Defaults.Project
+		}
+	}
+	return eo, nil
+}
+
+// isLoopbackAddr reports whether host:port binds only the loopback interface.
+func isLoopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func runEmulatorServe(ctx context.Context, ios *iostreams.IOStreams, o *emulatorServeOptions) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	if !isLoopbackAddr(o.Addr) {
+		fmt.Fprintf(ios.ErrOut, "warning: --addr %s is not a loopback address: anyone who can reach it can use the emulator's owner token and keys\n", o.Addr)
+	}
+	eo, err := o.emulatorOptions(ios.ErrOut)
+	if err != nil {
+		return err
+	}
+	emu, err := emulator.New(eo)
+	if err != nil {
+		return err
+	}
+	// gcloud reads an access token only from a file: keep the bootstrap
+	// token in a private one for the emulator's lifetime.
+	tokenDir, err := os.MkdirTemp("", "invokerctl-emulator-")
+	if err != nil {
+		_ = emu.Close()
+		return err
+	}
+	defer os.RemoveAll(tokenDir)
+	tokenFile := filepath.Join(tokenDir, "bootstrap-token")
+	if err := os.WriteFile(tokenFile, []byte(emu.BootstrapToken()), 0o600); err != nil {
+		_ = emu.Close()
+		return err
+	}
+	for _, kv := range emulatorEnv(emu, tokenFile) {
+		fmt.Fprintf(ios.Out, "export %s=%s\n", kv[0], shellQuote(kv[1]))
+	}
+	fmt.Fprintf(ios.ErrOut, "invokerctl emulator: serving %s (project %s); stop with Ctrl-C or SIGTERM\n", emu.URL(), emu.Project())
+	<-ctx.Done()
+	fmt.Fprintln(ios.ErrOut, "invokerctl emulator: shutting down")
+	if err := emu.Close(); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("emulator: shutting down: %w", err)
+	}
+	fmt.Fprintln(ios.ErrOut, "invokerctl emulator: stopped")
+	return nil
+}
+
+// emulatorEnv is the environment that points clients at emu, in print order.
+// tokenFile holds the bootstrap token for gcloud.
+func emulatorEnv(emu *emulator.Emulator, tokenFile string) [][2]string {
+	u := emu.URL()
+	return [][2]string{
+		{"INVOKERCTL_EMULATOR_URL", u},
+		{"INVOKERCTL_EMULATOR_TOKEN", emu.BootstrapToken()},
+		{"GCE_METADATA_HOST", emu.Addr()},
+		{"CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN", u + "/"},
+		{"CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM", u + "/"},
+		{"CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS", u + "/"},
+		{"CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER", u + "/"},
+		{"CLOUDSDK_CORE_PROJECT", emu.Project()},
+		{"CLOUDSDK_AUTH_ACCESS_TOKEN_FILE", tokenFile},
+		{"GOOGLE_CLOUD_RUN_V2_CUSTOM_ENDPOINT", u + "/v2/"},
+		{"GOOGLE_IAM_CUSTOM_ENDPOINT", u + "/v1/"},
+		{"GOOGLE_IAM_BETA_CUSTOM_ENDPOINT", u + "/v1/"},
+		{"GOOGLE_IAM_CREDENTIALS_CUSTOM_ENDPOINT", u + "/v1/"},
+		{"GOOGLE_RESOURCE_MANAGER_CUSTOM_ENDPOINT", u + "/v1/"},
+		{"GOOGLE_RESOURCE_MANAGER_V3_CUSTOM_ENDPOINT", u + "/v3/"},
+		{"GOOGLE_CLOUDFUNCTIONS2_CUSTOM_ENDPOINT", u + "/v2/"},
+		{"GOOGLE_PROJECT", emu.Project()},
+		{"GOOGLE_OAUTH_ACCESS_TOKEN", emu.BootstrapToken()},
+	}
+}
+
+// shellQuote quotes s for POSIX shells: always in single quotes; a single
+// quote inside is closed, escaped with a backslash and reopened.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
