@@ -29,7 +29,7 @@ import (
 // management holds what the management half derives at init and never
 // changes afterwards, so it can be read without e.mu.
 type management struct {
-	// roles is the predefined-role table (data: predefined_roles.json,
+	// roles is the predefined-role table (data: pkg/internal/iamroles,
 	// overridden per role by Options.RolesFile), by "roles/x".
 	roles map[string]*predefinedRole
 	// signers are the parsed ID-token signing keys, by kid; signKID is the

@@ -1,7 +1,7 @@
 package emulator
 
 // Roles: which role carries which permission is DATA, never branches.
-// Predefined roles come from predefined_roles.json (a copy of the shared
+// Predefined roles come from pkg/internal/iamroles (the shared
 // snapshot of real role definitions, restricted to the permissions the
 // emulator models), optionally overridden per role by Options.RolesFile.
 // Custom roles are IAM v1 projects.roles, stored in State.Roles.
@@ -17,7 +17,6 @@ package emulator
 // D; deleted: members never match.
 
 import (
-	_ "embed"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -28,10 +27,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-//go:embed predefined_roles.json
-var predefinedRolesJSON []byte
+	"github.com/invokerctl/invokerctl/pkg/internal/iamroles"
+)
 
 // predefinedRole is one role of the table.
 type predefinedRole struct {
@@ -50,7 +48,7 @@ type roleTableFile struct {
 // replaces the roles it lists.
 func loadRoleTable(rolesFile string) (map[string]*predefinedRole, error) {
 	var base roleTableFile
-	if err := json.Unmarshal(predefinedRolesJSON, &base); err != nil {
+	if err := json.Unmarshal(iamroles.JSON(), &base); err != nil {
 		return nil, fmt.Errorf("emulator: embedded role table: %w", err)
 	}
 	if rolesFile != "" {

@@ -3,6 +3,7 @@ package gcp
 import (
 	"context"
 	"fmt"
+	"github.com/invokerctl/invokerctl/pkg/internal/clock"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -34,20 +35,9 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 		p.Max = 30 * time.Second
 	}
 	if p.Sleep == nil {
-		p.Sleep = sleepCtx
+		p.Sleep = clock.Sleep
 	}
 	return p
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // Backoff returns the wait before retry number attempt (1-based): a random

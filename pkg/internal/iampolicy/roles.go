@@ -6,20 +6,18 @@ package iampolicy
 
 import (
 	"context"
-	_ "embed"
 	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/invokerctl/invokerctl/pkg/internal/iamroles"
 )
 
 // InvokePermission is the permission Cloud Run checks on every request to a
 // private service.
 const InvokePermission = "run.routes.invoke"
-
-//go:embed predefined-roles.json
-var predefinedRolesJSON []byte
 
 // RoleTable maps predefined role names to the permissions (of those invokerctl
 // cares about) that they carry.
@@ -57,7 +55,7 @@ var (
 // Predefined returns the embedded table of Google's predefined roles.
 func Predefined() RoleTable {
 	predefinedOnce.Do(func() {
-		t, err := ParseRoleTable(predefinedRolesJSON)
+		t, err := ParseRoleTable(iamroles.JSON())
 		if err != nil {
 			panic("embedded predefined roles: " + err.Error())
 		}

@@ -28,6 +28,7 @@ import (
 	run "google.golang.org/api/run/v2"
 
 	"github.com/invokerctl/invokerctl/pkg/emulator"
+	"github.com/invokerctl/invokerctl/pkg/internal/clock"
 	"github.com/invokerctl/invokerctl/pkg/internal/idtoken"
 	"github.com/invokerctl/invokerctl/pkg/internal/invoke"
 )
@@ -74,33 +75,6 @@ functions:
       serviceAccountEmail: trigger-sa@demo-project.iam.gserviceaccount.com
 `
 
-// fakeClock is shared by the emulator (token lifetimes, IAM propagation) and
-// the invoker (backoff): sleeping advances it instantly.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.Advance(d)
-	return nil
-}
-
 // logBuffer collects log output from several goroutines.
 type logBuffer struct {
 	mu  sync.Mutex
@@ -122,7 +96,7 @@ func (l *logBuffer) String() string {
 type env struct {
 	t     *testing.T
 	e     *emulator.Emulator
-	clock *fakeClock
+	clock *clock.Fake
 	logs  *logBuffer
 }
 
@@ -132,16 +106,16 @@ func start(t *testing.T, opts emulator.Options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &fakeClock{t: time.Now()}
+	clk := clock.NewFake(time.Now())
 	logs := &logBuffer{}
-	opts.Seed, opts.Now, opts.Project = s, clock.Now, project
+	opts.Seed, opts.Now, opts.Project = s, clk.Now, project
 	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e, err := emulator.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.Close() })
-	return &env{t: t, e: e, clock: clock, logs: logs}
+	return &env{t: t, e: e, clock: clk, logs: logs}
 }
 
 func (v *env) opts() []option.ClientOption {

@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/invokerctl/invokerctl/pkg/internal/clock"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -263,7 +264,7 @@ func New(o Options) *Invoker {
 		o.Now = time.Now
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleep
+		o.Sleep = clock.Sleep
 	}
 	if o.Jitter == nil {
 		o.Jitter = rand.Float64
@@ -275,17 +276,6 @@ func New(o Options) *Invoker {
 	c := *base
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &Invoker{o: o, client: &c}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // Case groups the checks on one target.

@@ -15,44 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invokerctl/invokerctl/pkg/internal/clock"
 	"github.com/invokerctl/invokerctl/pkg/internal/idtoken"
 )
 
-// clock is a fake clock: Sleep advances it instantly.
-type clock struct {
-	mu    sync.Mutex
-	now   time.Time
-	slept []time.Duration
-}
-
-func newClock() *clock { return &clock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	c.slept = append(c.slept, d)
-	return nil
-}
-
-func (c *clock) totalSlept() time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var t time.Duration
-	for _, d := range c.slept {
-		t += d
-	}
-	return t
-}
+func newClock() *clock.Fake { return clock.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)) }
 
 func jwt(t testing.TB, claims map[string]any) string {
 	t.Helper()
@@ -67,7 +34,7 @@ func jwt(t testing.TB, claims map[string]any) string {
 type source struct {
 	t       testing.TB
 	email   string
-	clk     *clock
+	clk     *clock.Fake
 	life    time.Duration
 	mints   atomic.Int32
 	failN   int32
@@ -136,7 +103,7 @@ func (s *service) target() Target {
 	return Target{Name: "service/us-central1/api", Kind: "service", URL: s.srv.URL, CustomAudiences: []string{"custom-aud"}}
 }
 
-func newInvoker(clk *clock, progress *[]Progress) *Invoker {
+func newInvoker(clk *clock.Fake, progress *[]Progress) *Invoker {
 	var mu sync.Mutex
 	return New(Options{
 		Now: clk.Now, Sleep: clk.Sleep, Jitter: func() float64 { return 0.5 },
@@ -187,9 +154,9 @@ func TestInvokeWaitsForPropagation(t *testing.T) {
 	// Backoff: exponential from InitialBackoff, equal jitter (0.5 → 3/4 of
 	// the step), capped at MaxBackoff.
 	want := []time.Duration{1500 * time.Millisecond, 3 * time.Second, 6 * time.Second, 12 * time.Second, 22500 * time.Millisecond}
-	for i, d := range clk.slept {
+	for i, d := range clk.Slept() {
 		if i < len(want) && d != want[i] {
-			t.Fatalf("sleep %d = %s, want %s (all: %v)", i, d, want[i], clk.slept)
+			t.Fatalf("sleep %d = %s, want %s (all: %v)", i, d, want[i], clk.Slept())
 		}
 		if d > DefaultMaxBackoff {
 			t.Fatalf("sleep %s beyond the cap", d)
@@ -490,8 +457,8 @@ func TestProbes(t *testing.T) {
 			if r.Check == CheckUnauthenticated && sawToken.Load() {
 				t.Fatal("the unauthenticated probe sent a token")
 			}
-			if len(clk.slept) != 0 {
-				t.Fatalf("probes do not wait for propagation: slept %v", clk.slept)
+			if len(clk.Slept()) != 0 {
+				t.Fatalf("probes do not wait for propagation: slept %v", clk.Slept())
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/invokerctl/invokerctl/pkg/internal/clock"
 	"io"
 	"log"
 	"net/http"
@@ -34,17 +35,7 @@ func realSleep(ctx context.Context, d time.Duration) error {
 			d = time.Duration(float64(d) * f)
 		}
 	}
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return clock.Sleep(ctx, d)
 }
 
 // retryPolicy bounds the HTTP-level retries of transient failures.
