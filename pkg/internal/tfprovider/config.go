@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google"
+
+	"github.com/invokerctl/invokerctl/pkg/internal/clock"
 )
 
 const cloudPlatformScope = "https://www.googleapis.com/auth/cloud-platform"
@@ -218,8 +220,9 @@ func newConfig(ctx context.Context, cfg map[string]any, opts configOptions) (*Co
 		return nil, err
 	}
 
+	floorSleep := opts.sleep // a test's recorder sees every wait
 	if opts.sleep == nil {
-		opts.sleep = realSleep
+		opts.sleep, floorSleep = realSleep, clock.Sleep
 	}
 	if opts.retry.MaxAttempts == 0 {
 		opts.retry = defaultRetryPolicy
@@ -230,7 +233,7 @@ func newConfig(ctx context.Context, cfg map[string]any, opts configOptions) (*Co
 	}
 	ua := fmt.Sprintf("%s terraform-provider-google/%s", strings.TrimSpace(opts.terraformUA), Version)
 	ht := &headerTransport{
-		base:          &retryTransport{base: base, policy: opts.retry, sleep: opts.sleep},
+		base:          &retryTransport{base: base, policy: opts.retry, sleep: opts.sleep, floorSleep: floorSleep},
 		tokens:        ts,
 		userAgent:     strings.TrimSpace(ua),
 		requestReason: firstNonEmpty(str(cfg, "request_reason"), os.Getenv("CLOUDSDK_CORE_REQUEST_REASON")),

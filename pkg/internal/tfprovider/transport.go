@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/invokerctl/invokerctl/pkg/internal/clock"
 	"io"
 	"log"
 	"net/http"
@@ -16,6 +15,8 @@ import (
 
 	"golang.org/x/oauth2"
 	"google.golang.org/api/googleapi"
+
+	"github.com/invokerctl/invokerctl/pkg/internal/clock"
 )
 
 // SleepScaleEnv names the environment variable that scales every
@@ -84,10 +85,15 @@ func retryAfter(h string, now time.Time) (time.Duration, bool) {
 
 // retryTransport retries transient HTTP failures with bounded exponential
 // back-off, honouring Retry-After. Other statuses pass through untouched.
+//
+// A Retry-After is the server's floor, never shortened: its wait goes through
+// floorSleep, which SleepScaleEnv does not scale (sleep, the provider's own
+// back-off, is scaled). When floorSleep is nil, sleep serves both.
 type retryTransport struct {
-	base   http.RoundTripper
-	policy retryPolicy
-	sleep  sleeper
+	base       http.RoundTripper
+	policy     retryPolicy
+	sleep      sleeper
+	floorSleep sleeper
 }
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -116,11 +122,13 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if !isRetryableStatus(resp.StatusCode, peekBody(resp)) || attempt >= t.policy.MaxAttempts {
 			return resp, nil
 		}
-		wait := backoff
+		wait, sleep := backoff, t.sleep
 		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-			wait = d
-			if wait > t.policy.Max*4 {
-				wait = t.policy.Max * 4
+			// The server said when to come back: wait at least that long,
+			// or give the response back if that is past MaxWait.
+			wait = max(wait, d)
+			if t.floorSleep != nil {
+				sleep = t.floorSleep
 			}
 		}
 		if waited+wait > t.policy.MaxWait {
@@ -128,7 +136,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		if err := t.sleep(req.Context(), wait); err != nil {
+		if err := sleep(req.Context(), wait); err != nil {
 			return nil, err
 		}
 		waited += wait
