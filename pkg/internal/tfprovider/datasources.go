@@ -146,25 +146,37 @@ func readAPIDataSource(ctx context.Context, client *http.Client, s *tfprotov5.Sc
 	return d, nil
 }
 
+// readLocatedDataSource reads projects/P/locations/L/COLLECTION/NAME, where
+// P is the data source's project or else the provider's, and L its location or
+// else fallbackLocation(c) (nil: no fallback). It returns the location used.
+func readLocatedDataSource(ctx context.Context, p *provider, s *tfprotov5.Schema, cfg map[string]any, collection, kind string, basePath, fallbackLocation func(*Config) string) (map[string]any, string, error) {
+	client, c, err := p.httpClient()
+	if err != nil {
+		return nil, "", err
+	}
+	project := firstNonEmpty(str(cfg, "project"), c.Project)
+	if project == "" {
+		return nil, "", fmt.Errorf("project: required field is not set")
+	}
+	location := str(cfg, "location")
+	if location == "" && fallbackLocation != nil {
+		location = fallbackLocation(c)
+	}
+	if location == "" {
+		return nil, "", fmt.Errorf("location: required field is not set (set it here or set the provider region)")
+	}
+	id := fmt.Sprintf("projects/%s/locations/%s/%s/%s", project, location, collection, str(cfg, "name"))
+	d, err := readAPIDataSource(ctx, client, s, cfg, basePath(c), id, project, kind)
+	return d, location, err
+}
+
 // ---- google_cloud_run_v2_service ----
 
 func cloudRunV2ServiceDataSource(s *tfprotov5.Schema) *dataSourceType {
 	return &dataSourceType{
 		read: func(ctx context.Context, p *provider, cfg map[string]any) (map[string]any, error) {
-			client, c, err := p.httpClient()
-			if err != nil {
-				return nil, err
-			}
-			project := firstNonEmpty(str(cfg, "project"), c.Project)
-			location := firstNonEmpty(str(cfg, "location"), c.Region)
-			if project == "" {
-				return nil, fmt.Errorf("project: required field is not set")
-			}
-			if location == "" {
-				return nil, fmt.Errorf("location: required field is not set (set it here or set the provider region)")
-			}
-			id := fmt.Sprintf("projects/%s/locations/%s/services/%s", project, location, str(cfg, "name"))
-			d, err := readAPIDataSource(ctx, client, s, cfg, c.CloudRunV2BasePath, id, project, "Service")
+			d, location, err := readLocatedDataSource(ctx, p, s, cfg, "services", "Service",
+				func(c *Config) string { return c.CloudRunV2BasePath }, func(c *Config) string { return c.Region })
 			if err != nil {
 				return nil, err
 			}
@@ -183,16 +195,8 @@ func cloudRunV2ServiceDataSource(s *tfprotov5.Schema) *dataSourceType {
 func cloudFunctions2FunctionDataSource(s *tfprotov5.Schema) *dataSourceType {
 	return &dataSourceType{
 		read: func(ctx context.Context, p *provider, cfg map[string]any) (map[string]any, error) {
-			client, c, err := p.httpClient()
-			if err != nil {
-				return nil, err
-			}
-			project := firstNonEmpty(str(cfg, "project"), c.Project)
-			if project == "" {
-				return nil, fmt.Errorf("project: required field is not set")
-			}
-			id := fmt.Sprintf("projects/%s/locations/%s/functions/%s", project, str(cfg, "location"), str(cfg, "name"))
-			d, err := readAPIDataSource(ctx, client, s, cfg, c.Functions2BasePath, id, project, "function")
+			d, _, err := readLocatedDataSource(ctx, p, s, cfg, "functions", "function",
+				func(c *Config) string { return c.Functions2BasePath }, nil)
 			if err != nil {
 				return nil, err
 			}

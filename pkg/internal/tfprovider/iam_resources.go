@@ -68,6 +68,18 @@ func parentValidate(parent *iamParent, cfg map[string]any) []*tfprotov5.Diagnost
 	return diags
 }
 
+// validateWithMembers is the parent's checks plus one diagnostic per
+// invalid member of attr.
+func validateWithMembers(parent *iamParent, cfg map[string]any, attr string, members []string) []*tfprotov5.Diagnostic {
+	diags := parentValidate(parent, cfg)
+	for _, m := range members {
+		if err := validateIAMMember(m, attr); err != nil {
+			diags = append(diags, attrDiag(attr, err))
+		}
+	}
+	return diags
+}
+
 func mergeSuppress(parent *iamParent, extra map[string]func(old, new any) bool) map[string]func(old, new any) bool {
 	out := map[string]func(old, new any) bool{}
 	for k, v := range parent.suppress {
@@ -183,13 +195,11 @@ func iamMemberResource(parent *iamParent) *resourceType {
 			"member": stringSuppress(iamMemberCaseEquivalent),
 		}),
 		validate: func(cfg map[string]any) []*tfprotov5.Diagnostic {
-			diags := parentValidate(parent, cfg)
+			var members []string
 			if m, ok := cfg["member"].(string); ok {
-				if err := validateIAMMember(m, "member"); err != nil {
-					diags = append(diags, attrDiag("member", err))
-				}
+				members = []string{m}
 			}
-			return diags
+			return validateWithMembers(parent, cfg, "member", members)
 		},
 	}
 	r.read = func(ctx context.Context, p *provider, state map[string]any) (map[string]any, error) {
@@ -310,13 +320,7 @@ func iamBindingResource(parent *iamParent) *resourceType {
 		}),
 		computedOnUpdate: []string{"etag"},
 		validate: func(cfg map[string]any) []*tfprotov5.Diagnostic {
-			diags := parentValidate(parent, cfg)
-			for _, m := range strList(cfg, "members") {
-				if err := validateIAMMember(m, "members"); err != nil {
-					diags = append(diags, attrDiag("members", err))
-				}
-			}
-			return diags
+			return validateWithMembers(parent, cfg, "members", strList(cfg, "members"))
 		},
 	}
 	r.read = func(ctx context.Context, p *provider, state map[string]any) (map[string]any, error) {
