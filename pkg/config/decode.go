@@ -19,7 +19,7 @@ import (
 func Parse(name string, data []byte) (*Declaration, error) {
 	d := &decoder{errList: errList{file: name}, pos: map[string]Position{}}
 	if len(data) > MaxFileSize {
-		d.add(Position{1, 1}, "", "file is %d bytes; a declaration may be at most %d", len(data), MaxFileSize)
+		d.add(Position{1, 1}, "", "file is larger than %d bytes, the most a declaration may be", MaxFileSize)
 		return nil, d.err()
 	}
 	root, err := d.parseYAML(data)
@@ -76,7 +76,54 @@ func (d *decoder) parseYAML(data []byte) (*yaml.Node, error) {
 		d.add(Position{1, 1}, "", "the declaration is empty")
 		return nil, d.err()
 	}
+	// The size cap counts bytes; aliases can make a small file stand for a
+	// huge tree (a "billion laughs"). Count what they expand to before any of
+	// it is walked.
+	if n := expandedNodes(doc.Content[0], MaxExpandedNodes); n > MaxExpandedNodes {
+		d.add(Position{1, 1}, "", "YAML aliases expand the declaration to more than %d nodes; repeat fewer or larger anchors, or write the entries out", MaxExpandedNodes)
+		return nil, d.err()
+	}
 	return doc.Content[0], nil
+}
+
+// MaxExpandedNodes bounds the YAML nodes a declaration stands for once its
+// aliases are expanded: far above what a real declaration holds, far below
+// what would cost noticeable memory or time.
+const MaxExpandedNodes = 100_000
+
+// expandedNodes counts the nodes of n with every alias expanded, stopping
+// once the count passes limit (it then returns a number above limit). Each
+// anchor is counted once and reused, so the count costs one pass over the
+// nodes as written; an alias cycle counts as too many.
+func expandedNodes(n *yaml.Node, limit int) int {
+	memo := map[*yaml.Node]int{}
+	const inProgress = -1
+	var count func(n *yaml.Node) int
+	count = func(n *yaml.Node) int {
+		if n == nil {
+			return 0
+		}
+		if n.Kind == yaml.AliasNode {
+			return 1 + count(n.Alias)
+		}
+		if c, ok := memo[n]; ok {
+			if c == inProgress {
+				return limit + 1
+			}
+			return c
+		}
+		memo[n] = inProgress
+		total := 1
+		for _, ch := range n.Content {
+			total += count(ch)
+			if total > limit {
+				break
+			}
+		}
+		memo[n] = min(total, limit+1)
+		return memo[n]
+	}
+	return count(n)
 }
 
 func at(n *yaml.Node) Position { return Position{Line: n.Line, Column: n.Column} }
