@@ -99,3 +99,18 @@ func TestTooLargeMessage(t *testing.T) {
 		t.Fatalf("error %q should say %q and never %d", err, want, MaxFileSize+1)
 	}
 }
+
+// A mistyped expectStatus is reported once, as mistyped, not again as an
+// out-of-range status 0.
+func TestMistypedExpectStatusReportedOnce(t *testing.T) {
+	src := "apiVersion: invokerctl/v1\nproject: demo-project\nlocation: us-central1\n" +
+		"grants:\n  - service: orders-api\n    members: [user:a@example.com]\n" +
+		"    invoke:\n      skip: true\n      expectStatus: \"abc\"\n"
+	_, err := Parse("s.yaml", []byte(src))
+	if err == nil {
+		t.Fatal("parsed a string expectStatus")
+	}
+	if n := strings.Count(err.Error(), "expectStatus"); n != 1 || !strings.Contains(err.Error(), "want an integer, got a string") {
+		t.Fatalf("want exactly one expectStatus problem (mistyped), got %d:\n%v", n, err)
+	}
+}

@@ -278,7 +278,7 @@ func validateInvoke(decl *Declaration, d *decoder, g *Grant, path string, hasPub
 	}
 	if _, set := d.pos[ip+".expectStatus"]; !set && inv.ExpectStatus == 0 {
 		inv.ExpectStatus = 200
-	} else if inv.ExpectStatus < 100 || inv.ExpectStatus > 599 {
+	} else if (inv.ExpectStatus < 100 || inv.ExpectStatus > 599) && !d.reported(ip+".expectStatus") {
 		d.add(d.posOf(ip+".expectStatus", ipos), ip+".expectStatus", "%d is not an HTTP status (want 100-599)", inv.ExpectStatus)
 	}
 
