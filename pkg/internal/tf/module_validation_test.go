@@ -12,8 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/invokerctl/invokerctl/pkg/internal/tfprovider"
 )
 
 // validationRoot calls the module with its inputs passed through from
@@ -119,47 +117,14 @@ func validationPlan(t *testing.T, tfPath, dir string, env []string, vars string)
 // terraform plan of a root module that calls the module, one -var-file
 // per case.
 func TestModuleVariableValidations(t *testing.T) {
-	tfPath := needTerraform(t)
-	ctx := context.Background()
+	o := newOfflineTerraform(t)
+	tfPath, env := o.path, envList(o.env)
 	dir := t.TempDir()
-	if err := copyModule(filepath.Join(dir, "modules", "cloud-run-invokers")); err != nil {
-		t.Fatal(err)
-	}
 	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(validationRoot), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mirror := filepath.Join(t.TempDir(), "mirror")
-	if err := tfprovider.InstallMirror(mirror, invokerctlBinary(t)); err != nil {
-		t.Fatal(err)
-	}
-	rc := filepath.Join(t.TempDir(), "terraformrc")
-	if err := os.WriteFile(rc, []byte(tfprovider.CLIConfig(mirror)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	proxy, err := startRefusingProxy()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(proxy.Close)
-	envMap := environMap(os.Environ())
-	for k := range envMap {
-		if isGoogleCredentialEnv(k) || strings.HasPrefix(k, "TF_") {
-			delete(envMap, k)
-		}
-	}
-	envMap["TF_CLI_CONFIG_FILE"] = rc
-	envMap["CHECKPOINT_DISABLE"] = "1"
-	envMap["TF_IN_AUTOMATION"] = "1"
-	envMap["HTTPS_PROXY"], envMap["https_proxy"] = proxy.URL(), proxy.URL()
-	var env []string
-	for k, v := range envMap {
-		env = append(env, k+"="+v)
-	}
-	initCmd := exec.CommandContext(ctx, tfPath, "init", "-backend=false", "-input=false", "-no-color")
-	initCmd.Dir, initCmd.Env = dir, env
-	if out, err := initCmd.CombinedOutput(); err != nil {
-		t.Fatalf("terraform init: %v\n%s", err, out)
-	}
+	var log bytes.Buffer
+	o.initRoot(t, context.Background(), dir, ".", o.env, &log)
 
 	// The control: good inputs pass every validation and plan (one account,
 	// two members), so a refusal below is the validation's doing.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 	tfjson "github.com/hashicorp/terraform-json"
@@ -149,63 +148,13 @@ func (r *Runner) Close() {
 // ExecPath is the Terraform binary in use.
 func (r *Runner) ExecPath() string { return r.tf.ExecPath() }
 
-// InitSpec is what `terraform init` is asked to do.
-type InitSpec struct {
-	BackendConfig []string
-}
-
-// Options are the terraform-exec options for the spec.
-func (s InitSpec) Options() []tfexec.InitOption {
-	opts := []tfexec.InitOption{tfexec.Upgrade(false)}
-	for _, bc := range s.BackendConfig {
-		opts = append(opts, tfexec.BackendConfig(bc))
-	}
-	return opts
-}
-
-// PlanSpec is what `terraform plan` is asked to do.
-type PlanSpec struct {
-	Out         string
-	Destroy     bool
-	LockTimeout string
-}
-
-// Options are the terraform-exec options for the spec.
-func (s PlanSpec) Options() []tfexec.PlanOption {
-	opts := []tfexec.PlanOption{tfexec.Out(s.Out), tfexec.LockTimeout(s.LockTimeout)}
-	if s.Destroy {
-		opts = append(opts, tfexec.Destroy(true))
-	}
-	return opts
-}
-
-// ApplySpec is what `terraform apply` is asked to do: exactly one plan file.
-type ApplySpec struct {
-	PlanFile    string
-	LockTimeout string
-}
-
-// Options are the terraform-exec options for the spec.
-func (s ApplySpec) Options() []tfexec.ApplyOption {
-	return []tfexec.ApplyOption{tfexec.LockTimeout(s.LockTimeout), tfexec.DirOrPlan(s.PlanFile)}
-}
-
-// InitSpec builds the init step for this working directory.
-func (r *Runner) InitSpec() InitSpec { return InitSpec{BackendConfig: r.backend} }
-
-// PlanSpec builds the plan step.
-func (r *Runner) PlanSpec(destroy bool) PlanSpec {
-	return PlanSpec{Out: r.WS.Path(PlanFile), Destroy: destroy, LockTimeout: r.lockTimeout}
-}
-
-// ApplySpec builds the apply step for planFile.
-func (r *Runner) ApplySpec(planFile string) ApplySpec {
-	return ApplySpec{PlanFile: planFile, LockTimeout: r.lockTimeout}
-}
-
 // Init runs terraform init.
 func (r *Runner) Init(ctx context.Context) error {
-	if err := r.tf.Init(ctx, r.InitSpec().Options()...); err != nil {
+	opts := []tfexec.InitOption{tfexec.Upgrade(false)}
+	for _, bc := range r.backend {
+		opts = append(opts, tfexec.BackendConfig(bc))
+	}
+	if err := r.tf.Init(ctx, opts...); err != nil {
 		return &StepError{Step: "init", Workdir: r.WS.Dir, Err: err}
 	}
 	return nil
@@ -217,33 +166,32 @@ type PlanResult struct {
 	// Changes is Terraform's own answer (plan -detailed-exitcode).
 	Changes bool
 	Summary *Summary
-	Plan    *tfjson.Plan
 }
 
 // Plan writes a plan file (a destroy plan when destroy is true), reads it
 // back with `show -json` and summarizes it.
 func (r *Runner) Plan(ctx context.Context, destroy bool) (*PlanResult, error) {
-	spec := r.PlanSpec(destroy)
-	changes, err := r.tf.Plan(ctx, spec.Options()...)
+	planFile := r.WS.Path(PlanFile)
+	changes, err := r.tf.Plan(ctx, tfexec.Out(planFile), tfexec.Destroy(destroy), tfexec.LockTimeout(r.lockTimeout))
 	if err != nil {
 		return nil, &StepError{Step: "plan", Workdir: r.WS.Dir, Err: err}
 	}
 	var p *tfjson.Plan
 	err = r.quiet(func() error {
 		var err error
-		p, err = r.tf.ShowPlanFile(ctx, spec.Out)
+		p, err = r.tf.ShowPlanFile(ctx, planFile)
 		return err
 	})
 	if err != nil {
 		return nil, &StepError{Step: "show", Workdir: r.WS.Dir, Err: err}
 	}
-	return &PlanResult{PlanFile: spec.Out, Changes: changes, Summary: Summarize(p), Plan: p}, nil
+	return &PlanResult{PlanFile: planFile, Changes: changes, Summary: Summarize(p)}, nil
 }
 
 // Apply applies exactly the given plan file, then removes it (a plan file
 // can be applied only once).
 func (r *Runner) Apply(ctx context.Context, planFile string) error {
-	if err := r.tf.Apply(ctx, r.ApplySpec(planFile).Options()...); err != nil {
+	if err := r.tf.Apply(ctx, tfexec.LockTimeout(r.lockTimeout), tfexec.DirOrPlan(planFile)); err != nil {
 		return &StepError{Step: "apply", Workdir: r.WS.Dir, Err: err}
 	}
 	_ = os.Remove(planFile)
@@ -313,16 +261,11 @@ func (r *Runner) Outputs(ctx context.Context) (*Outputs, error) {
 	if err != nil {
 		return nil, &StepError{Step: "output", Workdir: r.WS.Dir, Err: err}
 	}
-	obj := map[string]json.RawMessage{}
-	keys := make([]string, 0, len(raw))
-	for k := range raw {
-		keys = append(keys, k)
+	values := make(map[string]json.RawMessage, len(raw))
+	for k, o := range raw {
+		values[k] = o.Value
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		obj[k] = raw[k].Value
-	}
-	b, err := json.Marshal(obj)
+	b, err := json.Marshal(values)
 	if err != nil {
 		return nil, err
 	}

@@ -225,7 +225,8 @@ func Summarize(p *tfjson.Plan) *Summary {
 		}
 		a.sc.Add, a.sc.Remove = sortedSet(a.add), sortedSet(a.remove)
 		if a.set != nil {
-			a.sc.Set = append([]string(nil), a.set...)
+			// strList gave a.set its own backing array.
+			a.sc.Set = a.set
 			sort.Strings(a.sc.Set)
 		}
 		s.Services = append(s.Services, a.sc)

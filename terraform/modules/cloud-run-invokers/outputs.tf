@@ -9,7 +9,7 @@ output "service_account_members" {
 }
 
 output "target_services" {
-  description = "The Cloud Run service each grant lands on (a function's backing service for function grants), keyed like var.invoker_grants."
+  description = "The Cloud Run service each grant lands on (a function's backing service for function grants), keyed like var.invoker_grants: {project, location, service, function}."
   value = {
     for k, g in local.grants : k => {
       project  = var.project_id
@@ -21,7 +21,7 @@ output "target_services" {
 }
 
 output "invoker_members" {
-  description = "Every roles/run.invoker member this module manages through google_cloud_run_v2_service_iam_member (non-authoritative grants), keyed \"GRANT|MEMBER\"."
+  description = "Every roles/run.invoker member this module manages through google_cloud_run_v2_service_iam_member (non-authoritative grants), keyed \"GRANT|MEMBER\": {grant, project, location, service, role, member}."
   value = {
     for k, r in google_cloud_run_v2_service_iam_member.this : k => {
       grant    = local.member_grants[k].grant
@@ -36,7 +36,7 @@ output "invoker_members" {
 }
 
 output "invoker_bindings" {
-  description = "Every authoritative roles/run.invoker binding this module manages through google_cloud_run_v2_service_iam_binding, keyed like var.invoker_grants."
+  description = "Every authoritative roles/run.invoker binding this module manages through google_cloud_run_v2_service_iam_binding, keyed like var.invoker_grants: {project, location, service, role, members}."
   value = {
     for k, r in google_cloud_run_v2_service_iam_binding.this : k => {
       project  = r.project
@@ -49,7 +49,7 @@ output "invoker_bindings" {
 }
 
 output "token_creator_bindings" {
-  description = "roles/iam.serviceAccountTokenCreator grants on the created accounts, keyed like var.service_accounts."
+  description = "roles/iam.serviceAccountTokenCreator grants on the created accounts, keyed like var.service_accounts: {service_account, role, member}."
   value = {
     for k, r in google_service_account_iam_member.token_creator : k => {
       service_account = r.service_account_id

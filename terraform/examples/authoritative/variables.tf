@@ -1,0 +1,27 @@
+variable "project_id" {
+  description = "Project that holds the Cloud Run service and the new caller account."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the Cloud Run service."
+  type        = string
+  default     = "us-central1"
+}
+
+variable "service_name" {
+  description = "Name of the existing Cloud Run service whose roles/run.invoker list the module owns."
+  type        = string
+}
+
+variable "caller_account_id" {
+  description = "Account id of the service account to create and grant."
+  type        = string
+  default     = "payments-caller"
+}
+
+variable "members" {
+  description = "Other IAM members (user:, group:, serviceAccount:, ...) that keep roles/run.invoker on the service."
+  type        = list(string)
+  default     = []
+}
