@@ -21,6 +21,8 @@ var (
 	functionNameRe = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
 	backendKeyRe   = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 	invokePathRe   = regexp.MustCompile(`^/[^\s]*$`)
+	// Short account names, used in grants in place of a member.
+	shortNameRe = regexp.MustCompile(`^[a-z][-a-z0-9]*$`)
 )
 
 // Backends Terraform has built in.
@@ -168,21 +170,18 @@ func resolveMember(decl *Declaration, d *decoder, m string, pos Position, path s
 		d.add(pos, path, "must not be empty")
 		return "", false
 	}
-	if isShortName(m) {
-		if !shortNameRe.MatchString(m) {
-			d.add(pos, path, "%q is not a valid IAM member (%s) nor a short account name", m, memberWant)
-			return "", false
-		}
+	short, err := checkMember(m)
+	if err != nil {
+		d.add(pos, path, "%s", err)
+		return "", false
+	}
+	if short {
 		sa, ok := decl.Account(m)
 		if !ok {
 			d.add(pos, path, "unknown short name %q: no serviceAccounts entry has that name (declared: %s)", m, declaredNames(decl))
 			return "", false
 		}
 		return sa.Member(decl.Project), true
-	}
-	if MemberKind(m) == "" {
-		d.add(pos, path, "%q is not a valid IAM member (%s)", m, memberWant)
-		return "", false
 	}
 	return NormalizeMember(m), true
 }

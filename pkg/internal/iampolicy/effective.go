@@ -3,6 +3,8 @@ package iampolicy
 import (
 	"context"
 	"sort"
+
+	"github.com/invokerctl/invokerctl/pkg/internal/member"
 )
 
 // Policy is the part of an IAM policy invokerctl reads.
@@ -48,7 +50,7 @@ type Grant struct {
 // permission on a service: the service policy's bindings and the project
 // policy's, each role resolved through roles. deleted: members are included
 // (they hold nothing, but auditors want to see them); callers filter with
-// IsDeleted. The result is sorted by member, then source, then role.
+// member.IsDeleted. The result is sorted by member, then source, then role.
 func EffectiveInvokers(ctx context.Context, roles *RoleResolver, permission string, service, project *Policy) ([]Grant, error) {
 	var out []Grant
 	for _, src := range []struct {
@@ -67,7 +69,7 @@ func EffectiveInvokers(ctx context.Context, roles *RoleResolver, permission stri
 				continue
 			}
 			for _, m := range b.Members {
-				out = append(out, Grant{Member: Normalize(m), Role: b.Role, Source: src.s, Condition: b.Condition})
+				out = append(out, Grant{Member: member.Normalize(m), Role: b.Role, Source: src.s, Condition: b.Condition})
 			}
 		}
 	}
@@ -98,26 +100,26 @@ const (
 	StatusMissing Status = "missing"
 )
 
-// Check returns how member stands against grants, and the grant that
+// Check returns how member m stands against grants, and the grant that
 // decides it (nil when missing). Unconditional direct grants beat inherited
 // ones, which beat conditional ones, which beat public access.
-func Check(member string, grants []Grant) (Status, *Grant) {
-	member = Normalize(member)
+func Check(m string, grants []Grant) (Status, *Grant) {
+	m = member.Normalize(m)
 	var inherited, conditional, public *Grant
 	for i := range grants {
 		g := &grants[i]
 		switch {
-		case g.Member == member && g.Condition == nil && g.Source == SourceService:
+		case g.Member == m && g.Condition == nil && g.Source == SourceService:
 			return StatusDirect, g
-		case g.Member == member && g.Condition == nil:
+		case g.Member == m && g.Condition == nil:
 			if inherited == nil {
 				inherited = g
 			}
-		case g.Member == member:
+		case g.Member == m:
 			if conditional == nil {
 				conditional = g
 			}
-		case g.Condition == nil && (g.Member == AllUsers || (g.Member == AllAuthenticatedUsers && !IsPublic(member))):
+		case g.Condition == nil && (g.Member == string(member.AllUsers) || (g.Member == string(member.AllAuthenticatedUsers) && !member.IsPublic(m))):
 			if public == nil {
 				public = g
 			}
@@ -158,10 +160,10 @@ func ExposureOf(grants []Grant, invokerIAMDisabled bool) Exposure {
 			continue
 		}
 		switch g.Member {
-		case AllUsers:
+		case string(member.AllUsers):
 			e.AllUsers = true
 			e.Via = append(e.Via, g)
-		case AllAuthenticatedUsers:
+		case string(member.AllAuthenticatedUsers):
 			e.AllAuthenticatedUsers = true
 			e.Via = append(e.Via, g)
 		}
@@ -174,7 +176,7 @@ func DeletedMembers(grants []Grant) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, g := range grants {
-		if IsDeleted(g.Member) && !seen[g.Member] {
+		if member.IsDeleted(g.Member) && !seen[g.Member] {
 			seen[g.Member] = true
 			out = append(out, g.Member)
 		}

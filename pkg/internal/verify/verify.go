@@ -13,6 +13,7 @@ import (
 
 	"github.com/invokerctl/invokerctl/pkg/internal/gcp"
 	"github.com/invokerctl/invokerctl/pkg/internal/iampolicy"
+	"github.com/invokerctl/invokerctl/pkg/internal/member"
 	crm "google.golang.org/api/cloudresourcemanager/v1"
 	run "google.golang.org/api/run/v2"
 )
@@ -188,7 +189,7 @@ func (v *Verifier) verifyOne(ctx context.Context, roles *iampolicy.RoleResolver,
 			// No binding, but the service skips the invoke check entirely.
 			status = iampolicy.StatusPublic
 		}
-		mr := MemberResult{Member: iampolicy.Normalize(m), Status: status}
+		mr := MemberResult{Member: member.Normalize(m), Status: status}
 		if g != nil {
 			mr.Role, mr.Source = g.Role, g.Source
 		}
@@ -242,7 +243,7 @@ func exposureText(e iampolicy.Exposure) string {
 // wrongRoleHint explains a missing grant when the member holds a role that
 // looks like an invoker role but does not carry run.routes.invoke — chiefly
 // roles/cloudfunctions.invoker, which covers only 1st-gen functions.
-func wrongRoleHint(ctx context.Context, roles *iampolicy.RoleResolver, member string, policies ...*iampolicy.Policy) string {
+func wrongRoleHint(ctx context.Context, roles *iampolicy.RoleResolver, who string, policies ...*iampolicy.Policy) string {
 	for _, p := range policies {
 		if p == nil {
 			continue
@@ -253,7 +254,7 @@ func wrongRoleHint(ctx context.Context, roles *iampolicy.RoleResolver, member st
 				continue
 			}
 			for _, m := range b.Members {
-				if iampolicy.SameMember(m, member) {
+				if member.Same(m, who) {
 					return fmt.Sprintf("it holds %s, which covers only 1st-gen Cloud Functions; a Cloud Run service or 2nd-gen function needs roles/run.invoker on the service", b.Role)
 				}
 			}
