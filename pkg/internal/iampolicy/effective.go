@@ -2,22 +2,40 @@ package iampolicy
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"sort"
 
 	"github.com/invokerctl/invokerctl/pkg/internal/member"
 )
 
-// Policy is the part of an IAM policy invokerctl reads.
+// Policy is the part of an IAM policy invokerctl reads, in IAM v1's JSON
+// form.
 type Policy struct {
-	Etag     string
-	Bindings []Binding
+	Etag     string    `json:"etag,omitempty"`
+	Bindings []Binding `json:"bindings,omitempty"`
 }
 
 // Binding binds members to a role, optionally under a condition.
 type Binding struct {
-	Role      string
-	Members   []string
-	Condition *Condition
+	Role      string     `json:"role"`
+	Members   []string   `json:"members"`
+	Condition *Condition `json:"condition,omitempty"`
+}
+
+// FromAPI converts the Policy of a generated Google API client (Run v2 and
+// Resource Manager v1 each generate their own copy of IAM v1's Policy) by
+// way of its JSON form, which is IAM's and the same for all of them.
+func FromAPI(p any) (*Policy, error) {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encoding IAM policy: %w", err)
+	}
+	var out Policy
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, fmt.Errorf("decoding IAM policy: %w", err)
+	}
+	return &out, nil
 }
 
 // Condition is a binding's CEL condition.

@@ -6,6 +6,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	crm "google.golang.org/api/cloudresourcemanager/v1"
+	run "google.golang.org/api/run/v2"
 )
 
 func TestPredefinedInvokerRoles(t *testing.T) {
@@ -138,5 +141,36 @@ func TestCustomRoleErrorsAndCache(t *testing.T) {
 	}
 	if _, err := NewRoleResolver(nil).Has(ctx, "organizations/1/roles/x", InvokePermission); err == nil {
 		t.Error("custom role without getter should fail")
+	}
+}
+
+// The Run v2 and Resource Manager v1 copies of IAM's Policy convert alike,
+// conditions included.
+func TestFromAPI(t *testing.T) {
+	want := &Policy{Etag: "BwX=", Bindings: []Binding{
+		{Role: "roles/run.invoker", Members: []string{"user:a@example.com"}},
+		{Role: "roles/run.invoker", Members: []string{"group:g@example.com"}, Condition: &Condition{Title: "t", Description: "d", Expression: "request.time < timestamp('2030-01-01T00:00:00Z')"}},
+	}}
+	fromRun, err := FromAPI(&run.GoogleIamV1Policy{Etag: "BwX=", Bindings: []*run.GoogleIamV1Binding{
+		{Role: "roles/run.invoker", Members: []string{"user:a@example.com"}},
+		{Role: "roles/run.invoker", Members: []string{"group:g@example.com"}, Condition: &run.GoogleTypeExpr{Title: "t", Description: "d", Expression: want.Bindings[1].Condition.Expression, Location: "ignored"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromCRM, err := FromAPI(&crm.Policy{Etag: "BwX=", Version: 3, Bindings: []*crm.Binding{
+		{Role: "roles/run.invoker", Members: []string{"user:a@example.com"}},
+		{Role: "roles/run.invoker", Members: []string{"group:g@example.com"}, Condition: &crm.Expr{Title: "t", Description: "d", Expression: want.Bindings[1].Condition.Expression}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, got := range map[string]*Policy{"run": fromRun, "crm": fromCRM} {
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: got %+v, want %+v", name, got, want)
+		}
+	}
+	if _, err := FromAPI(func() {}); err == nil {
+		t.Error("a value without a JSON form converted")
 	}
 }

@@ -296,7 +296,11 @@ func (v *Verifier) readService(ctx context.Context, name string) (*serviceState,
 	if err != nil {
 		return nil, fmt.Errorf("reading IAM policy of %s: %w", name, err)
 	}
-	return &serviceState{svc: svc, policy: fromRunPolicy(pol)}, nil
+	p, err := iampolicy.FromAPI(pol)
+	if err != nil {
+		return nil, fmt.Errorf("IAM policy of %s: %w", name, err)
+	}
+	return &serviceState{svc: svc, policy: p}, nil
 }
 
 func (v *Verifier) readProjectPolicy(ctx context.Context, project string) (*iampolicy.Policy, error) {
@@ -305,7 +309,11 @@ func (v *Verifier) readProjectPolicy(ctx context.Context, project string) (*iamp
 	if err != nil {
 		return nil, fmt.Errorf("reading IAM policy of project %s: %w", project, err)
 	}
-	return fromCRMPolicy(pol), nil
+	p, err := iampolicy.FromAPI(pol)
+	if err != nil {
+		return nil, fmt.Errorf("IAM policy of project %s: %w", project, err)
+	}
+	return p, nil
 }
 
 func (v *Verifier) customRole(ctx context.Context, name string) ([]string, error) {
@@ -335,30 +343,6 @@ func projectOf(serviceName string) (string, error) {
 		return "", fmt.Errorf("malformed service name %q", serviceName)
 	}
 	return parts[1], nil
-}
-
-func fromRunPolicy(p *run.GoogleIamV1Policy) *iampolicy.Policy {
-	out := &iampolicy.Policy{Etag: p.Etag}
-	for _, b := range p.Bindings {
-		nb := iampolicy.Binding{Role: b.Role, Members: b.Members}
-		if b.Condition != nil {
-			nb.Condition = &iampolicy.Condition{Title: b.Condition.Title, Description: b.Condition.Description, Expression: b.Condition.Expression}
-		}
-		out.Bindings = append(out.Bindings, nb)
-	}
-	return out
-}
-
-func fromCRMPolicy(p *crm.Policy) *iampolicy.Policy {
-	out := &iampolicy.Policy{Etag: p.Etag}
-	for _, b := range p.Bindings {
-		nb := iampolicy.Binding{Role: b.Role, Members: b.Members}
-		if b.Condition != nil {
-			nb.Condition = &iampolicy.Condition{Title: b.Condition.Title, Description: b.Condition.Description, Expression: b.Condition.Expression}
-		}
-		out.Bindings = append(out.Bindings, nb)
-	}
-	return out
 }
 
 // onceMap computes each key's value once, sharing it (and its error) with
