@@ -12,8 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // memberClass is what a member string is, as the declaration sees it.
@@ -147,15 +145,7 @@ func schemaVerdicts(t *testing.T) []verdict {
 	schema := compileSchema(t)
 	valid := func(doc map[string]any) bool {
 		doc["apiVersion"], doc["project"], doc["location"] = APIVersion, "demo-project", "us-central1"
-		js, err := json.Marshal(doc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return schema.Validate(inst) == nil
+		return schema.Validate(jsonInstance(t, doc)) == nil
 	}
 	out := make([]verdict, len(memberCases))
 	for i, c := range memberCases {
