@@ -2,44 +2,61 @@
 // entries of an allow policy binding's members list). The declaration's
 // validation (pkg/config) and the policy matching of verify
 // (pkg/internal/iampolicy) both use it, so what a declaration may name and
-// what a policy read back is compared with are the same grammar.
+// what a policy read back is compared with are the same grammar. The JSON
+// Schema (pkg/config/invokers.schema.json) and the Terraform module's
+// variables.tf spell the same grammar as patterns; a table test in
+// pkg/config feeds one set of cases through all three.
 //
-// The grammar is the one Google documents in "Principal identifiers"
-// (https://cloud.google.com/iam/docs/principal-identifiers, section
-// "Principal identifiers for allow policies") and in the members field of
-// the IAM v1 Binding message
+// The grammar is the one Google documents in "Principal identifiers",
+// section "Principal identifiers for allow policies"
+// (https://cloud.google.com/iam/docs/principal-identifiers), and in the
+// members field of the IAM v1 Binding message
 // (https://cloud.google.com/iam/docs/reference/rest/v1/Policy#Binding):
 //
-//	Kind            Form                                                                      Notes
-//	allUsers        allUsers                                                                  anyone on the internet
-//	allAuthenticated allAuthenticatedUsers                                                    any Google identity
-//	user            user:EMAIL                                                                Google Account
-//	serviceAccount  serviceAccount:EMAIL                                                      service account
-//	serviceAccount  serviceAccount:PROJECT_ID.svc.id.goog[NAMESPACE/KSA]                      Kubernetes service account (legacy GKE form)
-//	serviceAccount  serviceAccount:DOMAIN:PROJECT_ID.svc.id.goog[NAMESPACE/KSA]               the same in a domain-scoped project
-//	group           group:EMAIL                                                               Google group
-//	domain          domain:DOMAIN                                                             Google Workspace / Cloud Identity domain
-//	principal       principal://iam.googleapis.com/locations/global/workforcePools/POOL/subject/SUBJECT
-//	principal       principal://iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/POOL/subject/SUBJECT
-//	principalSet    principalSet://iam.googleapis.com/locations/global/workforcePools/POOL/group/GROUP
-//	principalSet    principalSet://iam.googleapis.com/locations/global/workforcePools/POOL/attribute.NAME/VALUE
-//	principalSet    principalSet://iam.googleapis.com/locations/global/workforcePools/POOL/*
-//	principalSet    principalSet://iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/POOL/group/GROUP
-//	principalSet    principalSet://iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/POOL/attribute.NAME/VALUE
-//	principalSet    principalSet://iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/POOL/*
-//	principalSet    principalSet://iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/PROJECT_ID.svc.id.goog/namespace/NAMESPACE
-//	principalSet    principalSet://iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/PROJECT_ID.svc.id.goog/kubernetes.cluster/https://container.googleapis.com/v1/projects/...
-//	principalSet    principalSet://cloudresourcemanager.googleapis.com/(projects|folders|organizations)/NUMBER/type/ServiceAccount
-//	deleted         deleted:user:EMAIL?uid=ID, deleted:group:EMAIL?uid=ID, deleted:serviceAccount:EMAIL?uid=ID
+//	Kind                   Form
+//	allUsers               allUsers                                      anyone on the internet
+//	allAuthenticatedUsers  allAuthenticatedUsers                         any Google identity
+//	user                   user:EMAIL                                    Google Account
+//	group                  group:EMAIL                                   Google group
+//	domain                 domain:DOMAIN                                 Workspace / Cloud Identity domain
+//	serviceAccount         serviceAccount:EMAIL                          service account
+//	serviceAccount         serviceAccount:PROJECT.svc.id.goog[NS/KSA]    Kubernetes service account (GKE)
+//	principal              principal://iam.googleapis.com/WFPOOL/subject/SUBJECT
+//	principal              principal://iam.googleapis.com/WLPOOL/subject/SUBJECT
+//	principalSet           principalSet://iam.googleapis.com/WFPOOL/group/GROUP
+//	principalSet           principalSet://iam.googleapis.com/WFPOOL/attribute.NAME/VALUE
+//	principalSet           principalSet://iam.googleapis.com/WFPOOL/*
+//	principalSet           principalSet://iam.googleapis.com/WLPOOL/group/GROUP
+//	principalSet           principalSet://iam.googleapis.com/WLPOOL/attribute.NAME/VALUE
+//	principalSet           principalSet://iam.googleapis.com/WLPOOL/*
+//	principalSet           principalSet://iam.googleapis.com/WLPOOL/namespace/NS             GKE pods of a namespace
+//	principalSet           principalSet://iam.googleapis.com/WLPOOL/kubernetes.cluster/URL   GKE pods of a cluster
+//	principalSet           principalSet://cloudresourcemanager.googleapis.com/CONTAINER/NUMBER/type/ServiceAccount
+//	deleted                deleted:user:EMAIL?uid=ID, deleted:group:EMAIL?uid=ID, deleted:serviceAccount:EMAIL?uid=ID
 //
-// principal:// and principalSet:// identifiers name IAM's own federation
-// pools and resource sets, so their host is iam.googleapis.com (or, for the
-// set of a container's service accounts, cloudresourcemanager.googleapis.com);
-// any other host is refused. deleted: members are what IAM writes into a
-// policy after the principal is deleted: Parse accepts them (they appear in
-// policies that are read back), but they cannot be granted, so a declaration
-// refuses them (see Member.Grantable). Built-in resource identities, whose
-// form varies by resource, are not accepted.
+// where
+//
+//	EMAIL     RFC 5322 atext local part @ a host name of two or more labels
+//	DOMAIN    a host name of two or more labels
+//	PROJECT   a project id (6-30 of [a-z0-9-], starting with a letter), optionally
+//	          scoped by a domain as domain-scoped projects are: example.com:my-project
+//	NS, KSA   a Kubernetes namespace (DNS label) and service account (DNS subdomain)
+//	WFPOOL    locations/global/workforcePools/POOL_ID
+//	WLPOOL    projects/PROJECT_NUMBER/locations/global/workloadIdentityPools/POOL_ID
+//	          (GKE's pool is PROJECT.svc.id.goog)
+//	CONTAINER projects, folders or organizations
+//	URL       https://container.googleapis.com/v1/projects/...
+//	SUBJECT, VALUE   any non-blank text (subjects hold '/' and ':', e.g. ns/NS/sa/KSA)
+//
+// Two consequences settle what invokerctl's parsers once disagreed on:
+// serviceAccount:example.com:my-project.svc.id.goog[ns/ksa] is a member
+// (the Kubernetes form of a domain-scoped project), and principal:// or
+// principalSet:// on any host other than the two above is not (IAM's
+// federation pools and resource sets live there). deleted: members are what
+// IAM writes into a policy once a principal is deleted: Parse accepts them
+// because policies read back hold them, but they cannot be granted, so a
+// declaration refuses them (Member.Grantable). Built-in resource
+// identities, whose form varies by resource, are not accepted.
 package member
 
 import (
