@@ -168,7 +168,7 @@ func TestRules(t *testing.T) {
 		{"principalSet", "grants:\n  - service: s\n    members: [\"principalSet://iam.googleapis.com/locations/global/workforcePools/p/group/g\", caller-one]\n", ""},
 		{"workload identity", "grants:\n  - service: s\n    members: [\"serviceAccount:my-project.svc.id.goog[ns/ksa]\"]\n", ""},
 		{"domain", "grants:\n  - service: s\n    members: [\"domain:example.com\", caller-one]\n", ""},
-		{"deleted member", "grants:\n  - service: s\n    members: [\"deleted:serviceAccount:a@b.iam.gserviceaccount.com?uid=1\"]\n", "is not a valid IAM member"},
+		{"deleted member", "grants:\n  - service: s\n    members: [\"deleted:serviceAccount:a@b.iam.gserviceaccount.com?uid=1\"]\n", "names a deleted principal"},
 		{"bad email", "grants:\n  - service: s\n    members: [\"user:nobody\"]\n", `"user:nobody" is not a valid IAM member`},
 		{"empty member", "grants:\n  - service: s\n    members: [\"\"]\n", "grants[0].members[0]: must not be empty"},
 		{"no members", "grants:\n  - service: s\n    members: []\n", "grants[0].members: at least one member is required"},
@@ -255,9 +255,11 @@ func TestMemberKind(t *testing.T) {
 		"allusers":                                   "",
 		"user:":                                      "",
 		"sa:foo":                                     "",
-		"principal://iam.googleapis.com/x":           "principal",
-		"principal://evil.example.com/x":             "",
-		"projectOwners":                              "",
+		"principal://iam.googleapis.com/x":           "",
+		"principal://iam.googleapis.com/locations/global/workforcePools/staff/subject/a@example.com": "principal",
+		"deleted:user:a@example.com?uid=123": "",
+		"principal://evil.example.com/x":     "",
+		"projectOwners":                      "",
 	} {
 		if got := MemberKind(m); got != want {
 			t.Errorf("MemberKind(%q) = %q, want %q", m, got, want)

@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -240,21 +241,26 @@ func (d *decoder) mergedPairs(n *yaml.Node, path string) [][2]*yaml.Node {
 }
 
 func knownKeys(fields map[string]fieldFunc) string {
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
+	return strings.Join(slices.Sorted(maps.Keys(fields)), ", ")
+}
+
+// shaped reports whether n is present (null is absent) and a node of kind
+// and, when tag is set, of that tag; a node of another shape is reported
+// as "want <what>".
+func (d *decoder) shaped(n *yaml.Node, path string, kind yaml.Kind, tag, what string) bool {
+	if isNull(n) {
+		return false
 	}
-	sort.Strings(keys)
-	return strings.Join(keys, ", ")
+	if n.Kind != kind || (tag != "" && n.ShortTag() != tag) {
+		d.add(at(n), path, "want %s, got %s", what, kindName(n))
+		return false
+	}
+	return true
 }
 
 // sequence walks a list node; null counts as an empty list.
 func (d *decoder) sequence(n *yaml.Node, path string, each func(i int, item *yaml.Node, path string)) {
-	if isNull(n) {
-		return
-	}
-	if n.Kind != yaml.SequenceNode {
-		d.add(at(n), path, "want a list, got %s", kindName(n))
+	if !d.shaped(n, path, yaml.SequenceNode, "", "a list") {
 		return
 	}
 	for i, item := range n.Content {
@@ -266,22 +272,14 @@ func (d *decoder) sequence(n *yaml.Node, path string, each func(i int, item *yam
 }
 
 func (d *decoder) str(n *yaml.Node, path string, dst *string) {
-	if isNull(n) {
-		return
-	}
-	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
-		d.add(at(n), path, "want a string, got %s", kindName(n))
+	if !d.shaped(n, path, yaml.ScalarNode, "!!str", "a string") {
 		return
 	}
 	*dst = n.Value
 }
 
 func (d *decoder) boolean(n *yaml.Node, path string, dst *bool) {
-	if isNull(n) {
-		return
-	}
-	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" {
-		d.add(at(n), path, "want true or false, got %s", kindName(n))
+	if !d.shaped(n, path, yaml.ScalarNode, "!!bool", "true or false") {
 		return
 	}
 	v, err := strconv.ParseBool(strings.ToLower(n.Value))
@@ -295,11 +293,7 @@ func (d *decoder) boolean(n *yaml.Node, path string, dst *bool) {
 }
 
 func (d *decoder) integer(n *yaml.Node, path string, dst *int) {
-	if isNull(n) {
-		return
-	}
-	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
-		d.add(at(n), path, "want an integer, got %s", kindName(n))
+	if !d.shaped(n, path, yaml.ScalarNode, "!!int", "an integer") {
 		return
 	}
 	v, err := strconv.ParseInt(n.Value, 0, 32)
@@ -313,11 +307,7 @@ func (d *decoder) integer(n *yaml.Node, path string, dst *int) {
 // stringMap decodes a mapping of scalars into strings (numbers and booleans
 // are kept as written: backend settings are strings to Terraform).
 func (d *decoder) stringMap(n *yaml.Node, path string, dst *map[string]string) {
-	if isNull(n) {
-		return
-	}
-	if n.Kind != yaml.MappingNode {
-		d.add(at(n), path, "want a mapping, got %s", kindName(n))
+	if !d.shaped(n, path, yaml.MappingNode, "", "a mapping") {
 		return
 	}
 	out := map[string]string{}

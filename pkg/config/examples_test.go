@@ -36,6 +36,13 @@ func yamlToInstance(t testing.TB, data []byte) any {
 	if err := yaml.Unmarshal(data, &v); err != nil {
 		t.Fatal(err)
 	}
+	return jsonInstance(t, v)
+}
+
+// jsonInstance converts a Go value to the JSON value model the validator
+// expects.
+func jsonInstance(t testing.TB, v any) any {
+	t.Helper()
 	js, err := json.Marshal(v)
 	if err != nil {
 		t.Fatal(err)

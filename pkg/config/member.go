@@ -1,81 +1,64 @@
 package config
 
 import (
-	"regexp"
+	"errors"
+	"fmt"
 	"strings"
+
+	"github.com/invokerctl/invokerctl/pkg/internal/member"
 )
 
-// Member kinds accepted in grants, as IAM spells their prefixes.
+// The special members that make a target public.
 const (
-	AllUsers              = "allUsers"
-	AllAuthenticatedUsers = "allAuthenticatedUsers"
+	AllUsers              = string(member.AllUsers)
+	AllAuthenticatedUsers = string(member.AllAuthenticatedUsers)
 )
 
-// memberWant is the list of accepted forms quoted in error messages.
-const memberWant = "want user:, serviceAccount:, group:, domain:, principal://, principalSet://, allUsers, allAuthenticatedUsers"
-
-var (
-	emailRe  = regexp.MustCompile(`^[A-Za-z0-9.!#$%&'*+/=?^_` + "`" + `{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$`)
-	domainRe = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$`)
-	// serviceAccount:{project}.svc.id.goog[{namespace}/{ksa}] (GKE workload identity).
-	workloadIdentityRe = regexp.MustCompile(`^[a-z][a-z0-9.:-]*\.svc\.id\.goog\[[a-z0-9-]{1,63}/[a-z0-9.-]{1,253}\]$`)
-	principalRe        = regexp.MustCompile(`^principal(Set)?://iam\.googleapis\.com/[A-Za-z0-9._~%!$&'()*+,;=:@/-]+$`)
-	shortNameRe        = regexp.MustCompile(`^[a-z][-a-z0-9]*$`)
-)
-
-// MemberKind classifies an IAM member string; it returns "" for a string that
-// is not a valid member.
+// MemberKind classifies an IAM member a declaration may name ("user",
+// "serviceAccount", "group", "domain", "principal", "principalSet",
+// "allUsers" or "allAuthenticatedUsers"); it returns "" for anything else,
+// including deleted: members, which cannot be granted.
 func MemberKind(m string) string {
-	switch m {
-	case AllUsers, AllAuthenticatedUsers:
-		return m
-	}
-	if principalRe.MatchString(m) {
-		if strings.HasPrefix(m, "principalSet://") {
-			return "principalSet"
-		}
-		return "principal"
-	}
-	prefix, value, ok := strings.Cut(m, ":")
-	if !ok || value == "" || len(m) > 512 {
+	p, err := member.Parse(m)
+	if err != nil || !p.Grantable() {
 		return ""
 	}
-	switch prefix {
-	case "user", "group":
-		if emailRe.MatchString(value) {
-			return prefix
-		}
-	case "serviceAccount":
-		if emailRe.MatchString(value) || workloadIdentityRe.MatchString(value) {
-			return prefix
-		}
-	case "domain":
-		if domainRe.MatchString(value) {
-			return prefix
-		}
-	}
-	return ""
+	return string(p.Kind)
 }
 
 // IsPublicMember reports whether m grants access to everyone.
-func IsPublicMember(m string) bool { return m == AllUsers || m == AllAuthenticatedUsers }
+func IsPublicMember(m string) bool { return member.IsPublic(m) }
 
 // NormalizeMember lower-cases the value of user, serviceAccount, group and
 // domain members, as IAM stores them; other members are returned unchanged.
-func NormalizeMember(m string) string {
-	prefix, value, ok := strings.Cut(m, ":")
-	if !ok {
-		return m
-	}
-	switch prefix {
-	case "user", "serviceAccount", "group", "domain":
-		return prefix + ":" + strings.ToLower(value)
-	}
-	return m
-}
+func NormalizeMember(m string) string { return member.Normalize(m) }
 
 // isShortName reports whether m is written as a short account name rather
 // than an IAM member: no prefix, and not one of the special members.
 func isShortName(m string) bool {
 	return !strings.Contains(m, ":") && !IsPublicMember(m)
+}
+
+// checkMember checks a member as written in a declaration: either a short
+// account name (short is true; whether it is declared is checked by the
+// caller) or an IAM member that can be granted. The error is the message
+// for the field.
+func checkMember(m string) (short bool, err error) {
+	if isShortName(m) {
+		if !shortNameRe.MatchString(m) {
+			return true, fmt.Errorf("%q is not a valid IAM member (want %s) nor a short account name", m, member.Want)
+		}
+		return true, nil
+	}
+	p, err := member.Parse(m)
+	var me *member.Error
+	switch {
+	case errors.As(err, &me):
+		return false, me
+	case err != nil:
+		return false, err
+	case !p.Grantable():
+		return false, fmt.Errorf("%q names a deleted principal: IAM shows these in policies, but only a live identity can be granted", m)
+	}
+	return false, nil
 }

@@ -2,8 +2,9 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -21,6 +22,8 @@ var (
 	functionNameRe = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
 	backendKeyRe   = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 	invokePathRe   = regexp.MustCompile(`^/[^\s]*$`)
+	// Short account names, used in grants in place of a member.
+	shortNameRe = regexp.MustCompile(`^[a-z][-a-z0-9]*$`)
 )
 
 // Backends Terraform has built in.
@@ -40,38 +43,30 @@ func (d *decoder) posOf(path string, fallback Position) Position {
 	return fallback
 }
 
+// topLevel checks a required top-level string field: missing (unless
+// decoding already reported it) or, when set, valid.
+func (d *decoder) topLevel(top Position, path, value, missing string, valid func(string) bool, invalid string) {
+	switch {
+	case value == "":
+		if !d.reported(path) {
+			d.add(top, path, "%s", missing)
+		}
+	case !valid(value):
+		d.add(d.posOf(path, top), path, "%q %s", value, invalid)
+	}
+}
+
 // validate applies every rule, defaults unset fields and resolves members.
 // It adds to d's error list and never stops at the first problem.
 func validate(decl *Declaration, d *decoder) {
 	top := d.posOf("", Position{1, 1})
 
-	switch {
-	case decl.APIVersion == "":
-		if d.reported("apiVersion") {
-			break
-		}
-		d.add(top, "apiVersion", "is required (want %q)", APIVersion)
-	case decl.APIVersion != APIVersion:
-		d.add(d.posOf("apiVersion", top), "apiVersion", "%q is not supported (want %q)", decl.APIVersion, APIVersion)
-	}
-	switch {
-	case decl.Project == "":
-		if d.reported("project") {
-			break
-		}
-		d.add(top, "project", "is required")
-	case !projectRe.MatchString(decl.Project):
-		d.add(d.posOf("project", top), "project", "%q is not a valid project id (6-30 characters: lower-case letters, digits and hyphens, starting with a letter, not ending with a hyphen)", decl.Project)
-	}
-	switch {
-	case decl.Location == "":
-		if d.reported("location") {
-			break
-		}
-		d.add(top, "location", "is required (the default location of grants, e.g. us-central1)")
-	case !locationRe.MatchString(decl.Location):
-		d.add(d.posOf("location", top), "location", "%q is not a valid location (want a region such as us-central1)", decl.Location)
-	}
+	d.topLevel(top, "apiVersion", decl.APIVersion, fmt.Sprintf("is required (want %q)", APIVersion),
+		func(v string) bool { return v == APIVersion }, fmt.Sprintf("is not supported (want %q)", APIVersion))
+	d.topLevel(top, "project", decl.Project, "is required",
+		projectRe.MatchString, "is not a valid project id (6-30 characters: lower-case letters, digits and hyphens, starting with a letter, not ending with a hyphen)")
+	d.topLevel(top, "location", decl.Location, "is required (the default location of grants, e.g. us-central1)",
+		locationRe.MatchString, "is not a valid location (want a region such as us-central1)")
 
 	if b := decl.Terraform.Backend; b != nil {
 		bp := d.posOf("terraform.backend", top)
@@ -81,7 +76,7 @@ func validate(decl *Declaration, d *decoder) {
 		case !knownBackends[b.Type]:
 			d.add(d.posOf("terraform.backend.type", bp), "terraform.backend.type", "%q is not a Terraform backend (want one of %s)", b.Type, sortedKeys(knownBackends))
 		}
-		for _, k := range sortedKeys2(b.Config) {
+		for _, k := range slices.Sorted(maps.Keys(b.Config)) {
 			if !backendKeyRe.MatchString(k) {
 				d.add(d.posOf("terraform.backend.config."+k, bp), "terraform.backend.config."+k, "%q is not a valid backend setting name", k)
 			}
@@ -168,21 +163,18 @@ func resolveMember(decl *Declaration, d *decoder, m string, pos Position, path s
 		d.add(pos, path, "must not be empty")
 		return "", false
 	}
-	if isShortName(m) {
-		if !shortNameRe.MatchString(m) {
-			d.add(pos, path, "%q is not a valid IAM member (%s) nor a short account name", m, memberWant)
-			return "", false
-		}
+	short, err := checkMember(m)
+	if err != nil {
+		d.add(pos, path, "%s", err)
+		return "", false
+	}
+	if short {
 		sa, ok := decl.Account(m)
 		if !ok {
 			d.add(pos, path, "unknown short name %q: no serviceAccounts entry has that name (declared: %s)", m, declaredNames(decl))
 			return "", false
 		}
 		return sa.Member(decl.Project), true
-	}
-	if MemberKind(m) == "" {
-		d.add(pos, path, "%q is not a valid IAM member (%s)", m, memberWant)
-		return "", false
 	}
 	return NormalizeMember(m), true
 }
@@ -191,12 +183,7 @@ func declaredNames(decl *Declaration) string {
 	if len(decl.accounts) == 0 {
 		return "none"
 	}
-	names := make([]string, 0, len(decl.accounts))
-	for n := range decl.accounts {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return strings.Join(names, ", ")
+	return strings.Join(slices.Sorted(maps.Keys(decl.accounts)), ", ")
 }
 
 func validateGrant(decl *Declaration, d *decoder, i int, firstByKey map[string]int) {
@@ -325,20 +312,7 @@ func validateInvoke(decl *Declaration, d *decoder, g *Grant, path string, hasPub
 	}
 }
 
+// sortedKeys lists a set's members in order, for messages.
 func sortedKeys(m map[string]bool) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return strings.Join(keys, ", ")
-}
-
-func sortedKeys2(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return strings.Join(slices.Sorted(maps.Keys(m)), ", ")
 }

@@ -3,12 +3,13 @@ package gcp
 import (
 	"context"
 	"fmt"
-	"github.com/invokerctl/invokerctl/pkg/internal/clock"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/invokerctl/invokerctl/pkg/internal/clock"
 )
 
 // RetryPolicy bounds retries of transient failures (429, 500, 502, 503, 504
@@ -53,11 +54,18 @@ func (p RetryPolicy) Backoff(attempt int, retryAfter string) time.Duration {
 			return min(max(time.Until(t), 0), p.Max)
 		}
 	}
-	ceil := p.Initial << (attempt - 1)
-	if ceil <= 0 || ceil > p.Max {
-		ceil = p.Max
-	}
+	ceil := ExpBackoff(p.Initial, p.Max, attempt)
 	return time.Duration(rand.Int64N(int64(ceil) + 1))
+}
+
+// ExpBackoff is the capped exponential ceiling of the n-th (1-based)
+// backoff: initial·2^(n-1), at most limit. Callers add their own jitter.
+func ExpBackoff(initial, limit time.Duration, n int) time.Duration {
+	d := initial
+	for i := 1; i < n && d < limit; i++ {
+		d *= 2
+	}
+	return min(d, limit)
 }
 
 // Retryable reports whether an HTTP status is worth retrying.

@@ -98,3 +98,23 @@ func TestRetryStopsOnContextCancel(t *testing.T) {
 		t.Fatal("want context error")
 	}
 }
+
+func TestExpBackoff(t *testing.T) {
+	s := time.Second
+	for _, tt := range []struct {
+		initial, limit time.Duration
+		n              int
+		want           time.Duration
+	}{
+		{s, 30 * s, 1, s},
+		{s, 30 * s, 2, 2 * s},
+		{s, 30 * s, 5, 16 * s},
+		{s, 30 * s, 6, 30 * s},
+		{s, 30 * s, 200, 30 * s}, // no overflow far past the cap
+		{2 * s, s, 1, s},         // the cap wins even on the first
+	} {
+		if got := ExpBackoff(tt.initial, tt.limit, tt.n); got != tt.want {
+			t.Errorf("ExpBackoff(%v, %v, %d) = %v, want %v", tt.initial, tt.limit, tt.n, got, tt.want)
+		}
+	}
+}

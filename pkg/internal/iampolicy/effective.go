@@ -2,20 +2,40 @@ package iampolicy
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"sort"
+
+	"github.com/invokerctl/invokerctl/pkg/internal/member"
 )
 
-// Policy is the part of an IAM policy invokerctl reads.
+// Policy is the part of an IAM policy invokerctl reads, in IAM v1's JSON
+// form.
 type Policy struct {
-	Etag     string
-	Bindings []Binding
+	Etag     string    `json:"etag,omitempty"`
+	Bindings []Binding `json:"bindings,omitempty"`
 }
 
 // Binding binds members to a role, optionally under a condition.
 type Binding struct {
-	Role      string
-	Members   []string
-	Condition *Condition
+	Role      string     `json:"role"`
+	Members   []string   `json:"members"`
+	Condition *Condition `json:"condition,omitempty"`
+}
+
+// FromAPI converts the Policy of a generated Google API client (Run v2 and
+// Resource Manager v1 each generate their own copy of IAM v1's Policy) by
+// way of its JSON form, which is IAM's and the same for all of them.
+func FromAPI(p any) (*Policy, error) {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encoding IAM policy: %w", err)
+	}
+	var out Policy
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, fmt.Errorf("decoding IAM policy: %w", err)
+	}
+	return &out, nil
 }
 
 // Condition is a binding's CEL condition.
@@ -48,7 +68,7 @@ type Grant struct {
 // permission on a service: the service policy's bindings and the project
 // policy's, each role resolved through roles. deleted: members are included
 // (they hold nothing, but auditors want to see them); callers filter with
-// IsDeleted. The result is sorted by member, then source, then role.
+// member.IsDeleted. The result is sorted by member, then source, then role.
 func EffectiveInvokers(ctx context.Context, roles *RoleResolver, permission string, service, project *Policy) ([]Grant, error) {
 	var out []Grant
 	for _, src := range []struct {
@@ -67,7 +87,7 @@ func EffectiveInvokers(ctx context.Context, roles *RoleResolver, permission stri
 				continue
 			}
 			for _, m := range b.Members {
-				out = append(out, Grant{Member: Normalize(m), Role: b.Role, Source: src.s, Condition: b.Condition})
+				out = append(out, Grant{Member: member.Normalize(m), Role: b.Role, Source: src.s, Condition: b.Condition})
 			}
 		}
 	}
@@ -98,26 +118,26 @@ const (
 	StatusMissing Status = "missing"
 )
 
-// Check returns how member stands against grants, and the grant that
+// Check returns how member m stands against grants, and the grant that
 // decides it (nil when missing). Unconditional direct grants beat inherited
 // ones, which beat conditional ones, which beat public access.
-func Check(member string, grants []Grant) (Status, *Grant) {
-	member = Normalize(member)
+func Check(m string, grants []Grant) (Status, *Grant) {
+	m = member.Normalize(m)
 	var inherited, conditional, public *Grant
 	for i := range grants {
 		g := &grants[i]
 		switch {
-		case g.Member == member && g.Condition == nil && g.Source == SourceService:
+		case g.Member == m && g.Condition == nil && g.Source == SourceService:
 			return StatusDirect, g
-		case g.Member == member && g.Condition == nil:
+		case g.Member == m && g.Condition == nil:
 			if inherited == nil {
 				inherited = g
 			}
-		case g.Member == member:
+		case g.Member == m:
 			if conditional == nil {
 				conditional = g
 			}
-		case g.Condition == nil && (g.Member == AllUsers || (g.Member == AllAuthenticatedUsers && !IsPublic(member))):
+		case g.Condition == nil && (g.Member == string(member.AllUsers) || (g.Member == string(member.AllAuthenticatedUsers) && !member.IsPublic(m))):
 			if public == nil {
 				public = g
 			}
@@ -158,10 +178,10 @@ func ExposureOf(grants []Grant, invokerIAMDisabled bool) Exposure {
 			continue
 		}
 		switch g.Member {
-		case AllUsers:
+		case string(member.AllUsers):
 			e.AllUsers = true
 			e.Via = append(e.Via, g)
-		case AllAuthenticatedUsers:
+		case string(member.AllAuthenticatedUsers):
 			e.AllAuthenticatedUsers = true
 			e.Via = append(e.Via, g)
 		}
@@ -174,7 +194,7 @@ func DeletedMembers(grants []Grant) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, g := range grants {
-		if IsDeleted(g.Member) && !seen[g.Member] {
+		if member.IsDeleted(g.Member) && !seen[g.Member] {
 			seen[g.Member] = true
 			out = append(out, g.Member)
 		}

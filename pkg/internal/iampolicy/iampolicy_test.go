@@ -6,6 +6,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	crm "google.golang.org/api/cloudresourcemanager/v1"
+	run "google.golang.org/api/run/v2"
 )
 
 func TestPredefinedInvokerRoles(t *testing.T) {
@@ -26,91 +29,6 @@ func TestPredefinedInvokerRoles(t *testing.T) {
 			t.Errorf("%s must not carry %s", r, InvokePermission)
 		}
 	}
-}
-
-func TestParseMember(t *testing.T) {
-	tests := []struct {
-		in      string
-		kind    MemberKind
-		wantErr string
-	}{
-		{"allUsers", KindAllUsers, ""},
-		{"allAuthenticatedUsers", KindAllAuth, ""},
-		{"user:alice@example.com", KindUser, ""},
-		{"serviceAccount:sa-1@p.iam.gserviceaccount.com", KindServiceAccount, ""},
-		{"serviceAccount:my-proj.svc.id.goog[ns/ksa]", KindServiceAccount, ""},
-		{"group:team@example.com", KindGroup, ""},
-		{"domain:example.com", KindDomain, ""},
-		{"principal://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/subject/s", KindPrincipal, ""},
-		{"principalSet://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/*", KindPrincipalSet, ""},
-		{"deleted:serviceAccount:old@p.iam.gserviceaccount.com?uid=123456789012345678901", KindDeleted, ""},
-		{"allusers", "", "not a valid IAM member"},
-		{"sa:foo", "", "not a valid IAM member"},
-		{"user:", "", "not a valid IAM member"},
-		{"user:not-an-email", "", "not an email"},
-		{"serviceAccount:x", "", "not a service account"},
-		{"domain:localhost", "", "not a domain"},
-		{"", "", "not a valid IAM member"},
-		{"deleted:bogus:x", "", "deleted member"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			m, err := ParseMember(tt.in)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("ParseMember(%q) err = %v, want containing %q", tt.in, err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("ParseMember(%q): %v", tt.in, err)
-			}
-			if m.Kind != tt.kind {
-				t.Fatalf("kind = %q, want %q", m.Kind, tt.kind)
-			}
-		})
-	}
-}
-
-func TestNormalize(t *testing.T) {
-	tests := map[string]string{
-		"serviceAccount:SA@P.iam.gserviceaccount.com":  "serviceAccount:sa@p.iam.gserviceaccount.com",
-		"user:Alice@Example.com":                       "user:alice@example.com",
-		"domain:Example.COM":                           "domain:example.com",
-		"allUsers":                                     "allUsers",
-		"principal://iam.googleapis.com/X/Subject/AbC": "principal://iam.googleapis.com/X/Subject/AbC",
-		"bogus": "bogus",
-	}
-	for in, want := range tests {
-		if got := Normalize(in); got != want {
-			t.Errorf("Normalize(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func FuzzParseMember(f *testing.F) {
-	for _, s := range []string{"allUsers", "user:a@b.c", "serviceAccount:x@p.iam.gserviceaccount.com", "deleted:user:a@b.c?uid=1", "principal://x", "group:", ":"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		m, err := ParseMember(s)
-		if err != nil {
-			return
-		}
-		// A valid member normalizes to a valid member of the same kind, and
-		// normalization is idempotent.
-		n := Normalize(s)
-		m2, err := ParseMember(n)
-		if err != nil {
-			t.Fatalf("Normalize(%q) = %q does not parse: %v", s, n, err)
-		}
-		if m2.Kind != m.Kind {
-			t.Fatalf("kind changed: %q → %q", m.Kind, m2.Kind)
-		}
-		if Normalize(n) != n {
-			t.Fatalf("Normalize not idempotent on %q", s)
-		}
-	})
 }
 
 func TestEffectiveInvokersAndCheck(t *testing.T) {
@@ -223,5 +141,36 @@ func TestCustomRoleErrorsAndCache(t *testing.T) {
 	}
 	if _, err := NewRoleResolver(nil).Has(ctx, "organizations/1/roles/x", InvokePermission); err == nil {
 		t.Error("custom role without getter should fail")
+	}
+}
+
+// The Run v2 and Resource Manager v1 copies of IAM's Policy convert alike,
+// conditions included.
+func TestFromAPI(t *testing.T) {
+	want := &Policy{Etag: "BwX=", Bindings: []Binding{
+		{Role: "roles/run.invoker", Members: []string{"user:a@example.com"}},
+		{Role: "roles/run.invoker", Members: []string{"group:g@example.com"}, Condition: &Condition{Title: "t", Description: "d", Expression: "request.time < timestamp('2030-01-01T00:00:00Z')"}},
+	}}
+	fromRun, err := FromAPI(&run.GoogleIamV1Policy{Etag: "BwX=", Bindings: []*run.GoogleIamV1Binding{
+		{Role: "roles/run.invoker", Members: []string{"user:a@example.com"}},
+		{Role: "roles/run.invoker", Members: []string{"group:g@example.com"}, Condition: &run.GoogleTypeExpr{Title: "t", Description: "d", Expression: want.Bindings[1].Condition.Expression, Location: "ignored"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromCRM, err := FromAPI(&crm.Policy{Etag: "BwX=", Version: 3, Bindings: []*crm.Binding{
+		{Role: "roles/run.invoker", Members: []string{"user:a@example.com"}},
+		{Role: "roles/run.invoker", Members: []string{"group:g@example.com"}, Condition: &crm.Expr{Title: "t", Description: "d", Expression: want.Bindings[1].Condition.Expression}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, got := range map[string]*Policy{"run": fromRun, "crm": fromCRM} {
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: got %+v, want %+v", name, got, want)
+		}
+	}
+	if _, err := FromAPI(func() {}); err == nil {
+		t.Error("a value without a JSON form converted")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/oauth2"
 	"google.golang.org/api/impersonate"
 	"google.golang.org/api/option"
 )
@@ -108,14 +109,20 @@ func (im *Impersonated) Token(ctx context.Context, audience string) (Token, erro
 		IncludeEmail:    true,
 		Delegates:       im.delegates,
 	}, opts...)
-	if err != nil {
-		return Token{}, &MintError{Source: im.Describe(), Audience: audience, Err: RedactError(err)}
+	return mintFrom(ts, err, im.Describe(), audience)
+}
+
+// mintFrom takes one ID token from ts, the token source a Google client
+// library built for source (or the error building it), and reads its
+// claims.
+func mintFrom(ts oauth2.TokenSource, err error, source, audience string) (Token, error) {
+	if err == nil {
+		var ot *oauth2.Token
+		if ot, err = ts.Token(); err == nil {
+			return parseMinted(ot.AccessToken, source, audience)
+		}
 	}
-	ot, err := ts.Token()
-	if err != nil {
-		return Token{}, &MintError{Source: im.Describe(), Audience: audience, Err: RedactError(err)}
-	}
-	return parseMinted(ot.AccessToken, im.Describe(), audience)
+	return Token{}, &MintError{Source: source, Audience: audience, Err: RedactError(err)}
 }
 
 // parseMinted reads the claims of a freshly minted token.

@@ -149,14 +149,7 @@ func (k *KeySource) Token(ctx context.Context, audience string) (Token, error) {
 	ts, err := gidtoken.NewTokenSource(ctx, audience,
 		gidtoken.WithAuthCredentialsJSON(gidtoken.ServiceAccount, []byte(k.key())),
 		option.WithLogger(quietLogger))
-	if err != nil {
-		return Token{}, &MintError{Source: k.Describe(), Audience: audience, Err: RedactError(err)}
-	}
-	ot, err := ts.Token()
-	if err != nil {
-		return Token{}, &MintError{Source: k.Describe(), Audience: audience, Err: RedactError(err)}
-	}
-	return parseMinted(ot.AccessToken, k.Describe(), audience)
+	return mintFrom(ts, err, k.Describe(), audience)
 }
 
 // ADCOptions configure NewADC.

@@ -18,7 +18,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/invokerctl/invokerctl/pkg/internal/clock"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -26,6 +25,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/invokerctl/invokerctl/pkg/internal/clock"
+	"github.com/invokerctl/invokerctl/pkg/internal/gcp"
 	"github.com/invokerctl/invokerctl/pkg/internal/idtoken"
 )
 
@@ -583,11 +584,7 @@ func (iv *Invoker) run(ctx context.Context, r *Result, t Target, caller Caller, 
 // wait sleeps for the n-th backoff (bounded by what is left of MaxWait),
 // reporting progress first.
 func (iv *Invoker) wait(ctx context.Context, r *Result, start time.Time, n, status int, propagation bool, reason string) error {
-	d := iv.o.InitialBackoff
-	for i := 1; i < n && d < iv.o.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, iv.o.MaxBackoff)
+	d := gcp.ExpBackoff(iv.o.InitialBackoff, iv.o.MaxBackoff, n)
 	d = d/2 + time.Duration(iv.o.Jitter()*float64(d/2)) // equal jitter
 	elapsed := iv.o.Now().Sub(start)
 	if left := iv.o.MaxWait - elapsed; d > left {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/invokerctl/invokerctl/pkg/internal/gcp"
 	"github.com/invokerctl/invokerctl/pkg/internal/iampolicy"
+	"github.com/invokerctl/invokerctl/pkg/internal/member"
 	crm "google.golang.org/api/cloudresourcemanager/v1"
 	run "google.golang.org/api/run/v2"
 )
@@ -188,7 +189,7 @@ func (v *Verifier) verifyOne(ctx context.Context, roles *iampolicy.RoleResolver,
 			// No binding, but the service skips the invoke check entirely.
 			status = iampolicy.StatusPublic
 		}
-		mr := MemberResult{Member: iampolicy.Normalize(m), Status: status}
+		mr := MemberResult{Member: member.Normalize(m), Status: status}
 		if g != nil {
 			mr.Role, mr.Source = g.Role, g.Source
 		}
@@ -242,7 +243,7 @@ func exposureText(e iampolicy.Exposure) string {
 // wrongRoleHint explains a missing grant when the member holds a role that
 // looks like an invoker role but does not carry run.routes.invoke — chiefly
 // roles/cloudfunctions.invoker, which covers only 1st-gen functions.
-func wrongRoleHint(ctx context.Context, roles *iampolicy.RoleResolver, member string, policies ...*iampolicy.Policy) string {
+func wrongRoleHint(ctx context.Context, roles *iampolicy.RoleResolver, who string, policies ...*iampolicy.Policy) string {
 	for _, p := range policies {
 		if p == nil {
 			continue
@@ -253,7 +254,7 @@ func wrongRoleHint(ctx context.Context, roles *iampolicy.RoleResolver, member st
 				continue
 			}
 			for _, m := range b.Members {
-				if iampolicy.SameMember(m, member) {
+				if member.Same(m, who) {
 					return fmt.Sprintf("it holds %s, which covers only 1st-gen Cloud Functions; a Cloud Run service or 2nd-gen function needs roles/run.invoker on the service", b.Role)
 				}
 			}
@@ -295,7 +296,11 @@ func (v *Verifier) readService(ctx context.Context, name string) (*serviceState,
 	if err != nil {
 		return nil, fmt.Errorf("reading IAM policy of %s: %w", name, err)
 	}
-	return &serviceState{svc: svc, policy: fromRunPolicy(pol)}, nil
+	p, err := iampolicy.FromAPI(pol)
+	if err != nil {
+		return nil, fmt.Errorf("IAM policy of %s: %w", name, err)
+	}
+	return &serviceState{svc: svc, policy: p}, nil
 }
 
 func (v *Verifier) readProjectPolicy(ctx context.Context, project string) (*iampolicy.Policy, error) {
@@ -304,7 +309,11 @@ func (v *Verifier) readProjectPolicy(ctx context.Context, project string) (*iamp
 	if err != nil {
 		return nil, fmt.Errorf("reading IAM policy of project %s: %w", project, err)
 	}
-	return fromCRMPolicy(pol), nil
+	p, err := iampolicy.FromAPI(pol)
+	if err != nil {
+		return nil, fmt.Errorf("IAM policy of project %s: %w", project, err)
+	}
+	return p, nil
 }
 
 func (v *Verifier) customRole(ctx context.Context, name string) ([]string, error) {
@@ -334,30 +343,6 @@ func projectOf(serviceName string) (string, error) {
 		return "", fmt.Errorf("malformed service name %q", serviceName)
 	}
 	return parts[1], nil
-}
-
-func fromRunPolicy(p *run.GoogleIamV1Policy) *iampolicy.Policy {
-	out := &iampolicy.Policy{Etag: p.Etag}
-	for _, b := range p.Bindings {
-		nb := iampolicy.Binding{Role: b.Role, Members: b.Members}
-		if b.Condition != nil {
-			nb.Condition = &iampolicy.Condition{Title: b.Condition.Title, Description: b.Condition.Description, Expression: b.Condition.Expression}
-		}
-		out.Bindings = append(out.Bindings, nb)
-	}
-	return out
-}
-
-func fromCRMPolicy(p *crm.Policy) *iampolicy.Policy {
-	out := &iampolicy.Policy{Etag: p.Etag}
-	for _, b := range p.Bindings {
-		nb := iampolicy.Binding{Role: b.Role, Members: b.Members}
-		if b.Condition != nil {
-			nb.Condition = &iampolicy.Condition{Title: b.Condition.Title, Description: b.Condition.Description, Expression: b.Condition.Expression}
-		}
-		out.Bindings = append(out.Bindings, nb)
-	}
-	return out
 }
 
 // onceMap computes each key's value once, sharing it (and its error) with

@@ -75,13 +75,17 @@ variable "invoker_grants" {
       for g in values(var.invoker_grants) : [
         for m in g.members :
         contains(["allUsers", "allAuthenticatedUsers"], m) ||
-        can(regex("^(user|group|serviceAccount|domain):.+$", m)) ||
-        can(regex("^principal(Set)?://iam\\.googleapis\\.com/.+$", m)) ||
-        can(regex("^[a-z][-a-z0-9]*$", m))
+        can(regex("^[a-z][-a-z0-9]*$", m)) ||
+        can(regex("^(user|group|serviceAccount):[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$", m)) ||
+        can(regex("^serviceAccount:(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]\\.svc\\.id\\.goog\\[[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?/[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?\\]$", m)) ||
+        can(regex("^domain:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$", m)) ||
+        can(regex("^principal://iam\\.googleapis\\.com/(?:locations/global/workforcePools/[a-z0-9](?:[a-z0-9.:-]*[a-z0-9])?|projects/[0-9]+/locations/global/workloadIdentityPools/[a-z0-9](?:[a-z0-9.:-]*[a-z0-9])?)/subject/\\S+$", m)) ||
+        can(regex("^principalSet://(?:iam\\.googleapis\\.com/(?:locations/global/workforcePools/[a-z0-9](?:[a-z0-9.:-]*[a-z0-9])?/(?:group/[^/\\s]+|attribute\\.[A-Za-z0-9_]+/\\S+|\\*)|projects/[0-9]+/locations/global/workloadIdentityPools/[a-z0-9](?:[a-z0-9.:-]*[a-z0-9])?/(?:group/[^/\\s]+|attribute\\.[A-Za-z0-9_]+/\\S+|\\*|namespace/[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?|kubernetes\\.cluster/https://container\\.googleapis\\.com/v1/projects/\\S+))|cloudresourcemanager\\.googleapis\\.com/(?:projects|folders|organizations)/[0-9]+/type/ServiceAccount)$", m))
       ]
     ]))
     error_message = "Members must be IAM members (user:, serviceAccount:, group:, domain:, principal://, principalSet://, allUsers, allAuthenticatedUsers) or keys of service_accounts."
   }
+
 }
 
 variable "token_creator_member" {
@@ -90,7 +94,14 @@ variable "token_creator_member" {
   default     = null
 
   validation {
-    condition     = var.token_creator_member == null || can(regex("^(user|group|serviceAccount|domain):.+$|^principal(Set)?://iam\\.googleapis\\.com/.+$", var.token_creator_member))
+    condition = var.token_creator_member == null || (
+      can(regex("^(user|group|serviceAccount):[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$", var.token_creator_member)) ||
+      can(regex("^serviceAccount:(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]\\.svc\\.id\\.goog\\[[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?/[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?\\]$", var.token_creator_member)) ||
+      can(regex("^domain:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$", var.token_creator_member)) ||
+      can(regex("^principal://iam\\.googleapis\\.com/(?:locations/global/workforcePools/[a-z0-9](?:[a-z0-9.:-]*[a-z0-9])?|projects/[0-9]+/locations/global/workloadIdentityPools/[a-z0-9](?:[a-z0-9.:-]*[a-z0-9])?)/subject/\\S+$", var.token_creator_member)) ||
+      can(regex("^principalSet://(?:iam\\.googleapis\\.com/(?:locations/global/workforcePools/[a-z0-9](?:[a-z0-9.:-]*[a-z0-9])?/(?:group/[^/\\s]+|attribute\\.[A-Za-z0-9_]+/\\S+|\\*)|projects/[0-9]+/locations/global/workloadIdentityPools/[a-z0-9](?:[a-z0-9.:-]*[a-z0-9])?/(?:group/[^/\\s]+|attribute\\.[A-Za-z0-9_]+/\\S+|\\*|namespace/[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?|kubernetes\\.cluster/https://container\\.googleapis\\.com/v1/projects/\\S+))|cloudresourcemanager\\.googleapis\\.com/(?:projects|folders|organizations)/[0-9]+/type/ServiceAccount)$", var.token_creator_member))
+    )
     error_message = "token_creator_member must be a single identity (user:, group:, serviceAccount:, domain:, principal://, principalSet://), never allUsers or allAuthenticatedUsers."
   }
+
 }
