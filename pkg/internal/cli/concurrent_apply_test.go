@@ -141,6 +141,7 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 // write would drop the other's member, or its apply would fail.
 func TestConcurrentApplies(t *testing.T) {
 	testutil.NeedTerraform(t)
+	t.Parallel()
 	emu := testutil.StartEmulator(t, emulator.Options{SeedFile: quickstartSeed()})
 	race := newSetIamPolicyRace(emu)
 	front := httptest.NewServer(race)

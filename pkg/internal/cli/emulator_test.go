@@ -138,6 +138,7 @@ func TestEmulatorServeInProcessUntilCancelled(t *testing.T) {
 // evaluate its exports, use every endpoint family with real clients (and
 // gcloud when installed), then SIGTERM it.
 func TestEmulatorServeProcess(t *testing.T) {
+	t.Parallel()
 	state := filepath.Join(t.TempDir(), "state.json")
 	cmd := exec.Command(testutil.Binary(t), "emulator", "serve", "--addr", "127.0.0.1:0", "--seed", emuExampleSeed(), "--state", state)
 	stdout, err := cmd.StdoutPipe()

@@ -2,7 +2,10 @@ package cli
 
 import (
 	"context"
+	"flag"
+	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +23,22 @@ import (
 // a test Factory (most tests), or as the built binary (the end-to-end
 // tests of each verb).
 
-func TestMain(m *testing.M) { os.Exit(testutil.Main(m)) }
+func TestMain(m *testing.M) {
+	flag.Parse()
+	// The end-to-end tests mostly wait (on terraform, the provider
+	// processes it starts, the emulator's propagation delay), not on the
+	// CPU: run more of them at once than -parallel's default of
+	// GOMAXPROCS, unless -parallel is given.
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		flag.Set("test.parallel", fmt.Sprint(max(runtime.GOMAXPROCS(0), e2eParallel)))
+	}
+	os.Exit(testutil.Main(m))
+}
+
+// e2eParallel is how many tests run at once by default.
+const e2eParallel = 6
 
 // cliResult is what a run left: stdout, stderr and the exit code.
 type cliResult = testutil.Result

@@ -96,6 +96,7 @@ grants:
 // plan, removing one member, an out-of-band member in both modes, destroy.
 func TestProvisionLifecycle(t *testing.T) {
 	testutil.NeedTerraform(t)
+	t.Parallel()
 	emu := testutil.StartEmulator(t, emulator.Options{SeedFile: quickstartSeed()})
 	env := emuEnv(emu)
 	_, file := quickstartCopy(t)
