@@ -39,13 +39,7 @@ unauthenticated call are refused. Nothing leaves this machine.
 
 Exit codes: as for run (0 all stages passed).`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts.Ctx = cmd.Context()
-			if runF != nil {
-				return runF(opts)
-			}
-			return demoRun(opts)
-		},
+		RunE: runE(&opts.cmdEnv, opts, runF, demoRun),
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Dir, "dir", "", "directory for the declaration and Terraform's working directory (default: a new temporary directory)")

@@ -67,13 +67,7 @@ and exits 0.`,
   . ./emulator.env
   gcloud run services get-iam-policy orders-api --region us-central1`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts.Ctx = cmd.Context()
-			if runF != nil {
-				return runF(opts)
-			}
-			return emulatorServeRun(opts)
-		},
+		RunE: runE(&opts.cmdEnv, opts, runF, emulatorServeRun),
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Addr, "addr", "127.0.0.1:0", "listen address (port 0: a free port); loopback unless you mean otherwise")

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,7 +24,6 @@ import (
 
 	"github.com/invokerctl/invokerctl/pkg/internal/cmdutil"
 	"github.com/invokerctl/invokerctl/pkg/internal/iostreams"
-	"github.com/invokerctl/invokerctl/pkg/internal/testutil"
 )
 
 func TestShellQuoteSurvivesTheShell(t *testing.T) {
@@ -140,24 +138,8 @@ func TestEmulatorServeInProcessUntilCancelled(t *testing.T) {
 func TestEmulatorServeProcess(t *testing.T) {
 	t.Parallel()
 	state := filepath.Join(t.TempDir(), "state.json")
-	cmd := exec.Command(testutil.Binary(t), "emulator", "serve", "--addr", "127.0.0.1:0", "--seed", emuExampleSeed(), "--state", state)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr := &emuSyncBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := false
-	t.Cleanup(func() {
-		if !exited {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-	env := readExports(t, stdout, stderr)
+	served := startServe(t, "--seed", emuExampleSeed(), "--state", state)
+	env, stderr := served.exports, served.stderr
 	for _, k := range emuExportNames {
 		if env[k] == "" {
 			t.Errorf("missing export %s", k)
@@ -248,19 +230,12 @@ func TestEmulatorServeProcess(t *testing.T) {
 	})
 	t.Run("gcloud", func(t *testing.T) { emuGcloud(t, env) })
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	waitErr := make(chan error, 1)
-	go func() { waitErr <- cmd.Wait() }()
-	select {
-	case err := <-waitErr:
-		exited = true
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v; stderr: %s", err, stderr)
-		}
-	case <-time.After(20 * time.Second):
+	exited, err := served.stop(20 * time.Second)
+	if !exited {
 		t.Fatalf("no exit after SIGTERM; stderr: %s", stderr)
+	}
+	if err != nil {
+		t.Fatalf("exit after SIGTERM: %v; stderr: %s", err, stderr)
 	}
 	if !strings.Contains(stderr.String(), "invokerctl emulator: stopped") {
 		t.Errorf("stderr: %s", stderr)

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"github.com/invokerctl/invokerctl/pkg/config"
 	"github.com/invokerctl/invokerctl/pkg/internal/cmdutil"
 	"github.com/invokerctl/invokerctl/pkg/internal/invoke"
-	"github.com/invokerctl/invokerctl/pkg/internal/iostreams"
 	"github.com/invokerctl/invokerctl/pkg/internal/pipeline"
 	"github.com/invokerctl/invokerctl/pkg/internal/report"
 	"github.com/invokerctl/invokerctl/pkg/internal/target"
@@ -21,16 +19,6 @@ import (
 
 // inProcessEmulator is the --emulator value when no URL is given.
 const inProcessEmulator = "in-process"
-
-// cmdEnv is what every run function takes from its command besides flags:
-// the streams, the factory and the command's context.
-type cmdEnv struct {
-	IO      *iostreams.IOStreams
-	Factory *cmdutil.Factory
-	Ctx     context.Context
-}
-
-func newCmdEnv(f *cmdutil.Factory) cmdEnv { return cmdEnv{IO: f.IOStreams, Factory: f} }
 
 // ProvisionFlags are the flags plan, apply, destroy and run share.
 type ProvisionFlags struct {

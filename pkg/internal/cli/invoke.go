@@ -37,13 +37,7 @@ Exit codes: 0 every check passed, 4 a check failed, 1 any other error.`,
   invokerctl invoke -f invokers.yaml --credentials orders-caller=key:./orders-caller.json
   invokerctl invoke -f invokers.yaml --credentials '*=token-env:ID_TOKEN' --format junit`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts.Ctx = cmd.Context()
-			if runF != nil {
-				return runF(opts)
-			}
-			return invokeRun(opts)
-		},
+		RunE: runE(&opts.cmdEnv, opts, runF, invokeRun),
 	}
 	addTargetFlags(cmd, &opts.TargetFlags)
 	addProofFlags(cmd, &opts.ProofFlags, true)

@@ -57,9 +57,13 @@ func TestProvisionUsage(t *testing.T) {
 	}
 }
 
-// A bad declaration fails before Terraform runs: the positioned message,
-// exit 1, no working directory, no state — and terraform is never started.
+// A bad declaration fails plan, apply, destroy and run before anything
+// else: exit 1 with every positioned message, nothing on stdout, no stage
+// started, terraform never started, the emulator never called, no working
+// directory, no state.
 func TestBadDeclarationFailsBeforeTerraform(t *testing.T) {
+	t.Parallel()
+	emu := testutil.StartSeeded(t, seedHead)
 	dir, file, fakeTF := badDeclBesideFakeTerraform(t, `apiVersion: invokerctl/v1
 project: demo-project
 location: us-central1
@@ -71,14 +75,17 @@ grants:
   - service: billing-api
     members: [orders-caller, "sa:foo", allUsers]
 `)
-	for _, verb := range []string{"plan", "apply", "destroy"} {
-		args := []string{verb, "-f", file, "--terraform", fakeTF}
-		if verb != "plan" {
-			args = append(args, "--auto-approve")
-		}
-		r := runInProcess(t, inProcess{}, args...)
-		if r.Code != 1 {
-			t.Errorf("%s: exit %d, want 1", verb, r.Code)
+	for _, args := range [][]string{
+		{"plan"},
+		{"apply", "--auto-approve"},
+		{"destroy", "--auto-approve"},
+		{"run", "--auto-approve", "--format", "json"},
+	} {
+		verb := args[0]
+		args = append(args, "-f", file, "--terraform", fakeTF, "--emulator="+emu.URL())
+		r := runInProcess(t, inProcess{Env: emuEnv(emu)}, args...)
+		if r.Code != cmdutil.ExitError {
+			t.Errorf("%s: exit %d, want %d\n%s", verb, r.Code, cmdutil.ExitError, r.Stderr)
 		}
 		for _, want := range []string{
 			file + `:10:30: grants[1].members[1]: "sa:foo" is not a valid IAM member (want user:, serviceAccount:, group:, domain:, principal://, principalSet://, allUsers, allAuthenticatedUsers)`,
@@ -88,8 +95,14 @@ grants:
 				t.Errorf("%s: stderr lacks %q:\n%s", verb, want, r.Stderr)
 			}
 		}
+		if strings.Contains(r.Stderr, "Stage 1/3") || strings.TrimSpace(r.Stdout) != "" {
+			t.Errorf("%s: something started for a bad declaration:\nstdout:\n%s\nstderr:\n%s", verb, r.Stdout, r.Stderr)
+		}
 	}
 	wantNoTerraformRun(t, dir)
+	if c := emu.Calls(); len(c) != 0 {
+		t.Errorf("the emulator was called for a bad declaration: %v", c)
+	}
 }
 
 // The whole lifecycle of the quickstart against one emulator: apply, no-op

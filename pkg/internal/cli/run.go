@@ -34,13 +34,7 @@ not confirmed); 3 verify failed; 4 invoke failed.`,
   invokerctl run -f invokers.yaml --auto-approve --format junit > invokers.xml
   invokerctl run -f examples/quickstart/invokers.yaml --emulator --seed examples/quickstart/seed.yaml --auto-approve`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts.Ctx = cmd.Context()
-			if runF != nil {
-				return runF(opts)
-			}
-			return runRun(opts)
-		},
+		RunE: runE(&opts.cmdEnv, opts, runF, runRun),
 	}
 	addProvisionFlags(cmd, &opts.ProvisionFlags, true)
 	cmd.Flags().Lookup("json").Hidden = true // --format json replaces it here

@@ -256,7 +256,7 @@ func TestRunStopsAtInvokeWhenTheRefusedCallerGetsIn(t *testing.T) {
 	testutil.NeedTerraform(t)
 	t.Parallel()
 	auditBot := "serviceAccount:audit-bot@demo-project.iam.gserviceaccount.com"
-	emu := stageEmu(t, seedHead+`serviceAccounts:
+	emu := testutil.StartSeeded(t, seedHead+`serviceAccounts:
   - accountId: audit-bot
 services:
   - name: orders-api
@@ -301,7 +301,7 @@ grants:
 func TestRunStopsAtProvision(t *testing.T) {
 	testutil.NeedTerraform(t)
 	t.Parallel()
-	emu := stageEmu(t, seedHead+"services:\n  - name: orders-api\n")
+	emu := testutil.StartSeeded(t, seedHead+"services:\n  - name: orders-api\n")
 	file := writeDecl(t, `serviceAccounts:
   - name: orders-caller
 grants:
@@ -322,43 +322,6 @@ grants:
 			t.Errorf("%s was called %d times after provisioning failed", name, n)
 		}
 	}
-}
-
-// A bad declaration fails run before anything else: exit 1 with the
-// positioned message, Terraform never started, the emulator never called,
-// no working directory.
-func TestRunBadDeclarationStopsBeforeTerraform(t *testing.T) {
-	t.Parallel()
-	emu := stageEmu(t, seedHead)
-	dir, file, fakeTF := badDeclBesideFakeTerraform(t, `apiVersion: invokerctl/v1
-project: demo-project
-location: us-central1
-serviceAccounts:
-  - name: orders-caller
-grants:
-  - service: orders-api
-    members: [orders-caller, "sa:foo"]
-`)
-	r := runInProcess(t, inProcess{Env: emuEnv(emu)}, "run", "-f", file, "--emulator="+emu.URL(), "--auto-approve", "--terraform", fakeTF, "--format", "json")
-	if r.Code != cmdutil.ExitError {
-		t.Errorf("run: exit %d, want %d\n%s", r.Code, cmdutil.ExitError, r.Stderr)
-	}
-	if want := file + `:8:30: grants[0].members[1]: "sa:foo" is not a valid IAM member`; !strings.Contains(r.Stderr, want) {
-		t.Errorf("stderr lacks %q:\n%s", want, r.Stderr)
-	}
-	if strings.Contains(r.Stderr, "Stage 1/3") || strings.TrimSpace(r.Stdout) != "" {
-		t.Errorf("a stage started for a bad declaration:\nstdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
-	}
-	wantNoTerraformRun(t, dir)
-	if c := emu.Calls(); len(c) != 0 {
-		t.Errorf("the emulator was called for a bad declaration: %v", c)
-	}
-}
-
-// stageEmu starts an emulator with seedYAML.
-func stageEmu(t *testing.T, seedYAML string) *emulator.Emulator {
-	t.Helper()
-	return testutil.StartSeeded(t, seedYAML)
 }
 
 // dataPlaneCalls counts the requests that reached any service's URL.

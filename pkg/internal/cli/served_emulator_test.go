@@ -112,31 +112,60 @@ func (s *emuSyncBuffer) String() string {
 	return s.b.String()
 }
 
-// proofServe starts `invokerctl emulator serve` and returns its exports.
-func proofServe(t *testing.T, args ...string) map[string]string {
+// servedEmulator is a running `invokerctl emulator serve`: its exports
+// and its standard error.
+type servedEmulator struct {
+	exports map[string]string
+	stderr  *emuSyncBuffer
+
+	cmd    *exec.Cmd
+	once   sync.Once
+	err    error
+	exited bool
+}
+
+// startServe starts `invokerctl emulator serve --addr 127.0.0.1:0 args...`
+// and reads its exports; it is stopped when the test ends.
+func startServe(t *testing.T, args ...string) *servedEmulator {
 	t.Helper()
-	cmd := exec.Command(testutil.Binary(t), append([]string{"emulator", "serve", "--addr", "127.0.0.1:0"}, args...)...)
-	stdout, err := cmd.StdoutPipe()
+	s := &servedEmulator{stderr: &emuSyncBuffer{}}
+	s.cmd = exec.Command(testutil.Binary(t), append([]string{"emulator", "serve", "--addr", "127.0.0.1:0"}, args...)...)
+	stdout, err := s.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr := &emuSyncBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
+	s.cmd.Stderr = s.stderr
+	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() { s.stop(10 * time.Second) })
+	s.exports = readExports(t, stdout, s.stderr)
+	return s
+}
+
+// stop sends SIGTERM and waits up to timeout for the process to end, then
+// kills it. It returns whether the process ended by itself and its exit
+// error; later calls return the same.
+func (s *servedEmulator) stop(timeout time.Duration) (exited bool, exitErr error) {
+	s.once.Do(func() {
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- s.cmd.Wait() }()
 		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
+		case s.err = <-done:
+			s.exited = true
+		case <-time.After(timeout):
+			_ = s.cmd.Process.Kill()
+			s.err = <-done
 		}
 	})
-	return readExports(t, stdout, stderr)
+	return s.exited, s.err
+}
+
+// proofServe starts `invokerctl emulator serve` and returns its exports.
+func proofServe(t *testing.T, args ...string) map[string]string {
+	t.Helper()
+	return startServe(t, args...).exports
 }
 
 // proofServeEnv is the environment of a user who evaluated the exports.
