@@ -36,7 +36,7 @@ func (s *IOStreams) SetStdoutTTY(tty bool) { s.stdoutTTY = tty }
 // or not.
 func System() *IOStreams {
 	return &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
-		stdinTTY: IsTerminal(os.Stdin), stdoutTTY: IsTerminal(os.Stdout)}
+		stdinTTY: isTerminal(os.Stdin), stdoutTTY: isTerminal(os.Stdout)}
 }
 
 // Test returns streams backed by buffers (input, output, error output),
@@ -46,8 +46,9 @@ func Test() (*IOStreams, *bytes.Buffer, *bytes.Buffer, *bytes.Buffer) {
 	return &IOStreams{In: in, Out: out, ErrOut: errOut}, in, out, errOut
 }
 
-// IsTerminal reports whether f is a character device (a terminal).
-func IsTerminal(f *os.File) bool {
+// isTerminal reports whether f is a character device, which it takes for a
+// terminal.
+func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
 	if err != nil {
 		return false

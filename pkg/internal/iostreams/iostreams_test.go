@@ -39,8 +39,8 @@ func TestTerminalDetection(t *testing.T) {
 		{"closed file", closed, false},
 		{"/dev/null (a character device)", devNull, true},
 	} {
-		if got := IsTerminal(c.f); got != c.want {
-			t.Errorf("IsTerminal(%s) = %v, want %v", c.name, got, c.want)
+		if got := isTerminal(c.f); got != c.want {
+			t.Errorf("isTerminal(%s) = %v, want %v", c.name, got, c.want)
 		}
 	}
 }
