@@ -304,11 +304,22 @@ func TestInvokeTokenSources(t *testing.T) {
 		}
 		proofNoTokenText(t, "invoke output", r.Stdout+r.Stderr, fileTok, envTok)
 	}
+	// The calls reached the services: each caller let in once, each
+	// service refused one call without a token.
+	dataPlane := func(t *testing.T, want int) {
+		t.Helper()
+		c := testutil.Calls(t, exports["INVOKERCTL_EMULATOR_URL"], exports["INVOKERCTL_EMULATOR_TOKEN"])
+		if c["run.dataplane.invoke.ok"] != want || c["run.dataplane.invoke.no_token"] != want {
+			t.Errorf("data-plane calls: ok %d, no_token %d; want %d each", c["run.dataplane.invoke.ok"], c["run.dataplane.invoke.no_token"], want)
+		}
+	}
 	r := proofRunServed(t, exports, []string{"ENV_CALLER_TOKEN=" + envTok}, args...)
 	check(t, r)
+	dataPlane(t, len(names))
 
 	// The exports point the metadata source at the emulator; without
 	// GCE_METADATA_HOST, the emulator targeted still serves it.
 	r = proofRunServed(t, exports, []string{"ENV_CALLER_TOKEN=" + envTok, "GCE_METADATA_HOST="}, args...)
 	check(t, r)
+	dataPlane(t, 2*len(names))
 }

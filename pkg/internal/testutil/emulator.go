@@ -1,6 +1,8 @@
 package testutil
 
 import (
+	"encoding/json"
+	"net/http"
 	"testing"
 
 	"golang.org/x/oauth2"
@@ -49,4 +51,26 @@ func ClientOptions(url, token string) []option.ClientOption {
 // EmulatorClientOptions are ClientOptions for emu.
 func EmulatorClientOptions(emu *emulator.Emulator) []option.ClientOption {
 	return ClientOptions(emu.URL(), emu.BootstrapToken())
+}
+
+// Calls reads the request counters of the emulator at url (in this process
+// or served by `invokerctl emulator serve`) from GET /_emulator/calls,
+// with its bootstrap token.
+func Calls(t testing.TB, url, token string) map[string]int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url+"/_emulator/calls", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("reading the emulator's counters: %v", err)
+	}
+	defer resp.Body.Close()
+	var calls map[string]int
+	if err := json.NewDecoder(resp.Body).Decode(&calls); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("reading the emulator's counters: status %d, %v", resp.StatusCode, err)
+	}
+	return calls
 }

@@ -31,6 +31,9 @@ services:
 	if n := emu.Calls()["run.v2.services.list"]; n != 1 {
 		t.Errorf("run.v2.services.list counted %d times, want 1 (counters: %v)", n, emu.Calls())
 	}
+	if got := Calls(t, emu.URL(), emu.BootstrapToken()); got["run.v2.services.list"] != 1 {
+		t.Errorf("GET /_emulator/calls: %v, want run.v2.services.list 1", got)
+	}
 	wrong := ClientOptions(emu.URL(), "not-the-token")
 	rs, _ = run.NewService(context.Background(), wrong...)
 	if _, err := rs.Projects.Locations.Services.List("projects/demo-project/locations/us-central1").Do(); err == nil {
