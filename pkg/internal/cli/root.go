@@ -1,8 +1,8 @@
 // Package cli holds invokerctl's cobra commands, in the shape of gh's
 // (cli/cli): one file per verb with an options struct, a NewCmdX(f, runF)
 // constructor and a run function; the root lists every verb. What the
-// verbs share lives in files named for it (flags, target, provision,
-// confirm, outputs, proof stages, proof report).
+// verbs share lives in files named for it (command, flags, target,
+// provision, confirm, outputs, proof_stages, proof_report).
 package cli
 
 import (
