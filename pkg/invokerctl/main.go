@@ -13,7 +13,7 @@ import (
 	"syscall"
 
 	"github.com/invokerctl/invokerctl/pkg/internal/cli"
-	"github.com/invokerctl/invokerctl/pkg/internal/iostreams"
+	"github.com/invokerctl/invokerctl/pkg/internal/cmdutil"
 	"github.com/invokerctl/invokerctl/pkg/internal/tfprovider"
 )
 
@@ -31,5 +31,5 @@ func Main() int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return cli.Run(ctx, iostreams.System(), os.Args[1:])
+	return cli.Run(ctx, cmdutil.New(), os.Args[1:])
 }

@@ -2,20 +2,57 @@ package cli
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/invokerctl/invokerctl/pkg/config"
 	"github.com/invokerctl/invokerctl/pkg/emulator"
+	"github.com/invokerctl/invokerctl/pkg/internal/testutil"
 )
 
-// applyWithFaults starts an apply of the quickstart and, as soon as the
-// first service account is being created, makes the emulator fail the next
-// n API requests with 503.
-func applyWithFaults(t *testing.T, emu *emulator.Emulator, file string, n int) cliResult {
+// apply through its run function with real terraform: the confirmation,
+// and API failures in the middle of an apply.
+
+// The y/N confirmation on a terminal: "n" changes nothing, "y" applies.
+func TestApplyConfirmation(t *testing.T) {
+	testutil.NeedTerraform(t)
+	t.Parallel()
+	emu := testutil.StartEmulator(t, emulator.Options{SeedFile: quickstartSeed()})
+	_, file := quickstartCopy(t)
+	args := []string{"apply", "-f", file, "--emulator=" + emu.URL()}
+
+	r := runInProcess(t, inProcess{Env: emuEnv(emu), Terraform: true, TTY: true, Stdin: "n\n"}, args...)
+	if r.Code != 1 || !strings.Contains(r.Stderr, ErrNotConfirmed.Error()) ||
+		!strings.Contains(r.Stdout, "Apply these changes? Only 'y' or 'yes' confirms. [y/N]") {
+		t.Fatalf("declined: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if got := invokers(t, emu, "orders-api"); len(got) != 0 {
+		t.Fatalf("declined apply changed orders-api: %v", got)
+	}
+	r = runInProcess(t, inProcess{Env: emuEnv(emu), Terraform: true, TTY: true, Stdin: "yes\n"}, args...)
+	wantExit(t, r, 0, "confirmed apply")
+	if !strings.Contains(r.Stdout, "Applied.") || !strings.Contains(r.Stdout, "orders-caller  orders-caller@demo-project.iam.gserviceaccount.com") {
+		t.Errorf("confirmed apply output:\n%s", r.Stdout)
+	}
+	if got := invokers(t, emu, "orders-api"); !eq(got, []string{sa("orders-caller")}) {
+		t.Fatalf("confirmed apply: orders-api = %v", got)
+	}
+	// The declaration is still valid config (the test did not mangle it).
+	if _, err := config.Load(file); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// applyWithFaults runs an apply of the quickstart against url and calls
+// inject once, as soon as the emulator has been asked to create a service
+// account.
+func applyWithFaults(t *testing.T, emu *emulator.Emulator, url, file string, inject func()) cliResult {
 	t.Helper()
 	var (
 		r    cliResult
@@ -26,17 +63,16 @@ func applyWithFaults(t *testing.T, emu *emulator.Emulator, file string, n int) c
 	go func() {
 		defer wg.Done()
 		defer close(done)
-		r = runBin(t, emuEnv(emu), "apply", "-f", file, "--emulator="+emu.URL(), "--auto-approve")
+		r = runInProcess(t, inProcess{Env: emuEnv(emu), Terraform: true}, "apply", "-f", file, "--emulator="+url, "--auto-approve")
 	}()
-	injected := false
-	for !injected {
+	for injected := false; !injected; {
 		select {
 		case <-done:
-			t.Fatalf("apply ended before any account was created: exit %d\n%s", r.code, r.stderr)
+			t.Fatalf("apply ended before any account was created: exit %d\n%s", r.Code, r.Stderr)
 		case <-time.After(2 * time.Millisecond):
 		}
 		if emu.Calls()["iam.v1.serviceAccounts.create"] > 0 {
-			emu.FailNext(n, http.StatusServiceUnavailable)
+			inject()
 			injected = true
 		}
 	}
@@ -67,48 +103,62 @@ func checkQuickstartApplied(t *testing.T, emu *emulator.Emulator, seeded []strin
 
 // A short burst of 503s mid-apply is retried and the apply completes.
 func TestApplySurvivesTransient503(t *testing.T) {
-	needTerraformE2E(t)
+	testutil.NeedTerraform(t)
 	t.Parallel()
-	emu := startEmulator(t, quickstartSeed())
+	emu := testutil.StartEmulator(t, emulator.Options{SeedFile: quickstartSeed()})
 	seeded := accounts(t, emu)
 	_, file := quickstartCopy(t)
-	r := applyWithFaults(t, emu, file, 4)
-	if r.code != 0 {
-		t.Fatalf("apply with 4 injected 503s: exit %d\n%s", r.code, r.stderr)
+	r := applyWithFaults(t, emu, emu.URL(), file, func() { emu.FailNext(4, http.StatusServiceUnavailable) })
+	if r.Code != 0 {
+		t.Fatalf("apply with 4 injected 503s: exit %d\n%s", r.Code, r.Stderr)
 	}
 	checkQuickstartApplied(t, emu, seeded)
 }
 
-// An outage longer than the provider's retries fails the apply with a clear
-// error; the state is kept and a second apply completes the work.
-func TestApplyOutageThenResume(t *testing.T) {
-	needTerraformE2E(t)
-	t.Parallel()
-	emu := startEmulator(t, quickstartSeed())
-	seeded := accounts(t, emu)
-	dir, file := quickstartCopy(t)
-	r := applyWithFaults(t, emu, file, 1000)
-	emu.FailNext(0, 0)
-	if r.code == 0 {
-		// Every request was retried until it got through: also a valid end.
-		t.Log("the provider outlasted the outage; the apply completed")
-		checkQuickstartApplied(t, emu, seeded)
+// outageFront answers 503 to every API request while down, and passes
+// them to the emulator otherwise.
+type outageFront struct {
+	emu  *emulator.Emulator
+	down atomic.Bool
+}
+
+func (f *outageFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f.down.Load() {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte(`{"error": {"code": 503, "message": "The service is currently unavailable (an outage the test made).", "status": "UNAVAILABLE"}}`))
 		return
 	}
-	if r.code != 1 || !strings.Contains(r.stderr, "terraform apply failed") || !strings.Contains(r.stderr, "state kept") ||
-		!strings.Contains(r.stderr, "503") {
-		t.Fatalf("failed apply: exit %d, want 1 with a clear error\n%s", r.code, r.stderr)
+	f.emu.ServeHTTP(w, r)
+}
+
+// An outage that lasts until the apply gives up fails the apply with a
+// clear error; the state is kept and a second apply completes the work.
+// The outage starts once the first account is being created and ends only
+// after the apply has ended, so it always hits the apply.
+func TestApplyOutageThenResume(t *testing.T) {
+	testutil.NeedTerraform(t)
+	t.Parallel()
+	emu := testutil.StartEmulator(t, emulator.Options{SeedFile: quickstartSeed()})
+	front := &outageFront{emu: emu}
+	srv := httptest.NewServer(front)
+	t.Cleanup(srv.Close)
+	seeded := accounts(t, emu)
+	dir, file := quickstartCopy(t)
+
+	r := applyWithFaults(t, emu, srv.URL, file, func() { front.down.Store(true) })
+	front.down.Store(false)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "terraform apply failed") || !strings.Contains(r.Stderr, "state kept") ||
+		!strings.Contains(r.Stderr, "503") {
+		t.Fatalf("apply during an outage: exit %d, want 1 with a clear error\n%s", r.Code, r.Stderr)
 	}
 	states, _ := filepath.Glob(dir + "/.invokerctl/*/terraform.tfstate")
 	if len(states) != 1 {
 		t.Fatalf("state after a failed apply: %v", states)
 	}
-	r = runBin(t, emuEnv(emu), "apply", "-f", file, "--emulator="+emu.URL(), "--auto-approve")
-	if r.code != 0 {
-		t.Fatalf("second apply: exit %d\n%s", r.code, r.stderr)
-	}
+	r = runInProcess(t, inProcess{Env: emuEnv(emu), Terraform: true}, "apply", "-f", file, "--emulator="+srv.URL, "--auto-approve")
+	wantExit(t, r, 0, "apply after the outage")
 	checkQuickstartApplied(t, emu, seeded)
-	if r = runBin(t, emuEnv(emu), "plan", "-f", file, "--emulator="+emu.URL()); r.code != 0 {
-		t.Fatalf("plan after resume: exit %d\n%s", r.code, r.stdout)
-	}
+	r = runInProcess(t, inProcess{Env: emuEnv(emu), Terraform: true}, "plan", "-f", file, "--emulator="+srv.URL)
+	wantExit(t, r, 0, "plan after resume")
 }

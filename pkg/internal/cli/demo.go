@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"io/fs"
 	"os"
@@ -12,12 +11,12 @@ import (
 
 	"github.com/invokerctl/invokerctl/examples"
 	"github.com/invokerctl/invokerctl/pkg/emulator"
-	"github.com/invokerctl/invokerctl/pkg/internal/iostreams"
+	"github.com/invokerctl/invokerctl/pkg/internal/cmdutil"
 )
 
-func init() { register(newDemoCmd) }
-
-type demoOptions struct {
+// DemoOptions are the inputs of `invokerctl demo`.
+type DemoOptions struct {
+	cmdEnv
 	Dir              string
 	Keep             bool
 	PropagationDelay time.Duration
@@ -25,8 +24,9 @@ type demoOptions struct {
 	Terraform        string
 }
 
-func newDemoCmd(ios *iostreams.IOStreams) *cobra.Command {
-	o := &demoOptions{}
+// NewCmdDemo builds `demo`; runF replaces demoRun in tests.
+func NewCmdDemo(f *cmdutil.Factory, runF func(*DemoOptions) error) *cobra.Command {
+	opts := &DemoOptions{cmdEnv: newCmdEnv(f)}
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run the whole pipeline offline: emulator, terraform, verify, invoke",
@@ -39,28 +39,30 @@ unauthenticated call are refused. Nothing leaves this machine.
 
 Exit codes: as for run (0 all stages passed).`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDemo(cmd.Context(), ios, o)
-		},
+		RunE: runE(&opts.cmdEnv, opts, runF, demoRun),
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.Dir, "dir", "", "directory for the declaration and Terraform's working directory (default: a new temporary directory)")
-	f.BoolVar(&o.Keep, "keep", false, "keep the temporary directory")
-	f.DurationVar(&o.PropagationDelay, "propagation-delay", 5*time.Second, "how long the emulator takes to apply a policy change to the data plane")
-	f.StringVar(&o.Format, "format", "table", "report format: table, json or junit")
-	f.StringVar(&o.Terraform, "terraform", "", "Terraform binary (default: terraform >= 1.5 on PATH)")
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Dir, "dir", "", "directory for the declaration and Terraform's working directory (default: a new temporary directory)")
+	fl.BoolVar(&opts.Keep, "keep", false, "keep the temporary directory")
+	fl.DurationVar(&opts.PropagationDelay, "propagation-delay", 5*time.Second, "how long the emulator takes to apply a policy change to the data plane")
+	fl.StringVar(&opts.Format, "format", "table", "report format: table, json or junit")
+	fl.StringVar(&opts.Terraform, "terraform", "", "Terraform binary (default: terraform >= 1.5 on PATH)")
 	return cmd
 }
 
-func runDemo(ctx context.Context, ios *iostreams.IOStreams, o *demoOptions) error {
-	dir := o.Dir
+func demoRun(opts *DemoOptions) error {
+	po := &ProofFlags{Format: opts.Format, MaxWait: 2 * time.Minute}
+	if err := po.validate(); err != nil {
+		return err
+	}
+	dir := opts.Dir
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "invokerctl-demo-")
 		if err != nil {
 			return err
 		}
 		dir = tmp
-		if !o.Keep {
+		if !opts.Keep {
 			defer os.RemoveAll(tmp)
 		}
 	}
@@ -76,29 +78,26 @@ func runDemo(ctx context.Context, ios *iostreams.IOStreams, o *demoOptions) erro
 	if err != nil {
 		return err
 	}
+	ios := opts.IO
 	fmt.Fprintf(ios.ErrOut, "invokerctl demo: the quickstart declaration (examples/quickstart/invokers.yaml), offline.\n")
-	fmt.Fprintf(ios.ErrOut, "Working in %s; the emulator applies policy changes to the data plane after %s.\n\n", dir, o.PropagationDelay)
+	fmt.Fprintf(ios.ErrOut, "Working in %s; the emulator applies policy changes to the data plane after %s.\n\n", dir, opts.PropagationDelay)
 
-	deps := defaultProvisionDeps()
-	deps.startEmulator = func(project, _ string) (string, string, func(), error) {
-		emu, err := emulator.New(emulator.Options{Project: project, Seed: seed, PropagationDelay: o.PropagationDelay})
-		if err != nil {
-			return "", "", nil, err
-		}
-		return emu.URL(), emu.BootstrapToken(), func() { _ = emu.Close() }, nil
+	// The in-process emulator holds the embedded seed and the delay.
+	f := *opts.Factory
+	f.StartEmulator = func(eo emulator.Options) (*emulator.Emulator, error) {
+		eo.Seed, eo.PropagationDelay = seed, opts.PropagationDelay
+		return opts.Factory.StartEmulator(eo)
 	}
-	po := &proofOptions{Format: o.Format, MaxWait: 2 * time.Minute}
-	if err := po.validate(); err != nil {
-		return err
-	}
-	prov := &provisionOptions{File: decl, Emulator: inProcessEmulator, AutoApprove: true, Terraform: o.Terraform,
+	env := opts.cmdEnv
+	env.Factory = &f
+	prov := &ProvisionFlags{File: decl, Emulator: inProcessEmulator, AutoApprove: true, Terraform: opts.Terraform,
 		Workdir: filepath.Join(dir, "work"), humanToStderr: true}
-	s, err := openProvision(ctx, ios, prov, deps)
+	s, err := openProvision(env, prov)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	if err := runStages(ctx, ios, prov, po, s, defaultProofDeps()); err != nil {
+	if err := runStages(env, prov, po, s); err != nil {
 		return err
 	}
 	fmt.Fprintf(ios.ErrOut, "\nDemo complete: the grants were provisioned by Terraform, confirmed through the Run Admin API,\nand proven by calling each service with its caller's ID token.\n")

@@ -1,17 +1,20 @@
 package cli
 
 import (
-	"context"
-
 	"github.com/spf13/cobra"
 
-	"github.com/invokerctl/invokerctl/pkg/internal/iostreams"
+	"github.com/invokerctl/invokerctl/pkg/internal/cmdutil"
 )
 
-func init() { register(newDestroyCmd) }
+// DestroyOptions are the inputs of `invokerctl destroy`.
+type DestroyOptions struct {
+	cmdEnv
+	ProvisionFlags
+}
 
-func newDestroyCmd(ios *iostreams.IOStreams) *cobra.Command {
-	o := &provisionOptions{}
+// NewCmdDestroy builds `destroy`; runF replaces destroyRun in tests.
+func NewCmdDestroy(f *cmdutil.Factory, runF func(*DestroyOptions) error) *cobra.Command {
+	opts := &DestroyOptions{cmdEnv: newCmdEnv(f)}
 	cmd := &cobra.Command{
 		Use:   "destroy -f FILE [--auto-approve]",
 		Short: "Remove the accounts and grants a declaration created",
@@ -23,15 +26,13 @@ targets the declaration owned authoritatively, whose invoker binding is removed.
 Exit codes: 0 destroyed or nothing to do, 1 error or not confirmed.`,
 		Example: `  invokerctl destroy -f invokers.yaml
   invokerctl destroy -f invokers.yaml --auto-approve`,
-		Args: provisionArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDestroy(cmd.Context(), ios, o, defaultProvisionDeps())
-		},
+		Args: noArgs,
+		RunE: runE(&opts.cmdEnv, opts, runF, destroyRun),
 	}
-	addProvisionFlags(cmd, o, true)
+	addProvisionFlags(cmd, &opts.ProvisionFlags, true)
 	return cmd
 }
 
-func runDestroy(ctx context.Context, ios *iostreams.IOStreams, o *provisionOptions, deps provisionDeps) error {
-	return planAndApply(ctx, ios, o, deps, true)
+func destroyRun(opts *DestroyOptions) error {
+	return planAndApply(opts.cmdEnv, &opts.ProvisionFlags, true)
 }

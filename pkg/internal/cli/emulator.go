@@ -12,25 +12,26 @@ import (
 	"strings"
 	"time"
 
-	"github.com/invokerctl/invokerctl/pkg/emulator"
-	"github.com/invokerctl/invokerctl/pkg/internal/iostreams"
 	"github.com/spf13/cobra"
+
+	"github.com/invokerctl/invokerctl/pkg/emulator"
+	"github.com/invokerctl/invokerctl/pkg/internal/cmdutil"
 )
 
-func init() { register(newEmulatorCmd) }
-
-func newEmulatorCmd(ios *iostreams.IOStreams) *cobra.Command {
+// NewCmdEmulator builds `emulator`, the parent of `emulator serve`.
+func NewCmdEmulator(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "emulator",
 		Short: "Run the local Google Cloud emulator (IAM, Cloud Run, Cloud Functions, data plane)",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newEmulatorServeCmd(ios))
+	cmd.AddCommand(NewCmdEmulatorServe(f, nil))
 	return cmd
 }
 
-// emulatorServeOptions are the flags of `emulator serve`.
-type emulatorServeOptions struct {
+// EmulatorServeOptions are the inputs of `invokerctl emulator serve`.
+type EmulatorServeOptions struct {
+	cmdEnv
 	Addr             string
 	Project          string
 	Seed             string
@@ -45,8 +46,10 @@ type emulatorServeOptions struct {
 	Verbose          bool
 }
 
-func newEmulatorServeCmd(ios *iostreams.IOStreams) *cobra.Command {
-	opts := &emulatorServeOptions{}
+// NewCmdEmulatorServe builds `emulator serve`; runF replaces
+// emulatorServeRun in tests.
+func NewCmdEmulatorServe(f *cmdutil.Factory, runF func(*EmulatorServeOptions) error) *cobra.Command {
+	opts := &EmulatorServeOptions{cmdEnv: newCmdEnv(f)}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve every emulated API on one address until interrupted",
@@ -64,48 +67,46 @@ and exits 0.`,
   . ./emulator.env
   gcloud run services get-iam-policy orders-api --region us-central1`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runEmulatorServe(cmd.Context(), ios, opts)
-		},
+		RunE: runE(&opts.cmdEnv, opts, runF, emulatorServeRun),
 	}
-	f := cmd.Flags()
-	f.StringVar(&opts.Addr, "addr", "127.0.0.1:0", "listen address (port 0: a free port); loopback unless you mean otherwise")
-	f.StringVar(&opts.Project, "project", "", "default project id (default: the seed's defaults.project, else demo-project)")
-	f.StringVar(&opts.Seed, "seed", "", "seed file (YAML or JSON) creating projects, accounts, groups, services, functions, policies")
-	f.StringVar(&opts.State, "state", "", "state file: loaded at start, written atomically after every change and at exit")
-	f.DurationVar(&opts.Latency, "latency", 0, "latency added to every request")
-	f.Float64Var(&opts.ErrorRate, "error-rate", 0, "fraction (0..1) of API requests failed with --error-code")
-	f.IntVar(&opts.ErrorCode, "error-code", 503, "status of injected errors: 429 (with Retry-After) or 503")
-	f.Float64Var(&opts.Quota, "quota", 0, "API requests per second beyond which 429 is answered (0: unlimited)")
-	f.DurationVar(&opts.PropagationDelay, "propagation-delay", 0, "time before an IAM policy change reaches the data plane")
-	f.StringVar(&opts.MetadataAccount, "metadata-account", "", "service account email the metadata server speaks for")
-	f.StringVar(&opts.Token, "token", "", "bootstrap owner's static access token (default: random)")
-	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "log every request (never tokens) to standard error")
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Addr, "addr", "127.0.0.1:0", "listen address (port 0: a free port); loopback unless you mean otherwise")
+	fl.StringVar(&opts.Project, "project", "", "default project id (default: the seed's defaults.project, else demo-project)")
+	fl.StringVar(&opts.Seed, "seed", "", "seed file (YAML or JSON) creating projects, accounts, groups, services, functions, policies")
+	fl.StringVar(&opts.State, "state", "", "state file: loaded at start, written atomically after every change and at exit")
+	fl.DurationVar(&opts.Latency, "latency", 0, "latency added to every request")
+	fl.Float64Var(&opts.ErrorRate, "error-rate", 0, "fraction (0..1) of API requests failed with --error-code")
+	fl.IntVar(&opts.ErrorCode, "error-code", 503, "status of injected errors: 429 (with Retry-After) or 503")
+	fl.Float64Var(&opts.Quota, "quota", 0, "API requests per second beyond which 429 is answered (0: unlimited)")
+	fl.DurationVar(&opts.PropagationDelay, "propagation-delay", 0, "time before an IAM policy change reaches the data plane")
+	fl.StringVar(&opts.MetadataAccount, "metadata-account", "", "service account email the metadata server speaks for")
+	fl.StringVar(&opts.Token, "token", "", "bootstrap owner's static access token (default: random)")
+	fl.BoolVarP(&opts.Verbose, "verbose", "v", false, "log every request (never tokens) to standard error")
 	return cmd
 }
 
-func (o *emulatorServeOptions) validate() error {
+func (o *EmulatorServeOptions) validate() error {
 	if o.ErrorRate < 0 || o.ErrorRate > 1 {
-		return &usageError{err: fmt.Errorf("--error-rate must be between 0 and 1, not %v", o.ErrorRate)}
+		return cmdutil.Usagef("--error-rate must be between 0 and 1, not %v", o.ErrorRate)
 	}
 	if o.ErrorCode != 429 && o.ErrorCode != 503 {
-		return &usageError{err: fmt.Errorf("--error-code must be 429 or 503, not %d", o.ErrorCode)}
+		return cmdutil.Usagef("--error-code must be 429 or 503, not %d", o.ErrorCode)
 	}
 	if o.Quota < 0 {
-		return &usageError{err: fmt.Errorf("--quota must not be negative")}
+		return cmdutil.Usagef("--quota must not be negative")
 	}
 	if o.Latency < 0 || o.PropagationDelay < 0 {
-		return &usageError{err: fmt.Errorf("--latency and --propagation-delay must not be negative")}
+		return cmdutil.Usagef("--latency and --propagation-delay must not be negative")
 	}
 	if _, _, err := net.SplitHostPort(o.Addr); err != nil {
-		return &usageError{err: fmt.Errorf("--addr %q: %v", o.Addr, err)}
+		return cmdutil.Usagef("--addr %q: %v", o.Addr, err)
 	}
 	return nil
 }
 
 // emulatorOptions turns flags into emulator.Options (loading the seed, so
 // a bad seed fails before anything listens).
-func (o *emulatorServeOptions) emulatorOptions(logOut io.Writer) (emulator.Options, error) {
+func (o *EmulatorServeOptions) emulatorOptions(logOut io.Writer) (emulator.Options, error) {
 	level := slog.LevelInfo
 	if o.Verbose {
 		level = slog.LevelDebug
@@ -149,7 +150,8 @@ func isLoopbackAddr(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func runEmulatorServe(ctx context.Context, ios *iostreams.IOStreams, o *emulatorServeOptions) error {
+func emulatorServeRun(o *EmulatorServeOptions) error {
+	ctx, ios := o.Ctx, o.IO
 	if err := o.validate(); err != nil {
 		return err
 	}
@@ -160,7 +162,7 @@ func runEmulatorServe(ctx context.Context, ios *iostreams.IOStreams, o *emulator
 	if err != nil {
 		return err
 	}
-	emu, err := emulator.New(eo)
+	emu, err := o.Factory.StartEmulator(eo)
 	if err != nil {
 		return err
 	}

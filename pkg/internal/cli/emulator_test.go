@@ -1,12 +1,10 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -14,95 +12,19 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/invokerctl/invokerctl/pkg/internal/iostreams"
 	"golang.org/x/oauth2"
 	functions "google.golang.org/api/cloudfunctions/v2"
 	iam "google.golang.org/api/iam/v1"
 	"google.golang.org/api/idtoken"
 	"google.golang.org/api/option"
 	run "google.golang.org/api/run/v2"
+
+	"github.com/invokerctl/invokerctl/pkg/internal/cmdutil"
+	"github.com/invokerctl/invokerctl/pkg/internal/iostreams"
 )
-
-// emuExportNames are the variables `emulator serve` must print.
-var emuExportNames = []string{
-	"INVOKERCTL_EMULATOR_URL", "INVOKERCTL_EMULATOR_TOKEN", "GCE_METADATA_HOST",
-	"CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN", "CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM",
-	"CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS", "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER",
-	"CLOUDSDK_CORE_PROJECT", "GOOGLE_CLOUD_RUN_V2_CUSTOM_ENDPOINT", "GOOGLE_IAM_CUSTOM_ENDPOINT",
-	"GOOGLE_IAM_BETA_CUSTOM_ENDPOINT", "GOOGLE_IAM_CREDENTIALS_CUSTOM_ENDPOINT",
-	"GOOGLE_RESOURCE_MANAGER_CUSTOM_ENDPOINT", "GOOGLE_RESOURCE_MANAGER_V3_CUSTOM_ENDPOINT",
-	"GOOGLE_CLOUDFUNCTIONS2_CUSTOM_ENDPOINT", "GOOGLE_PROJECT",
-	"CLOUDSDK_AUTH_ACCESS_TOKEN_FILE", "GOOGLE_OAUTH_ACCESS_TOKEN",
-}
-
-func emuExampleSeed() string { return filepath.Join(repoRoot(), "examples", "emulator-seed.yaml") }
-
-// readExports reads the exports `emulator serve` prints on stdout, failing
-// with its stderr when they do not all come within 30s. stdout is read to
-// its end without ever blocking, so the emulator never stalls on a full
-// pipe.
-func readExports(t *testing.T, stdout io.Reader, stderr fmt.Stringer) map[string]string {
-	t.Helper()
-	lines := make(chan string, 64)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			default:
-			}
-		}
-		close(lines)
-	}()
-	env := map[string]string{}
-	timeout := time.After(30 * time.Second)
-	for len(env) < len(emuExportNames) {
-		select {
-		case line, ok := <-lines:
-			if !ok {
-				t.Fatalf("emulator serve ended early; stderr: %s", stderr)
-			}
-			k, v := parseExport(t, line)
-			env[k] = v
-		case <-timeout:
-			t.Fatalf("emulator serve printed no exports in time; got %v; stderr: %s", env, stderr)
-		}
-	}
-	return env
-}
-
-// parseExport parses one `export NAME='value'` line as a POSIX shell would.
-func parseExport(t *testing.T, line string) (string, string) {
-	t.Helper()
-	rest, ok := strings.CutPrefix(line, "export ")
-	name, quoted, ok2 := strings.Cut(rest, "=")
-	if !ok || !ok2 {
-		t.Fatalf("not an export line: %q", line)
-	}
-	var b strings.Builder
-	for quoted != "" {
-		if !strings.HasPrefix(quoted, "'") {
-			if strings.HasPrefix(quoted, `\'`) {
-				b.WriteByte('\'')
-				quoted = quoted[2:]
-				continue
-			}
-			t.Fatalf("unquoted text in %q", line)
-		}
-		end := strings.IndexByte(quoted[1:], '\'')
-		if end < 0 {
-			t.Fatalf("unterminated quote in %q", line)
-		}
-		b.WriteString(quoted[1 : 1+end])
-		quoted = quoted[2+end:]
-	}
-	return name, b.String()
-}
 
 func TestShellQuoteSurvivesTheShell(t *testing.T) {
 	for _, v := range []string{"plain", "with space", "it's", `a"b$c\d`, "", "''"} {
@@ -130,10 +52,9 @@ func TestEmulatorServeFlagsAndAddresses(t *testing.T) {
 		{[]string{"--addr", "nope"}, "--addr"},
 		{[]string{"--latency", "-1s"}, "--latency"},
 	} {
-		ios, _, _, errOut := iostreams.Test()
-		code := Run(context.Background(), ios, append([]string{"emulator", "serve"}, c.args...))
-		if code != ExitUsage || !strings.Contains(errOut.String(), c.want) {
-			t.Errorf("%v: exit %d, stderr %q", c.args, code, errOut.String())
+		r := runInProcess(t, inProcess{}, append([]string{"emulator", "serve"}, c.args...)...)
+		if r.Code != cmdutil.ExitUsage || !strings.Contains(r.Stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q", c.args, r.Code, r.Stderr)
 		}
 	}
 	for addr, want := range map[string]bool{"127.0.0.1:0": true, "[::1]:80": true, "localhost:1": true, "0.0.0.0:0": false, "10.1.2.3:8080": false, ":8080": false} {
@@ -148,38 +69,19 @@ func TestEmulatorServeBadSeedStartsNothing(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("projects: [{id: demo-project}]\nservices:\n  - {project: demo-project, location: us-central1, name: ok-svc}\n  - {project: demo-project, location: us-central1, name: Not_OK}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ios, _, out, errOut := iostreams.Test()
 	// A non-loopback address warns (and nothing binds, since the seed fails first).
-	code := Run(context.Background(), ios, []string{"emulator", "serve", "--addr", "0.0.0.0:0", "--seed", bad})
-	if code != ExitError {
-		t.Errorf("exit = %d, want %d", code, ExitError)
+	r := runInProcess(t, inProcess{}, "emulator", "serve", "--addr", "0.0.0.0:0", "--seed", bad)
+	if r.Code != cmdutil.ExitError {
+		t.Errorf("exit = %d, want %d", r.Code, cmdutil.ExitError)
 	}
-	if out.Len() != 0 {
-		t.Errorf("printed exports despite a bad seed: %s", out)
+	if r.Stdout != "" {
+		t.Errorf("printed exports despite a bad seed: %s", r.Stdout)
 	}
 	for _, w := range []string{"warning: --addr 0.0.0.0:0 is not a loopback address", bad, "services[1] (Not_OK)"} {
-		if !strings.Contains(errOut.String(), w) {
-			t.Errorf("stderr lacks %q:\n%s", w, errOut)
+		if !strings.Contains(r.Stderr, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, r.Stderr)
 		}
 	}
-}
-
-// emuSyncBuffer is a bytes.Buffer safe for a writer and a poller.
-type emuSyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *emuSyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *emuSyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestEmulatorServeInProcessUntilCancelled(t *testing.T) {
@@ -189,7 +91,7 @@ func TestEmulatorServeInProcessUntilCancelled(t *testing.T) {
 	defer cancel()
 	done := make(chan int, 1)
 	go func() {
-		done <- Run(ctx, ios, []string{"emulator", "serve", "--addr", "127.0.0.1:0", "--project", "other-project", "--token", "fixed-token"})
+		done <- Run(ctx, testFactory(t, ios, inProcess{}), []string{"emulator", "serve", "--addr", "127.0.0.1:0", "--project", "other-project", "--token", "fixed-token"})
 	}()
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(out.String(), "GOOGLE_PROJECT") {
@@ -234,25 +136,10 @@ func TestEmulatorServeInProcessUntilCancelled(t *testing.T) {
 // evaluate its exports, use every endpoint family with real clients (and
 // gcloud when installed), then SIGTERM it.
 func TestEmulatorServeProcess(t *testing.T) {
+	t.Parallel()
 	state := filepath.Join(t.TempDir(), "state.json")
-	cmd := exec.Command(invokerctlBin(t), "emulator", "serve", "--addr", "127.0.0.1:0", "--seed", emuExampleSeed(), "--state", state)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr := &emuSyncBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := false
-	t.Cleanup(func() {
-		if !exited {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-	env := readExports(t, stdout, stderr)
+	served := startServe(t, "--seed", emuExampleSeed(), "--state", state)
+	env, stderr := served.exports, served.stderr
 	for _, k := range emuExportNames {
 		if env[k] == "" {
 			t.Errorf("missing export %s", k)
@@ -343,19 +230,12 @@ func TestEmulatorServeProcess(t *testing.T) {
 	})
 	t.Run("gcloud", func(t *testing.T) { emuGcloud(t, env) })
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	waitErr := make(chan error, 1)
-	go func() { waitErr <- cmd.Wait() }()
-	select {
-	case err := <-waitErr:
-		exited = true
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v; stderr: %s", err, stderr)
-		}
-	case <-time.After(20 * time.Second):
+	exited, err := served.stop(20 * time.Second)
+	if !exited {
 		t.Fatalf("no exit after SIGTERM; stderr: %s", stderr)
+	}
+	if err != nil {
+		t.Fatalf("exit after SIGTERM: %v; stderr: %s", err, stderr)
 	}
 	if !strings.Contains(stderr.String(), "invokerctl emulator: stopped") {
 		t.Errorf("stderr: %s", stderr)

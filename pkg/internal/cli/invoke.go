@@ -1,21 +1,22 @@
 package cli
 
 import (
-	"context"
-	"errors"
-
 	"github.com/spf13/cobra"
 
-	"github.com/invokerctl/invokerctl/pkg/internal/iostreams"
+	"github.com/invokerctl/invokerctl/pkg/internal/cmdutil"
 	"github.com/invokerctl/invokerctl/pkg/internal/pipeline"
 )
 
-func init() { register(newInvokeCmd) }
+// InvokeOptions are the inputs of `invokerctl invoke`.
+type InvokeOptions struct {
+	cmdEnv
+	TargetFlags
+	ProofFlags
+}
 
-var errInvokeFailed = errors.New("invocation failed: a declared caller was refused, or a caller without a grant was allowed (see the report)")
-
-func newInvokeCmd(ios *iostreams.IOStreams) *cobra.Command {
-	to, po := &targetOptions{}, &proofOptions{}
+// NewCmdInvoke builds `invoke`; runF replaces invokeRun in tests.
+func NewCmdInvoke(f *cmdutil.Factory, runF func(*InvokeOptions) error) *cobra.Command {
+	opts := &InvokeOptions{cmdEnv: newCmdEnv(f)}
 	cmd := &cobra.Command{
 		Use:   "invoke -f FILE",
 		Short: "Call each declared service with its caller's ID token, and prove refusals",
@@ -35,30 +36,28 @@ Exit codes: 0 every check passed, 4 a check failed, 1 any other error.`,
 		Example: `  invokerctl invoke -f invokers.yaml
   invokerctl invoke -f invokers.yaml --credentials orders-caller=key:./orders-caller.json
   invokerctl invoke -f invokers.yaml --credentials '*=token-env:ID_TOKEN' --format junit`,
-		Args: provisionArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runInvoke(cmd.Context(), ios, to, po, defaultProvisionDeps(), defaultProofDeps())
-		},
+		Args: noArgs,
+		RunE: runE(&opts.cmdEnv, opts, runF, invokeRun),
 	}
-	addTargetFlags(cmd, to)
-	addProofFlags(cmd, po, true)
+	addTargetFlags(cmd, &opts.TargetFlags)
+	addProofFlags(cmd, &opts.ProofFlags, true)
 	return cmd
 }
 
-func runInvoke(ctx context.Context, ios *iostreams.IOStreams, to *targetOptions, po *proofOptions, deps provisionDeps, pdeps proofDeps) error {
-	p, stop, err := openProof(ctx, ios, to, po, deps, pdeps)
+func invokeRun(opts *InvokeOptions) error {
+	p, stop, err := openProof(opts.cmdEnv, &opts.TargetFlags, &opts.ProofFlags)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	if err := po.checkCredentials(p.decl); err != nil {
+	if err := opts.checkCredentials(p.decl); err != nil {
 		return err
 	}
 	// The service reads of verify give each target's URLs and kind.
-	if err := p.runVerify(ctx); err != nil {
+	if err := p.runVerify(); err != nil {
 		return err
 	}
-	if err := p.runInvoke(ctx); err != nil {
+	if err := p.runInvoke(); err != nil {
 		return err
 	}
 	// invoke reports only its own stage; verify problems are verify's job.
@@ -67,11 +66,11 @@ func runInvoke(ctx context.Context, ios *iostreams.IOStreams, to *targetOptions,
 	if pipeline.Failed(p.invoke) {
 		failed = "invoke"
 	}
-	if err := p.write(ios.Out, failed, nil); err != nil {
+	if err := p.write(opts.IO.Out, failed, nil); err != nil {
 		return err
 	}
 	if failed != "" {
-		return WithExitCode(ExitInvokeFailed, errInvokeFailed)
+		return cmdutil.WithExitCode(cmdutil.ExitInvokeFailed, errInvokeFailed)
 	}
 	return nil
 }

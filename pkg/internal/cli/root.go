@@ -1,21 +1,24 @@
-// Package cli holds invokerctl's cobra commands: one file per verb, each with
-// an options struct and a run function that takes its dependencies.
+// Package cli holds invokerctl's cobra commands, in the shape of gh's
+// (cli/cli): one file per verb with an options struct, a NewCmdX(f, runF)
+// constructor and a run function; the root lists every verb. What the
+// verbs share lives in files named for it (command, flags, target,
+// provision, confirm, outputs, proof_stages, proof_report).
 package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
-	"github.com/invokerctl/invokerctl/pkg/internal/iostreams"
 	"github.com/spf13/cobra"
+
+	"github.com/invokerctl/invokerctl/pkg/internal/cmdutil"
 )
 
-// Version is set at build time with -ldflags "-X .../pkg/cli.Version=...".
+// Version is set at build time with -ldflags "-X .../pkg/internal/cli.Version=...".
 var Version = "dev"
 
-// NewRootCmd builds the command tree writing to ios.
-func NewRootCmd(ios *iostreams.IOStreams) *cobra.Command {
+// NewCmdRoot builds the command tree on f.
+func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "invokerctl",
 		Short:         "Declare, provision and prove who may invoke Cloud Run services",
@@ -24,34 +27,33 @@ func NewRootCmd(ios *iostreams.IOStreams) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	ios := f.IOStreams
 	root.SetIn(ios.In)
 	root.SetOut(ios.Out)
 	root.SetErr(ios.ErrOut)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &usageError{err: fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
+		return cmdutil.Usage(fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath()))
 	})
-	for _, add := range subcommands {
-		root.AddCommand(add(ios))
-	}
+	root.AddCommand(
+		NewCmdPlan(f, nil),
+		NewCmdApply(f, nil),
+		NewCmdDestroy(f, nil),
+		NewCmdVerify(f, nil),
+		NewCmdInvoke(f, nil),
+		NewCmdRun(f, nil),
+		NewCmdDemo(f, nil),
+		NewCmdEmulator(f),
+	)
 	return root
 }
 
-// subcommands is filled by each command file's init, so adding a verb means
-// adding one file.
-var subcommands []func(*iostreams.IOStreams) *cobra.Command
-
-func register(f func(*iostreams.IOStreams) *cobra.Command) { subcommands = append(subcommands, f) }
-
 // Run executes invokerctl with args and returns the process exit code.
-func Run(ctx context.Context, ios *iostreams.IOStreams, args []string) int {
-	root := NewRootCmd(ios)
+func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
+	root := NewCmdRoot(f)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
-	if err != nil {
-		var ec *exitCodeError
-		if !(errors.As(err, &ec) && ec.err == nil) {
-			fmt.Fprintf(ios.ErrOut, "Error: %v\n", err)
-		}
+	if err != nil && !cmdutil.IsSilent(err) {
+		fmt.Fprintf(f.IOStreams.ErrOut, "Error: %v\n", err)
 	}
-	return ExitCodeOf(err)
+	return cmdutil.ExitCodeOf(err)
 }

@@ -1,20 +1,25 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/invokerctl/invokerctl/pkg/config"
-	"github.com/invokerctl/invokerctl/pkg/internal/iostreams"
+	"github.com/invokerctl/invokerctl/pkg/internal/cmdutil"
 	"github.com/invokerctl/invokerctl/pkg/internal/pipeline"
 )
 
-func init() { register(newRunCmd) }
+// RunOptions are the inputs of `invokerctl run`.
+type RunOptions struct {
+	cmdEnv
+	ProvisionFlags
+	ProofFlags
+}
 
-func newRunCmd(ios *iostreams.IOStreams) *cobra.Command {
-	o, po := &provisionOptions{}, &proofOptions{}
+// NewCmdRun builds `run`; runF replaces runRun in tests.
+func NewCmdRun(f *cmdutil.Factory, runF func(*RunOptions) error) *cobra.Command {
+	opts := &RunOptions{cmdEnv: newCmdEnv(f)}
 	cmd := &cobra.Command{
 		Use:   "run -f FILE",
 		Short: "plan → apply → verify → invoke, stopping at the first failing stage",
@@ -28,57 +33,57 @@ not confirmed); 3 verify failed; 4 invoke failed.`,
 		Example: `  invokerctl run -f invokers.yaml --auto-approve
   invokerctl run -f invokers.yaml --auto-approve --format junit > invokers.xml
   invokerctl run -f examples/quickstart/invokers.yaml --emulator --seed examples/quickstart/seed.yaml --auto-approve`,
-		Args: provisionArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runRun(cmd.Context(), ios, o, po, defaultProvisionDeps(), defaultProofDeps())
-		},
+		Args: noArgs,
+		RunE: runE(&opts.cmdEnv, opts, runF, runRun),
 	}
-	addProvisionFlags(cmd, o, true)
+	addProvisionFlags(cmd, &opts.ProvisionFlags, true)
 	cmd.Flags().Lookup("json").Hidden = true // --format json replaces it here
-	addProofFlags(cmd, po, true)
+	addProofFlags(cmd, &opts.ProofFlags, true)
 	return cmd
 }
 
-func runRun(ctx context.Context, ios *iostreams.IOStreams, o *provisionOptions, po *proofOptions, deps provisionDeps, pdeps proofDeps) error {
-	if o.JSON {
-		return &usageError{err: fmt.Errorf("run takes --format json, not --json")}
+func runRun(opts *RunOptions) error {
+	if opts.JSON {
+		return cmdutil.Usagef("run takes --format json, not --json")
 	}
-	if err := po.validate(); err != nil {
+	if err := opts.ProofFlags.validate(); err != nil {
 		return err
 	}
-	if o.File != "" && !o.AutoApprove && !deps.isTerminal(ios.In) {
-		return errNoTerminal
+	if err := needConfirmation(opts.cmdEnv, &opts.ProvisionFlags); err != nil {
+		return err
 	}
-	if o.File != "" && len(po.specs) > 0 {
+	if opts.File != "" && len(opts.specs) > 0 {
 		// A bad declaration is reported by openProvision, as for plan.
-		if decl, err := config.Load(o.File); err == nil {
-			if err := po.checkCredentials(decl); err != nil {
+		if decl, err := config.Load(opts.File); err == nil {
+			if err := opts.checkCredentials(decl); err != nil {
 				return err
 			}
 		}
 	}
-	o.humanToStderr = true
-	s, err := openProvision(ctx, ios, o, deps)
+	opts.humanToStderr = true
+	s, err := openProvision(opts.cmdEnv, &opts.ProvisionFlags)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	return runStages(ctx, ios, o, po, s, pdeps)
+	return runStages(opts.cmdEnv, &opts.ProvisionFlags, &opts.ProofFlags, s)
 }
 
-// runStages runs apply, verify and invoke on an open provisioning session.
-func runStages(ctx context.Context, ios *iostreams.IOStreams, o *provisionOptions, po *proofOptions, s *provisionSession, pdeps proofDeps) error {
+// runStages runs apply, verify and invoke on an open provisioning session
+// (run and demo), writing the report to stdout.
+func runStages(env cmdEnv, o *ProvisionFlags, po *ProofFlags, s *provisionSession) error {
+	ios := env.IO
 	fmt.Fprintf(ios.ErrOut, "==> Stage 1/3: provision (terraform plan and apply)\n")
-	applied, err := s.planApply(ctx, ios, o, false)
+	applied, err := s.planApply(env, o, false)
 	if err != nil {
 		return fmt.Errorf("stage provision failed: %w", err)
 	}
-	p := &proofStages{ios: ios, decl: s.decl, target: s.target, o: po, deps: pdeps}
-	if err := p.open(ctx); err != nil {
+	p, err := newProofStages(env, s.decl, s.target, po)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(ios.ErrOut, "==> Stage 2/3: verify the bindings\n")
-	if err := p.runVerify(ctx); err != nil {
+	if err := p.runVerify(); err != nil {
 		return fmt.Errorf("stage verify failed: %w", err)
 	}
 	if verr := verifyError(p.verify); verr != nil {
@@ -88,7 +93,7 @@ func runStages(ctx context.Context, ios *iostreams.IOStreams, o *provisionOption
 		return fmt.Errorf("stage verify failed: %w", verr)
 	}
 	fmt.Fprintf(ios.ErrOut, "==> Stage 3/3: invoke each service as its caller\n")
-	if err := p.runInvoke(ctx); err != nil {
+	if err := p.runInvoke(); err != nil {
 		return fmt.Errorf("stage invoke failed: %w", err)
 	}
 	failed := ""
@@ -99,7 +104,7 @@ func runStages(ctx context.Context, ios *iostreams.IOStreams, o *provisionOption
 		return err
 	}
 	if failed != "" {
-		return WithExitCode(ExitInvokeFailed, fmt.Errorf("stage invoke failed: %w", errInvokeFailed))
+		return cmdutil.WithExitCode(cmdutil.ExitInvokeFailed, fmt.Errorf("stage invoke failed: %w", errInvokeFailed))
 	}
 	return nil
 }

@@ -1,5 +1,6 @@
-// Package iostreams carries the standard streams a command uses, so tests can
-// swap them for buffers (the habit gh's cli/cli uses).
+// Package iostreams carries the standard streams a command uses and whether
+// they are terminals, so tests can swap them for buffers and say which of
+// them stands for a terminal (the habit gh's cli/cli uses).
 package iostreams
 
 import (
@@ -13,22 +14,40 @@ type IOStreams struct {
 	In     io.Reader
 	Out    io.Writer
 	ErrOut io.Writer
-	// IsTerminal reports whether Out is an interactive terminal; it decides
-	// between human output (tables, progress) and plain output.
-	IsTerminal bool
+
+	stdinTTY  bool
+	stdoutTTY bool
 }
 
-// System returns the process's own streams.
+// IsStdinTTY reports whether In is an interactive terminal: only then can a
+// command ask a question (apply's and destroy's confirmation).
+func (s *IOStreams) IsStdinTTY() bool { return s.stdinTTY }
+
+// IsStdoutTTY reports whether Out is an interactive terminal.
+func (s *IOStreams) IsStdoutTTY() bool { return s.stdoutTTY }
+
+// SetStdinTTY says whether In stands for a terminal (tests).
+func (s *IOStreams) SetStdinTTY(tty bool) { s.stdinTTY = tty }
+
+// SetStdoutTTY says whether Out stands for a terminal (tests).
+func (s *IOStreams) SetStdoutTTY(tty bool) { s.stdoutTTY = tty }
+
+// System returns the process's own streams, each detected as a terminal
+// or not.
 func System() *IOStreams {
-	return &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, IsTerminal: isTerminal(os.Stdout)}
+	return &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
+		stdinTTY: isTerminal(os.Stdin), stdoutTTY: isTerminal(os.Stdout)}
 }
 
-// Test returns streams backed by buffers: input, output, error output.
+// Test returns streams backed by buffers (input, output, error output),
+// none of them a terminal.
 func Test() (*IOStreams, *bytes.Buffer, *bytes.Buffer, *bytes.Buffer) {
 	in, out, errOut := &bytes.Buffer{}, &bytes.Buffer{}, &bytes.Buffer{}
 	return &IOStreams{In: in, Out: out, ErrOut: errOut}, in, out, errOut
 }
 
+// isTerminal reports whether f is a character device, which it takes for a
+// terminal.
 func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
 	if err != nil {

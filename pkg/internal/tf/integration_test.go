@@ -3,11 +3,8 @@ package tf
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,49 +13,15 @@ import (
 	"github.com/invokerctl/invokerctl/pkg/config"
 	"github.com/invokerctl/invokerctl/pkg/emulator"
 	"github.com/invokerctl/invokerctl/pkg/internal/target"
+	"github.com/invokerctl/invokerctl/pkg/internal/testutil"
 	"github.com/invokerctl/invokerctl/pkg/internal/tfprovider"
 )
 
-var (
-	buildOnce sync.Once
-	buildDir  string
-	buildBin  string
-	buildErr  error
-)
+func TestMain(m *testing.M) { os.Exit(testutil.Main(m)) }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
-	os.Exit(code)
-}
-
-// invokerctlBinary builds the invokerctl executable once per test run; it
-// serves the offline provider when Terraform starts it from the mirror.
-func invokerctlBinary(t testing.TB) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "invokerctl-bin-")
-		if buildErr != nil {
-			return
-		}
-		buildBin = filepath.Join(buildDir, "invokerctl")
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..", "..")
-		cmd := exec.Command("go", "build", "-o", buildBin, "./cmd/invokerctl")
-		cmd.Dir = root
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = err
-			buildBin = string(out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("building invokerctl: %v\n%s", buildErr, buildBin)
-	}
-	return buildBin
-}
+// invokerctlBinary is the invokerctl executable, built once per test run;
+// it serves the offline provider when Terraform starts it from the mirror.
+func invokerctlBinary(t testing.TB) string { return testutil.Binary(t) }
 
 func needTerraform(t testing.TB) string {
 	t.Helper()

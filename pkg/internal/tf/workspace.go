@@ -60,10 +60,19 @@ type Workspace struct {
 // Path joins name to the working directory.
 func (w *Workspace) Path(name string) string { return filepath.Join(w.Dir, filepath.FromSlash(name)) }
 
-// Prepare writes the module copy, the root module, the variables and, for an
-// emulator target, the provider mirror and the CLI configuration. It never
-// touches state, the plan file or .terraform.
+// Prepare makes Dir absolute, then writes the module copy, the root module,
+// the variables and, for an emulator target, the provider mirror and the
+// CLI configuration. It never touches state, the plan file or .terraform.
+//
+// Dir is made absolute first because Terraform runs inside it: a relative
+// path handed to Terraform (the CLI configuration, the mirror inside it)
+// would be read against the working directory a second time.
 func (w *Workspace) Prepare() error {
+	abs, err := filepath.Abs(w.Dir)
+	if err != nil {
+		return fmt.Errorf("working directory %s: %w", w.Dir, err)
+	}
+	w.Dir = abs
 	if err := os.MkdirAll(w.Dir, 0o700); err != nil {
 		return fmt.Errorf("creating working directory: %w", err)
 	}

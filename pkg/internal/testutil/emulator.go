@@ -1,0 +1,76 @@
+package testutil
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"golang.org/x/oauth2"
+	"google.golang.org/api/option"
+
+	"github.com/invokerctl/invokerctl/pkg/emulator"
+)
+
+// StartEmulator starts an in-process emulator with o, closed when the test
+// ends.
+func StartEmulator(t testing.TB, o emulator.Options) *emulator.Emulator {
+	t.Helper()
+	emu, err := emulator.New(o)
+	if err != nil {
+		t.Fatalf("starting the emulator: %v", err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	return emu
+}
+
+// SeedOptions parses seedYAML (the seed file format) into emulator options.
+func SeedOptions(t testing.TB, seedYAML string) emulator.Options {
+	t.Helper()
+	seed, err := emulator.ParseSeed([]byte(seedYAML), t.Name()+"/seed.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return emulator.Options{Seed: seed}
+}
+
+// StartSeeded starts an emulator seeded with seedYAML.
+func StartSeeded(t testing.TB, seedYAML string) *emulator.Emulator {
+	t.Helper()
+	return StartEmulator(t, SeedOptions(t, seedYAML))
+}
+
+// ClientOptions point a Google API client at an emulator at url with its
+// bootstrap token.
+func ClientOptions(url, token string) []option.ClientOption {
+	return []option.ClientOption{
+		option.WithEndpoint(url + "/"),
+		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token})),
+	}
+}
+
+// EmulatorClientOptions are ClientOptions for emu.
+func EmulatorClientOptions(emu *emulator.Emulator) []option.ClientOption {
+	return ClientOptions(emu.URL(), emu.BootstrapToken())
+}
+
+// Calls reads the request counters of the emulator at url (in this process
+// or served by `invokerctl emulator serve`) from GET /_emulator/calls,
+// with its bootstrap token.
+func Calls(t testing.TB, url, token string) map[string]int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url+"/_emulator/calls", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("reading the emulator's counters: %v", err)
+	}
+	defer resp.Body.Close()
+	var calls map[string]int
+	if err := json.NewDecoder(resp.Body).Decode(&calls); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("reading the emulator's counters: status %d, %v", resp.StatusCode, err)
+	}
+	return calls
+}
