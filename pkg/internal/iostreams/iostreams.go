@@ -7,6 +7,8 @@ import (
 	"bytes"
 	"io"
 	"os"
+
+	"golang.org/x/term"
 )
 
 // IOStreams is the set of streams a command reads and writes.
@@ -46,12 +48,6 @@ func Test() (*IOStreams, *bytes.Buffer, *bytes.Buffer, *bytes.Buffer) {
 	return &IOStreams{In: in, Out: out, ErrOut: errOut}, in, out, errOut
 }
 
-// isTerminal reports whether f is a character device, which it takes for a
-// terminal.
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	if err != nil {
-		return false
-	}
-	return fi.Mode()&os.ModeCharDevice != 0
-}
+// isTerminal reports whether f is an interactive terminal (a character
+// device such as /dev/null is not).
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
