@@ -17,8 +17,6 @@ import (
 	"time"
 
 	iam "google.golang.org/api/iam/v1"
-
-	"github.com/invokerctl/invokerctl/pkg/emulator"
 )
 
 // crashRoot calls the module with two accounts and three member grants on
@@ -137,15 +135,7 @@ func TestApplyKilledMidwayConverges(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			seed, err := emulator.ParseSeed([]byte(examplesSeed), "examples seed")
-			if err != nil {
-				t.Fatal(err)
-			}
-			emu, err := emulator.New(emulator.Options{Seed: seed})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { emu.Close() })
+			emu := newExamplesEmulator(t)
 			var mu sync.Mutex
 			armed := false
 			rule := tc.rule()
@@ -206,7 +196,7 @@ func TestApplyKilledMidwayConverges(t *testing.T) {
 			armed = false
 			mu.Unlock()
 			log.Reset()
-			err = tf.Apply(ctx)
+			err := tf.Apply(ctx)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error()+log.String(), tc.wantErr) {
 					t.Fatalf("second apply: %v, want an error with %q\n%s", err, tc.wantErr, log.String())
@@ -290,24 +280,5 @@ func (c *googleClients) accounts(t *testing.T) []string {
 		t.Fatal(err)
 	}
 	sort.Strings(out)
-	return out
-}
-
-// invokers lists the roles/run.invoker members of services, each as often
-// as the policies hold it.
-func (c *googleClients) invokers(t *testing.T, services ...string) []string {
-	t.Helper()
-	var out []string
-	for _, s := range services {
-		p, err := c.run.Projects.Locations.Services.GetIamPolicy("projects/demo-project/locations/us-central1/services/" + s).Do()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, b := range p.Bindings {
-			if b.Role == "roles/run.invoker" {
-				out = append(out, b.Members...)
-			}
-		}
-	}
 	return out
 }
