@@ -129,15 +129,7 @@ func TestExamples(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.example, func(t *testing.T) {
 			t.Parallel()
-			seed, err := emulator.ParseSeed([]byte(examplesSeed), "examples seed")
-			if err != nil {
-				t.Fatal(err)
-			}
-			emu, err := emulator.New(emulator.Options{Seed: seed})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { emu.Close() })
+			emu := newExamplesEmulator(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 			defer cancel()
 
@@ -254,21 +246,46 @@ func newGoogleClients(t *testing.T, emu *emulator.Emulator) *googleClients {
 func (c *googleClients) checkInvokers(t *testing.T, when string, want map[string][]string) {
 	t.Helper()
 	for service, members := range want {
-		p, err := c.run.Projects.Locations.Services.GetIamPolicy("projects/demo-project/locations/us-central1/services/" + service).Do()
-		if err != nil {
-			t.Fatalf("getIamPolicy %s: %v", service, err)
-		}
-		var got []string
-		for _, b := range p.Bindings {
-			if b.Role == "roles/run.invoker" {
-				got = append(got, b.Members...)
-			}
-		}
+		got := c.invokers(t, service)
 		sort.Strings(got)
 		if !slices.Equal(got, members) {
 			t.Errorf("%s: roles/run.invoker on %s is %v, want %v", when, service, got, members)
 		}
 	}
+}
+
+// newExamplesEmulator starts an emulator seeded with examplesSeed.
+func newExamplesEmulator(t *testing.T) *emulator.Emulator {
+	t.Helper()
+	seed, err := emulator.ParseSeed([]byte(examplesSeed), "examples seed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	emu, err := emulator.New(emulator.Options{Seed: seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	return emu
+}
+
+// invokers lists the roles/run.invoker members of services (Run v2
+// getIamPolicy), each as often as the policies hold it.
+func (c *googleClients) invokers(t *testing.T, services ...string) []string {
+	t.Helper()
+	var out []string
+	for _, s := range services {
+		p, err := c.run.Projects.Locations.Services.GetIamPolicy("projects/demo-project/locations/us-central1/services/" + s).Do()
+		if err != nil {
+			t.Fatalf("getIamPolicy %s: %v", s, err)
+		}
+		for _, b := range p.Bindings {
+			if b.Role == "roles/run.invoker" {
+				out = append(out, b.Members...)
+			}
+		}
+	}
+	return out
 }
 
 // accountExists reports whether IAM knows the service account.

@@ -75,7 +75,14 @@ func envList(env map[string]string) []string {
 // credential probe at once.
 func (o *offlineTerraform) emulatorEnv(t *testing.T, emu *emulator.Emulator) map[string]string {
 	t.Helper()
-	tg, err := target.Emulator(emu.URL(), emu.BootstrapToken())
+	return o.emulatorEnvAt(t, emu.URL(), emu.BootstrapToken())
+}
+
+// emulatorEnvAt is emulatorEnv for an emulator served at url (such as a
+// test's gate in front of one).
+func (o *offlineTerraform) emulatorEnvAt(t *testing.T, url, token string) map[string]string {
+	t.Helper()
+	tg, err := target.Emulator(url, token)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 	tfjson "github.com/hashicorp/terraform-json"
@@ -37,6 +38,10 @@ type Options struct {
 	Environ []string
 	// LockTimeout is how long to wait for the state lock; default "2m".
 	LockTimeout string
+	// InterruptGrace is how long a cancelled command gets to stop after
+	// Terraform's interrupt before it and its plugins are killed; default
+	// InterruptGrace.
+	InterruptGrace time.Duration
 }
 
 // Runner drives Terraform in one working directory.
@@ -47,6 +52,7 @@ type Runner struct {
 	stdout      io.Writer
 	lockTimeout string
 	backend     []string
+	grace       time.Duration
 }
 
 // StepError says which Terraform step failed; the working directory and its
@@ -91,10 +97,16 @@ func Open(ctx context.Context, o Options) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Runner{WS: ws, tf: t, lockTimeout: o.LockTimeout, backend: BackendConfig(o.Decl, o.Target)}
+	r := &Runner{WS: ws, tf: t, lockTimeout: o.LockTimeout, backend: BackendConfig(o.Decl, o.Target), grace: o.InterruptGrace}
 	if r.lockTimeout == "" {
 		r.lockTimeout = "2m"
 	}
+	if r.grace <= 0 {
+		r.grace = InterruptGrace
+	}
+	// Where the runner cannot find Terraform's process group (outside
+	// Linux), os/exec kills Terraform itself a little after the grace.
+	_ = t.SetWaitDelay(r.grace + 2*time.Second)
 	settings := EnvSettings{PluginCacheDir: o.PluginCacheDir}
 	if !o.Target.IsEmulator() {
 		if settings.PluginCacheDir == "" {
@@ -130,7 +142,8 @@ func Open(ctx context.Context, o Options) (*Runner, error) {
 	// commands and would echo its JSON to the user's stream: do it quietly
 	// now. A binary that cannot tell its version is not Terraform.
 	t.SetStdout(io.Discard)
-	if _, _, err := t.Version(ctx, true); err != nil {
+	err = r.run(ctx, func(ctx context.Context) error { _, _, err := t.Version(ctx, true); return err })
+	if err != nil {
 		r.Close()
 		return nil, fmt.Errorf("%s does not answer `version`: %w", execPath, err)
 	}
@@ -154,7 +167,7 @@ func (r *Runner) Init(ctx context.Context) error {
 	for _, bc := range r.backend {
 		opts = append(opts, tfexec.BackendConfig(bc))
 	}
-	if err := r.tf.Init(ctx, opts...); err != nil {
+	if err := r.run(ctx, func(ctx context.Context) error { return r.tf.Init(ctx, opts...) }); err != nil {
 		return &StepError{Step: "init", Workdir: r.WS.Dir, Err: err}
 	}
 	return nil
@@ -172,15 +185,22 @@ type PlanResult struct {
 // back with `show -json` and summarizes it.
 func (r *Runner) Plan(ctx context.Context, destroy bool) (*PlanResult, error) {
 	planFile := r.WS.Path(PlanFile)
-	changes, err := r.tf.Plan(ctx, tfexec.Out(planFile), tfexec.Destroy(destroy), tfexec.LockTimeout(r.lockTimeout))
+	var changes bool
+	err := r.run(ctx, func(ctx context.Context) error {
+		var err error
+		changes, err = r.tf.Plan(ctx, tfexec.Out(planFile), tfexec.Destroy(destroy), tfexec.LockTimeout(r.lockTimeout))
+		return err
+	})
 	if err != nil {
 		return nil, &StepError{Step: "plan", Workdir: r.WS.Dir, Err: err}
 	}
 	var p *tfjson.Plan
 	err = r.quiet(func() error {
-		var err error
-		p, err = r.tf.ShowPlanFile(ctx, planFile)
-		return err
+		return r.run(ctx, func(ctx context.Context) error {
+			var err error
+			p, err = r.tf.ShowPlanFile(ctx, planFile)
+			return err
+		})
 	})
 	if err != nil {
 		return nil, &StepError{Step: "show", Workdir: r.WS.Dir, Err: err}
@@ -191,11 +211,20 @@ func (r *Runner) Plan(ctx context.Context, destroy bool) (*PlanResult, error) {
 // Apply applies exactly the given plan file, then removes it (a plan file
 // can be applied only once).
 func (r *Runner) Apply(ctx context.Context, planFile string) error {
-	if err := r.tf.Apply(ctx, tfexec.LockTimeout(r.lockTimeout), tfexec.DirOrPlan(planFile)); err != nil {
+	err := r.run(ctx, func(ctx context.Context) error {
+		return r.tf.Apply(ctx, tfexec.LockTimeout(r.lockTimeout), tfexec.DirOrPlan(planFile))
+	})
+	if err != nil {
 		return &StepError{Step: "apply", Workdir: r.WS.Dir, Err: err}
 	}
 	_ = os.Remove(planFile)
 	return nil
+}
+
+// run runs one Terraform command so that cancelling ctx interrupts it and,
+// after the grace period, kills it and its plugins (see interruptible).
+func (r *Runner) run(ctx context.Context, f func(context.Context) error) error {
+	return interruptible(ctx, r.WS.Dir, r.grace, f)
 }
 
 // quiet runs f with Terraform's stdout kept from the user: terraform-exec
@@ -254,9 +283,11 @@ type TokenOutput struct {
 func (r *Runner) Outputs(ctx context.Context) (*Outputs, error) {
 	var raw map[string]tfexec.OutputMeta
 	err := r.quiet(func() error {
-		var err error
-		raw, err = r.tf.Output(ctx)
-		return err
+		return r.run(ctx, func(ctx context.Context) error {
+			var err error
+			raw, err = r.tf.Output(ctx)
+			return err
+		})
 	})
 	if err != nil {
 		return nil, &StepError{Step: "output", Workdir: r.WS.Dir, Err: err}

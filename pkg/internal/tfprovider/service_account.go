@@ -18,6 +18,9 @@ const (
 	saCreateTimeout     = 5 * time.Minute
 	saUpdatePollTimeout = time.Minute
 	saConsistentReads   = 3
+	// The SDK's retry.Retry back-off, used when adopting an account.
+	saRetryMinWait = 500 * time.Millisecond
+	saRetryMaxWait = 10 * time.Second
 )
 
 var accountIDRE = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])$`)
@@ -162,12 +165,7 @@ func serviceAccountResource() *resourceType {
 			if !(isGoogleAPIErrorWithCode(err, http.StatusConflict) && boolean(d, "create_ignore_already_exists")) {
 				return nil, fmt.Errorf("Error creating service account: %w", err)
 			}
-			// The account exists and that is fine: adopt it.
-			name := fmt.Sprintf("projects/%s/serviceAccounts/%s", project, saEmail(aid, project))
-			sa, err = getServiceAccountRetryingNotFound(ctx, p, svc, name, timeout)
-			if err != nil {
-				return nil, fmt.Errorf("Error reading existing service account %q: %w", name, err)
-			}
+			return adoptServiceAccount(ctx, p, svc, d, project, aid, timeout), nil
 		}
 		d["id"] = sa.Name
 		flattenServiceAccount(d, sa)
@@ -315,19 +313,42 @@ func pollConsistent(ctx context.Context, p *provider, timeout time.Duration, che
 	}
 }
 
+// adoptServiceAccount is create_ignore_already_exists after a 409, as the
+// real provider does it: read the existing account (404s retried until the
+// create timeout) and take it as it is into d. display_name and description
+// are the account's, not the configuration's, so a difference shows in the
+// next plan as an in-place update; nothing is patched now. There is no
+// consistency poll: the account was already there. If the read never
+// succeeds the real provider still reports success but sets no id, so the
+// resource comes back null (Terraform then fails the apply with "Provider
+// returned invalid result object after apply") and nothing is recorded;
+// adoptServiceAccount returns nil then.
+func adoptServiceAccount(ctx context.Context, p *provider, svc *iamv1.Service, d map[string]any, project, accountID string, timeout time.Duration) map[string]any {
+	name := fmt.Sprintf("projects/%s/serviceAccounts/%s", project, saEmail(accountID, project))
+	sa, err := getServiceAccountRetryingNotFound(ctx, p, svc, name, timeout)
+	if err != nil {
+		return nil
+	}
+	d["id"] = sa.Name
+	flattenServiceAccount(d, sa)
+	return d
+}
+
 // getServiceAccountRetryingNotFound reads an account, retrying 404s until
-// timeout.
+// timeout with the SDK's retry back-off: 0.5 s, doubling, at most 10 s.
 func getServiceAccountRetryingNotFound(ctx context.Context, p *provider, svc *iamv1.Service, name string, timeout time.Duration) (*iamv1.ServiceAccount, error) {
 	var waited time.Duration
+	wait := saRetryMinWait
 	for {
 		sa, err := svc.Projects.ServiceAccounts.Get(name).Context(ctx).Do()
-		if err == nil || !isNotFound(err) || waited >= timeout {
+		if err == nil || !isNotFound(err) || waited+wait > timeout {
 			return sa, err
 		}
-		if err := p.sleep(ctx, 2*time.Second); err != nil {
+		if err := p.sleep(ctx, wait); err != nil {
 			return nil, err
 		}
-		waited += 2 * time.Second
+		waited += wait
+		wait = min(2*wait, saRetryMaxWait)
 	}
 }
 

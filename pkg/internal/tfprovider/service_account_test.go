@@ -11,6 +11,25 @@ func saPlan(aid string) map[string]any {
 	return map[string]any{"account_id": aid, "project": "proj-1", "display_name": "Invoker", "disabled": false, "deletion_policy": "DELETE"}
 }
 
+const (
+	existingEmail = "invoker-one@proj-1.iam.gserviceaccount.com"
+	existingName  = "projects/proj-1/serviceAccounts/" + existingEmail
+)
+
+// existingAccount is an account made outside Terraform, with its own
+// display name.
+func existingAccount() map[string]any {
+	return map[string]any{
+		"name": existingName, "email": existingEmail, "projectId": "proj-1",
+		"uniqueId": "100000000000000000042", "displayName": "Made by hand",
+	}
+}
+
+func ignoreExisting(plan map[string]any) map[string]any {
+	plan["create_ignore_already_exists"] = true
+	return plan
+}
+
 func TestServiceAccountCreate(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -19,6 +38,10 @@ func TestServiceAccountCreate(t *testing.T) {
 		wantReqs  []string
 		wantWaits []float64
 		wantErr   string
+		// wantDisplayName is the display_name in state; default the
+		// planned one.
+		wantDisplayName string
+		wantNoState     bool
 	}{
 		{
 			name: "create then three consistent reads",
@@ -61,22 +84,37 @@ func TestServiceAccountCreate(t *testing.T) {
 			wantErr:  "Error creating service account: googleapi: Error 409: Service account invoker-one already exists",
 		},
 		{
-			name: "already exists is adopted with create_ignore_already_exists",
+			// As the real provider: one read, the account taken as it is
+			// (its display name, not the configured one), no consistency
+			// poll and no patch.
+			name:            "already exists is adopted with create_ignore_already_exists",
+			setup:           func(f *fakeGoogle) { f.accounts[existingEmail] = existingAccount() },
+			plan:            ignoreExisting(saPlan("invoker-one")),
+			wantReqs:        []string{"POST /v1/projects/proj-1/serviceAccounts", "GET /v1/" + existingName},
+			wantDisplayName: "Made by hand",
+		},
+		{
+			name: "adoption retries a 404 with the SDK back-off",
 			setup: func(f *fakeGoogle) {
-				f.accounts["invoker-one@proj-1.iam.gserviceaccount.com"] = map[string]any{
-					"name": "projects/proj-1/serviceAccounts/invoker-one@proj-1.iam.gserviceaccount.com", "email": "invoker-one@proj-1.iam.gserviceaccount.com",
-					"projectId": "proj-1", "uniqueId": "100000000000000000042",
-				}
+				f.accounts[existingEmail] = existingAccount()
+				f.fail("GET", existingEmail, 2, 404, nil)
 			},
-			plan: func() map[string]any { p := saPlan("invoker-one"); p["create_ignore_already_exists"] = true; return p }(),
-			wantReqs: []string{
-				"POST /v1/projects/proj-1/serviceAccounts",
-				"GET /v1/projects/proj-1/serviceAccounts/invoker-one@proj-1.iam.gserviceaccount.com",
-				"GET /v1/projects/proj-1/serviceAccounts/invoker-one@proj-1.iam.gserviceaccount.com",
-				"GET /v1/projects/proj-1/serviceAccounts/invoker-one@proj-1.iam.gserviceaccount.com",
-				"GET /v1/projects/proj-1/serviceAccounts/invoker-one@proj-1.iam.gserviceaccount.com",
+			plan:            ignoreExisting(saPlan("invoker-one")),
+			wantReqs:        []string{"POST /v1/projects/proj-1/serviceAccounts", "GET /v1/" + existingName, "GET /v1/" + existingName, "GET /v1/" + existingName},
+			wantWaits:       []float64{0.5, 1},
+			wantDisplayName: "Made by hand",
+		},
+		{
+			// The real provider drops the read's error and sets no id:
+			// Terraform gets a null object and fails the apply itself.
+			name: "adoption whose read fails returns no object and no error",
+			setup: func(f *fakeGoogle) {
+				f.accounts[existingEmail] = existingAccount()
+				f.fail("GET", existingEmail, 1, 403, nil)
 			},
-			wantWaits: []float64{0.5, 0.5},
+			plan:        ignoreExisting(saPlan("invoker-one")),
+			wantReqs:    []string{"POST /v1/projects/proj-1/serviceAccounts", "GET /v1/" + existingName},
+			wantNoState: true,
 		},
 	}
 	for _, tt := range tests {
@@ -101,6 +139,19 @@ func TestServiceAccountCreate(t *testing.T) {
 			}
 			if got := sl.get(); !equalDurations(got, durations(tt.wantWaits...)) {
 				t.Errorf("waits = %v, want %v", got, tt.wantWaits)
+			}
+			if tt.wantNoState {
+				if state != nil {
+					t.Fatalf("state = %v, want none", state)
+				}
+				return
+			}
+			wantDisplay := tt.wantDisplayName
+			if wantDisplay == "" {
+				wantDisplay = str(tt.plan, "display_name")
+			}
+			if state["display_name"] != wantDisplay {
+				t.Errorf("display_name = %v, want %q", state["display_name"], wantDisplay)
 			}
 			email := "invoker-one@proj-1.iam.gserviceaccount.com"
 			if state["id"] != "projects/proj-1/serviceAccounts/"+email || state["email"] != email ||

@@ -49,6 +49,13 @@ resource "google_service_account" "this" {
   account_id   = each.value.account_id
   display_name = each.value.display_name
   description  = each.value.description
+
+  # An apply that dies after IAM created an account but before Terraform
+  # recorded it in state would otherwise make every later apply fail with
+  # "409 already exists". With this set, the provider adopts the existing
+  # account with the same id instead (it does not change its display_name
+  # or description; the next plan shows any difference as an update).
+  create_ignore_already_exists = true
 }
 
 # Cloud Run functions (2nd gen) are invoked through the Cloud Run service that
