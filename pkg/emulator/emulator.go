@@ -67,6 +67,12 @@ type Options struct {
 	// FailNext, when > 0, fails the next N API requests with ErrorCode
 	// (deterministic fault injection); also settable at the admin path.
 	FailNext int
+	// Faults are targeted fault rules in force from the start (see Fault;
+	// more can be added with InjectFault or at the admin path).
+	Faults []Fault
+	// DropPolicyWrites makes setIamPolicy answer success without storing
+	// the policy (see Emulator.DropPolicyWrites).
+	DropPolicyWrites bool
 
 	// RolesFile overrides the embedded predefined-role table (same JSON shape
 	// as the roles data shipped with the emulator): each role it lists
@@ -131,6 +137,12 @@ func New(opts Options) (*Emulator, error) {
 	}
 	e := &Emulator{opts: opts, router: &router{}, log: opts.Logger, calls: map[string]int{}}
 	e.fault.failNext = opts.FailNext
+	e.fault.dropPolicyWrites = opts.DropPolicyWrites
+	for _, f := range opts.Faults {
+		if f.Count > 0 {
+			e.fault.rules = append(e.fault.rules, f)
+		}
+	}
 	switch {
 	case opts.Store != nil:
 		e.store = opts.Store
@@ -256,7 +268,8 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	e.mu.Lock()
 	e.calls[rt.name]++
-	ferr := e.injectFault()
+	e.recordRequest(r, path)
+	ferr := e.injectFault(r.Method, path)
 	e.mu.Unlock()
 	if ferr != nil {
 		writeError(w, ferr)

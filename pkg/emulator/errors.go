@@ -15,6 +15,8 @@ type apiError struct {
 	Details []map[string]any `json:"details,omitempty"`
 	// retryAfter, when set, is sent as a Retry-After header (seconds).
 	retryAfter int
+	// header holds extra response headers (injected faults).
+	header map[string]string
 }
 
 func (e *apiError) Error() string { return fmt.Sprintf("%d %s: %s", e.Code, e.Status, e.Message) }
@@ -68,6 +70,9 @@ func writeError(w http.ResponseWriter, err error) {
 	}
 	if ae.retryAfter > 0 {
 		w.Header().Set("Retry-After", fmt.Sprint(ae.retryAfter))
+	}
+	for k, v := range ae.header {
+		w.Header().Set(k, v)
 	}
 	writeJSON(w, ae.Code, map[string]any{"error": ae})
 }

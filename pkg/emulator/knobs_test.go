@@ -263,3 +263,102 @@ func TestKnobAdminPaths(t *testing.T) {
 		t.Errorf("counters after the faults = %v, want only iam.v1.serviceAccounts.list: 8", got)
 	}
 }
+
+// Fault rules fail only the requests they match, Count times, with the
+// status, message and headers asked for; the request log records every API
+// request (method, path, query, body) and nothing else.
+func TestKnobFaultRules(t *testing.T) {
+	t.Parallel()
+	const projPolicy = "/v1/projects/demo-project"
+	tests := []struct {
+		name   string
+		rule   string // admin body; "" uses InjectFault
+		fault  Fault
+		method string
+		path   string
+		body   string
+		code   int
+		status string
+		header string // Retry-After wanted
+	}{
+		{name: "503 on one verb", fault: Fault{Method: "POST", Path: ":getIamPolicy", Count: 2, Status: 503},
+			method: "POST", path: projPolicy + ":getIamPolicy", body: "{}", code: 503, status: "UNAVAILABLE"},
+		{name: "409 etag conflict", fault: Fault{Method: "POST", Path: ":setIamPolicy", Count: 2, Status: 409},
+			method: "POST", path: projPolicy + ":setIamPolicy", body: `{"policy":{}}`, code: 409, status: "ABORTED"},
+		{name: "429 with Retry-After", fault: Fault{Path: "/serviceAccounts", Count: 2, Status: 429, Header: map[string]string{"Retry-After": "3"}},
+			method: "GET", path: knobsListPath, code: 429, status: "RESOURCE_EXHAUSTED", header: "3"},
+		{name: "admin rule, 403 with a message", rule: `{"rules":[{"method":"GET","path":"/serviceAccounts","count":2,"status":403,"message":"injected 403"}]}`,
+			method: "GET", path: knobsListPath, code: 403, status: "PERMISSION_DENIED"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newTestEmulator(t, Options{})
+			tok := e.BootstrapToken()
+			if tt.rule != "" {
+				knobsWantOK(t, "add rule", knobsDo(t, e, tok, http.MethodPost, "/_emulator/faults", tt.rule))
+			} else {
+				e.InjectFault(tt.fault)
+			}
+			// Another API is not affected.
+			knobsWantOK(t, "unmatched request", knobsDo(t, e, tok, http.MethodGet, "/v1/projects/demo-project", ""))
+			for i := range 2 {
+				r := knobsDo(t, e, tok, tt.method, tt.path, tt.body)
+				ae := knobsWantError(t, "matched request", r, tt.code, tt.status)
+				if r.retryAfter != tt.header {
+					t.Errorf("request %d: Retry-After = %q, want %q", i, r.retryAfter, tt.header)
+				}
+				if tt.rule != "" && ae["message"] != "injected 403" {
+					t.Errorf("message = %v", ae["message"])
+				}
+			}
+			knobsWantOK(t, "request after the rule is spent", knobsDo(t, e, tok, tt.method, tt.path, tt.body))
+
+			log := e.Requests()
+			if len(log) != 4 || log[0].String() != "GET /v1/projects/demo-project" || log[3].Method != tt.method || log[3].Path != tt.path || log[3].Body != tt.body {
+				t.Errorf("request log = %+v", log)
+			}
+			r := knobsDo(t, e, tok, http.MethodGet, "/_emulator/requests", "")
+			knobsWantOK(t, "GET requests", r)
+			if rs, _ := r.body["requests"].([]any); len(rs) != 4 {
+				t.Errorf("GET /_emulator/requests = %s", r.raw)
+			}
+			knobsWantOK(t, "reset requests", knobsDo(t, e, tok, http.MethodPost, "/_emulator/requests:reset", ""))
+			if got := e.Requests(); len(got) != 0 {
+				t.Errorf("after reset: %v", got)
+			}
+		})
+	}
+}
+
+// DropPolicyWrites answers setIamPolicy with a new etag and stores nothing;
+// a bad rule status is refused.
+func TestKnobDropPolicyWrites(t *testing.T) {
+	t.Parallel()
+	e := newTestEmulator(t, Options{})
+	tok := e.BootstrapToken()
+	before, err := e.IAMPolicy("projects/demo-project")
+	if err != nil {
+		t.Fatal(err)
+	}
+	knobsWantOK(t, "drop on", knobsDo(t, e, tok, http.MethodPost, "/_emulator/faults", `{"dropPolicyWrites":true}`))
+	set := `{"policy":{"bindings":[{"role":"roles/run.invoker","members":["user:a@example.com"]}]}}`
+	r := knobsDo(t, e, tok, http.MethodPost, "/v1/projects/demo-project:setIamPolicy", set)
+	knobsWantOK(t, "dropped set", r)
+	after, _ := e.IAMPolicy("projects/demo-project")
+	if string(after) != string(before) || strings.Contains(string(after), "user:a@example.com") {
+		t.Errorf("policy changed by a dropped write:\n%s\n%s", before, after)
+	}
+	if !strings.Contains(r.raw, "user:a@example.com") {
+		t.Errorf("dropped write should still answer the would-be policy: %s", r.raw)
+	}
+	knobsWantOK(t, "faults reset", knobsDo(t, e, tok, http.MethodPost, "/_emulator/faults:reset", ""))
+	knobsWantOK(t, "kept set", knobsDo(t, e, tok, http.MethodPost, "/v1/projects/demo-project:setIamPolicy", set))
+	if after, _ := e.IAMPolicy("projects/demo-project"); !strings.Contains(string(after), "user:a@example.com") {
+		t.Errorf("policy after a kept write: %s", after)
+	}
+	knobsWantError(t, "rule status 200", knobsDo(t, e, tok, http.MethodPost, "/_emulator/faults", `{"rules":[{"count":1,"status":200}]}`), http.StatusBadRequest, "INVALID_ARGUMENT")
+	if _, err := e.IAMPolicy("projects/nope"); err == nil {
+		t.Error("IAMPolicy of a missing project: no error")
+	}
+}

@@ -530,6 +530,10 @@ func (e *Emulator) serveSetIamPolicy(w http.ResponseWriter, r *http.Request, loo
 	if slot == nil {
 		slot = &e.st.Projects[res.ProjectID].Policy
 	}
+	if e.fault.dropPolicyWrites {
+		scratch := *slot // answer as if stored; keep the stored policy
+		slot = &scratch
+	}
 	np, aerr := e.setPolicy(slot, req)
 	if aerr != nil {
 		e.mu.Unlock()
