@@ -7,6 +7,7 @@ package emulator
 
 import (
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -43,13 +44,20 @@ func (e *Emulator) handleProjectGetV1(w http.ResponseWriter, r *http.Request, v 
 		writeError(w, aerr)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	out := map[string]any{
 		"projectNumber":  p.Number,
 		"projectId":      p.ID,
 		"lifecycleState": "ACTIVE",
 		"name":           p.Name,
 		"createTime":     p.CreateTime.UTC().Format(time.RFC3339Nano),
-	})
+	}
+	if kind, id, ok := strings.Cut(p.Parent, "s/"); ok {
+		out["parent"] = map[string]any{"type": kind, "id": id} // v1: {"type": "organization", "id": "4242"}
+	}
+	if len(p.Labels) > 0 {
+		out["labels"] = p.Labels
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (e *Emulator) handleProjectGetV3(w http.ResponseWriter, r *http.Request, v map[string]string) {
@@ -61,7 +69,7 @@ func (e *Emulator) handleProjectGetV3(w http.ResponseWriter, r *http.Request, v 
 		return
 	}
 	ct := p.CreateTime.UTC().Format(time.RFC3339Nano)
-	writeJSON(w, http.StatusOK, map[string]any{
+	out := map[string]any{
 		"name":        "projects/" + p.Number,
 		"projectId":   p.ID,
 		"state":       "ACTIVE",
@@ -69,5 +77,12 @@ func (e *Emulator) handleProjectGetV3(w http.ResponseWriter, r *http.Request, v 
 		"etag":        "W/\"" + p.Number + "\"",
 		"createTime":  ct,
 		"updateTime":  ct,
-	})
+	}
+	if p.Parent != "" {
+		out["parent"] = p.Parent
+	}
+	if len(p.Labels) > 0 {
+		out["labels"] = p.Labels
+	}
+	writeJSON(w, http.StatusOK, out)
 }

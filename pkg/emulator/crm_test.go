@@ -98,3 +98,46 @@ func TestResourceManagerV3(t *testing.T) {
 		t.Fatalf("counters %v", e.Calls())
 	}
 }
+
+// A seeded project's parent and labels come back from v1 and v3 get, in
+// each version's shape, read by the real clients; a bad parent is refused.
+func TestResourceManagerProjectParentAndLabels(t *testing.T) {
+	t.Parallel()
+	e := newTestEmulator(t, Options{Project: "crm-parent", Seed: &Seed{Projects: []SeedProject{
+		{ID: "crm-parent", Parent: "organizations/4242", Labels: map[string]string{"env": "test"}},
+		{ID: "crm-orphan"},
+	}}})
+	v1 := ownerCRM(t, e)
+	v3, err := crmv3.NewService(context.Background(), withToken(e, e.BootstrapToken())...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		id                   string
+		wantType, wantID, v3 string
+		wantLabel            string
+	}{
+		{"crm-parent", "organization", "4242", "organizations/4242", "test"},
+		{"crm-orphan", "", "", "", ""},
+	}
+	for _, tt := range tests {
+		p1, err := v1.Projects.Get(tt.id).Do()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gotType, gotID string
+		if p1.Parent != nil {
+			gotType, gotID = p1.Parent.Type, p1.Parent.Id
+		}
+		if gotType != tt.wantType || gotID != tt.wantID || p1.Labels["env"] != tt.wantLabel {
+			t.Errorf("v1 %s: parent %q/%q labels %v", tt.id, gotType, gotID, p1.Labels)
+		}
+		p3, err := v3.Projects.Get("projects/" + tt.id).Do()
+		if err != nil || p3.Parent != tt.v3 || p3.Labels["env"] != tt.wantLabel {
+			t.Errorf("v3 %s: %v parent %q labels %v", tt.id, err, p3.Parent, p3.Labels)
+		}
+	}
+	if _, err := ParseSeed([]byte("projects:\n  - id: bad-parent\n    parent: orgs/1\n"), "s.yaml"); err == nil || !strings.Contains(err.Error(), "parent") {
+		t.Errorf("bad parent: %v", err)
+	}
+}

@@ -12,6 +12,8 @@ package emulator
 //	  - id: demo-project      # holds roles/owner in each, like a real creator
 //	    number: "123456789012"  # optional, 12 digits; derived from id when absent
 //	    name: Demo            # optional display name
+//	    parent: organizations/4242  # optional, or folders/{id}
+//	    labels: {env: test}   # optional
 //	    policy:               # extra project-level bindings (inherited by every service)
 //	      - role: roles/run.invoker
 //	        members: [group:invokers@example.com]
@@ -107,10 +109,12 @@ type SeedDefaults struct {
 
 // SeedProject declares a project.
 type SeedProject struct {
-	ID     string        `yaml:"id" json:"id"`
-	Number string        `yaml:"number" json:"number"`
-	Name   string        `yaml:"name" json:"name"`
-	Policy []SeedBinding `yaml:"policy" json:"policy"`
+	ID     string            `yaml:"id" json:"id"`
+	Number string            `yaml:"number" json:"number"`
+	Name   string            `yaml:"name" json:"name"`
+	Parent string            `yaml:"parent" json:"parent"`
+	Labels map[string]string `yaml:"labels" json:"labels"`
+	Policy []SeedBinding     `yaml:"policy" json:"policy"`
 }
 
 // SeedBinding grants role to members.
@@ -238,6 +242,7 @@ func (s *Seed) name() string {
 var (
 	seedProjectIDRe = regexp.MustCompile(`^[a-z][-a-z0-9]{4,28}[a-z0-9]$`)
 	seedNumberRe    = regexp.MustCompile(`^[1-9][0-9]{11}$`)
+	seedParentRe    = regexp.MustCompile(`^(organizations|folders)/[1-9][0-9]*$`)
 	seedEmailRe     = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 	seedPermRe      = regexp.MustCompile(`^[a-z][a-zA-Z0-9]*(\.[a-zA-Z0-9]+){2}$`)
 )
@@ -368,6 +373,9 @@ func (s *Seed) validate(st *seedState) error {
 					}
 				}
 			}
+		}
+		if pr.Parent != "" && !seedParentRe.MatchString(pr.Parent) {
+			p.add(ent, "parent %q must be organizations/{number} or folders/{number}", pr.Parent)
 		}
 		v.projects[pr.ID] = true
 	}
@@ -751,7 +759,7 @@ func (e *Emulator) applySeed(s *Seed) error {
 		return err
 	}
 	now := e.opts.Now().UTC()
-	ensureProject := func(id, number, name string, bindings []SeedBinding) error {
+	ensureProject := func(id, number, name string, bindings []SeedBinding, parent string, labels map[string]string) error {
 		if number == "" && id == e.opts.Project {
 			number = e.opts.ProjectNumber
 		}
@@ -763,6 +771,9 @@ func (e *Emulator) applySeed(s *Seed) error {
 		if !existed && name != "" {
 			pr.Name = name
 		}
+		if !existed {
+			pr.Parent, pr.Labels = parent, labels
+		}
 		if len(bindings) > 0 {
 			for _, b := range seedBindings(bindings) {
 				pr.Policy.Bindings = mergeSeedBinding(pr.Policy.Bindings, b.Role, b.Members)
@@ -773,7 +784,7 @@ func (e *Emulator) applySeed(s *Seed) error {
 	}
 	// Projects first (validated above, so this cannot fail in practice).
 	for _, pr := range s.Projects {
-		if err := ensureProject(pr.ID, pr.Number, pr.Name, pr.Policy); err != nil {
+		if err := ensureProject(pr.ID, pr.Number, pr.Name, pr.Policy, pr.Parent, pr.Labels); err != nil {
 			return err
 		}
 	}
@@ -783,7 +794,7 @@ func (e *Emulator) applySeed(s *Seed) error {
 		slices.ContainsFunc(s.CustomRoles, func(x SeedCustomRole) bool { return uses(x.Project) }) ||
 		slices.ContainsFunc(s.Services, func(x SeedService) bool { return uses(x.Project) }) ||
 		slices.ContainsFunc(s.Functions, func(x SeedFunction) bool { return uses(x.Project) }) {
-		if err := ensureProject(e.opts.Project, "", "", nil); err != nil {
+		if err := ensureProject(e.opts.Project, "", "", nil, "", nil); err != nil {
 			return err
 		}
 	}

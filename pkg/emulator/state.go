@@ -38,6 +38,9 @@ type Project struct {
 	Name       string    `json:"name"`
 	CreateTime time.Time `json:"createTime"`
 	Policy     *Policy   `json:"policy"`
+	// Parent is "organizations/{id}" or "folders/{id}", or empty.
+	Parent string            `json:"parent,omitempty"`
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // Policy is an IAM policy (contract §8.1), shared by every API.
