@@ -21,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/invokerctl/invokerctl/pkg/internal/hostrewrite"
 )
 
 // Options configures an Emulator. The zero value is usable: it listens on a
@@ -193,7 +195,7 @@ func (e *Emulator) Project() string { return e.opts.Project }
 // (impersonate, idtoken.NewValidator) reach the emulator through it. It adds
 // no Authorization header.
 func (e *Emulator) HTTPClient() *http.Client {
-	return &http.Client{Transport: &RewriteTransport{Target: e.url}}
+	return &http.Client{Transport: &hostrewrite.Transport{Scheme: "http", Host: e.ln.Addr().String()}}
 }
 
 // Close stops the listener and saves state.
@@ -208,31 +210,6 @@ func (e *Emulator) Close() error {
 		err = serr
 	}
 	return err
-}
-
-// RewriteTransport sends every request to Target (scheme and host), keeping
-// the path and query: the way to point libraries whose Google hosts are hard
-// coded at the emulator. Base defaults to http.DefaultTransport.
-type RewriteTransport struct {
-	Target string
-	Base   http.RoundTripper
-}
-
-// RoundTrip implements http.RoundTripper.
-func (t *RewriteTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	u, err := url.Parse(t.Target)
-	if err != nil {
-		return nil, err
-	}
-	r2 := req.Clone(req.Context())
-	r2.URL.Scheme = u.Scheme
-	r2.URL.Host = u.Host
-	r2.Host = u.Host
-	base := t.Base
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	return base.RoundTrip(r2)
 }
 
 // ServeHTTP dispatches by path (contract §1.5) after the knobs: latency,

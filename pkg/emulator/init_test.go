@@ -179,7 +179,7 @@ func (b *bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func clientAs(e *Emulator, token string) *http.Client {
-	return &http.Client{Transport: &bearerTransport{token: token, base: &RewriteTransport{Target: e.URL()}}}
+	return &http.Client{Transport: &bearerTransport{token: token, base: e.HTTPClient().Transport}}
 }
 
 // ---- init ----

@@ -216,6 +216,14 @@ func (e *Emulator) ClearFaults() {
 	e.mu.Unlock()
 }
 
+// PendingFaults returns the fault rules not yet spent, with the count of
+// requests each still fails.
+func (e *Emulator) PendingFaults() []Fault {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.fault.rules)
+}
+
 // DropPolicyWrites, when on, makes every setIamPolicy answer 200 with the
 // would-be policy (and a new etag) without storing it: a write that never
 // takes effect, for tests of propagation checks.

@@ -300,6 +300,9 @@ func TestKnobFaultRules(t *testing.T) {
 			} else {
 				e.InjectFault(tt.fault)
 			}
+			if got := e.PendingFaults(); len(got) != 1 || got[0].Count != 2 {
+				t.Fatalf("pending faults = %+v", got)
+			}
 			// Another API is not affected.
 			knobsWantOK(t, "unmatched request", knobsDo(t, e, tok, http.MethodGet, "/v1/projects/demo-project", ""))
 			for i := range 2 {
@@ -313,6 +316,9 @@ func TestKnobFaultRules(t *testing.T) {
 				}
 			}
 			knobsWantOK(t, "request after the rule is spent", knobsDo(t, e, tok, tt.method, tt.path, tt.body))
+			if got := e.PendingFaults(); len(got) != 0 {
+				t.Errorf("spent rule still pending: %+v", got)
+			}
 
 			log := e.Requests()
 			if len(log) != 4 || log[0].String() != "GET /v1/projects/demo-project" || log[3].Method != tt.method || log[3].Path != tt.path || log[3].Body != tt.body {

@@ -14,7 +14,7 @@ func saPlan(aid string) map[string]any {
 func TestServiceAccountCreate(t *testing.T) {
 	tests := []struct {
 		name      string
-		setup     func(f *fakeGoogle)
+		setup     func(f *testGoogle)
 		plan      map[string]any
 		wantReqs  []string
 		wantWaits []float64
@@ -33,7 +33,7 @@ func TestServiceAccountCreate(t *testing.T) {
 		},
 		{
 			name:  "a 404 while polling restarts the count",
-			setup: func(f *fakeGoogle) { f.fail("GET", "invoker-one@proj-1.iam.gserviceaccount.com", 1, 404, nil) },
+			setup: func(f *testGoogle) { f.fail("GET", "invoker-one@proj-1.iam.gserviceaccount.com", 1, 404, nil) },
 			plan:  saPlan("invoker-one"),
 			wantReqs: []string{
 				"POST /v1/projects/proj-1/serviceAccounts",
@@ -46,29 +46,22 @@ func TestServiceAccountCreate(t *testing.T) {
 		},
 		{
 			name:     "permission denied carries Google's message",
-			setup:    func(f *fakeGoogle) { f.fail("POST", "/serviceAccounts", 1, 403, nil) },
+			setup:    func(f *testGoogle) { f.fail("POST", "/serviceAccounts", 1, 403, nil) },
 			plan:     saPlan("invoker-one"),
 			wantReqs: []string{"POST /v1/projects/proj-1/serviceAccounts"},
 			wantErr:  "Error creating service account: googleapi: Error 403: injected 403",
 		},
 		{
-			name: "already exists fails without create_ignore_already_exists",
-			setup: func(f *fakeGoogle) {
-				f.accounts["invoker-one@proj-1.iam.gserviceaccount.com"] = map[string]any{"email": "invoker-one@proj-1.iam.gserviceaccount.com"}
-			},
+			name:     "already exists fails without create_ignore_already_exists",
+			setup:    func(f *testGoogle) { f.addAccount("invoker-one") },
 			plan:     saPlan("invoker-one"),
 			wantReqs: []string{"POST /v1/projects/proj-1/serviceAccounts"},
 			wantErr:  "Error creating service account: googleapi: Error 409: Service account invoker-one already exists",
 		},
 		{
-			name: "already exists is adopted with create_ignore_already_exists",
-			setup: func(f *fakeGoogle) {
-				f.accounts["invoker-one@proj-1.iam.gserviceaccount.com"] = map[string]any{
-					"name": "projects/proj-1/serviceAccounts/invoker-one@proj-1.iam.gserviceaccount.com", "email": "invoker-one@proj-1.iam.gserviceaccount.com",
-					"projectId": "proj-1", "uniqueId": "100000000000000000042",
-				}
-			},
-			plan: func() map[string]any { p := saPlan("invoker-one"); p["create_ignore_already_exists"] = true; return p }(),
+			name:  "already exists is adopted with create_ignore_already_exists",
+			setup: func(f *testGoogle) { f.addAccount("invoker-one") },
+			plan:  func() map[string]any { p := saPlan("invoker-one"); p["create_ignore_already_exists"] = true; return p }(),
 			wantReqs: []string{
 				"POST /v1/projects/proj-1/serviceAccounts",
 				"GET /v1/projects/proj-1/serviceAccounts/invoker-one@proj-1.iam.gserviceaccount.com",
@@ -81,7 +74,7 @@ func TestServiceAccountCreate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFakeGoogle(t)
+			f := newTestGoogle(t, "")
 			if tt.setup != nil {
 				tt.setup(f)
 			}
@@ -112,7 +105,7 @@ func TestServiceAccountCreate(t *testing.T) {
 }
 
 func TestServiceAccountCreateRequestBody(t *testing.T) {
-	f := newFakeGoogle(t)
+	f := newTestGoogle(t, "")
 	p, _ := newTestProvider(t, f, nil)
 	plan := saPlan("invoker-one")
 	plan["description"] = "calls things"
@@ -136,7 +129,7 @@ func TestServiceAccountCreateRequestBody(t *testing.T) {
 }
 
 func TestServiceAccountReadUpdateDelete(t *testing.T) {
-	f := newFakeGoogle(t)
+	f := newTestGoogle(t, "")
 	p, sl := newTestProvider(t, f, nil)
 	ctx := context.Background()
 	r := p.resources["google_service_account"]
@@ -145,6 +138,7 @@ func TestServiceAccountReadUpdateDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := str(state, "id")
+	etag, _ := f.call("GET", "/v1/"+id, nil)["etag"].(string)
 
 	// Update: display name and disabled.
 	f.resetLog()
@@ -160,7 +154,7 @@ func TestServiceAccountReadUpdateDelete(t *testing.T) {
 		t.Errorf("update requests:\n got %q\nwant %q", got, want)
 	}
 	for _, rq := range f.requestLog() {
-		if rq.Method == "PATCH" && !strings.Contains(rq.Body, `"updateMask":"display_name"`) || rq.Method == "PATCH" && !strings.Contains(rq.Body, `"etag":"MDEwMjE5MjA="`) {
+		if rq.Method == "PATCH" && !strings.Contains(rq.Body, `"updateMask":"display_name"`) || rq.Method == "PATCH" && (etag == "" || !strings.Contains(rq.Body, `"etag":"`+etag+`"`)) {
 			t.Errorf("patch body = %s", rq.Body)
 		}
 	}
@@ -193,7 +187,7 @@ func TestServiceAccountReadUpdateDelete(t *testing.T) {
 }
 
 func TestServiceAccountImport(t *testing.T) {
-	f := newFakeGoogle(t)
+	f := newTestGoogle(t, "")
 	p, _ := newTestProvider(t, f, nil)
 	want := "projects/proj-1/serviceAccounts/sa-one@proj-1.iam.gserviceaccount.com"
 	for _, id := range []string{want, "proj-1/sa-one@proj-1.iam.gserviceaccount.com", "sa-one@proj-1.iam.gserviceaccount.com"} {
