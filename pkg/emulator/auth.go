@@ -21,6 +21,8 @@ package emulator
 // policy (current bindings; the data plane uses principalPermittedAt).
 
 import (
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/httpx"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 	"net/http"
 	"strings"
 )
@@ -36,22 +38,22 @@ func bearerToken(r *http.Request) string {
 
 // callerLocked returns the principal of r's bearer token or 401. Called
 // with e.mu held.
-func (e *Emulator) callerLocked(r *http.Request) (string, *apiError) {
+func (e *Emulator) callerLocked(r *http.Request) (string, *httpx.Error) {
 	tok := bearerToken(r)
 	if tok == "" {
-		return "", errUnauthenticated()
+		return "", httpx.ErrUnauthenticated()
 	}
 	if tok == e.opts.BootstrapToken {
 		return normalizeMemberOrKeep(e.opts.BootstrapPrincipal), nil
 	}
 	at := e.st.AccessTokens[tok]
 	if at == nil || !e.opts.Now().Before(at.Expiry) {
-		return "", errUnauthenticated()
+		return "", httpx.ErrUnauthenticated()
 	}
 	if email, ok := strings.CutPrefix(at.Principal, "serviceAccount:"); ok {
 		sa := e.st.ServiceAccounts[email]
 		if sa == nil || sa.Deleted || sa.Disabled {
-			return "", errUnauthenticated()
+			return "", httpx.ErrUnauthenticated()
 		}
 	}
 	return at.Principal, nil
@@ -60,19 +62,19 @@ func (e *Emulator) callerLocked(r *http.Request) (string, *apiError) {
 // authorize authenticates r and checks that its principal holds permission
 // through resourcePolicy (may be nil) ∪ the policy of projectID. The 403
 // names "projects/{projectID}". Called with e.mu held.
-func (e *Emulator) authorize(r *http.Request, permission, projectID string, resourcePolicy *Policy) (string, *apiError) {
+func (e *Emulator) authorize(r *http.Request, permission, projectID string, resourcePolicy *model.Policy) (string, *httpx.Error) {
 	return e.authorizeResource(r, permission, "projects/"+projectID, projectID, resourcePolicy)
 }
 
 // authorizeResource is authorize with the resource name the 403 reports.
 // Called with e.mu held.
-func (e *Emulator) authorizeResource(r *http.Request, permission, resource, projectID string, resourcePolicy *Policy) (string, *apiError) {
+func (e *Emulator) authorizeResource(r *http.Request, permission, resource, projectID string, resourcePolicy *model.Policy) (string, *httpx.Error) {
 	principal, aerr := e.callerLocked(r)
 	if aerr != nil {
 		return "", aerr
 	}
-	if !e.principalPermitted(principal, permission, projectID, resourcePolicy.policyBindings()) {
-		return principal, errPermissionDenied(permission, resource)
+	if !e.principalPermitted(principal, permission, projectID, resourcePolicy.CurrentBindings()) {
+		return principal, httpx.ErrPermissionDenied(permission, resource)
 	}
 	return principal, nil
 }

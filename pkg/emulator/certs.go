@@ -9,6 +9,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/httpx"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 	"math/big"
 	"net/http"
 	"sort"
@@ -134,11 +136,11 @@ func rsaJWK(kid string, k *rsa.PublicKey) jwk {
 }
 
 func (e *Emulator) registerCertRoutes() {
-	e.router.handle(http.MethodGet, "/oauth2/v1/certs", "oauth2.v1.certs", e.handleCertsPEM)
-	e.router.handle(http.MethodGet, "/oauth2/v3/certs", "oauth2.v3.certs", e.handleCertsJWKS)
-	e.router.handle(http.MethodGet, "/robot/v1/metadata/x509/{email}", "robot.v1.metadata.x509", e.handleRobotX509)
-	e.router.handle(http.MethodGet, "/robot/v1/metadata/jwk/{email}", "robot.v1.metadata.jwk", e.handleRobotJWK)
-	e.router.handle(http.MethodGet, "/.well-known/openid-configuration", "oidc.openidConfiguration", e.handleOpenIDConfig)
+	e.router.Handle(http.MethodGet, "/oauth2/v1/certs", "oauth2.v1.certs", e.handleCertsPEM)
+	e.router.Handle(http.MethodGet, "/oauth2/v3/certs", "oauth2.v3.certs", e.handleCertsJWKS)
+	e.router.Handle(http.MethodGet, "/robot/v1/metadata/x509/{email}", "robot.v1.metadata.x509", e.handleRobotX509)
+	e.router.Handle(http.MethodGet, "/robot/v1/metadata/jwk/{email}", "robot.v1.metadata.jwk", e.handleRobotJWK)
+	e.router.Handle(http.MethodGet, "/.well-known/openid-configuration", "oidc.openidConfiguration", e.handleOpenIDConfig)
 }
 
 // signingKIDs returns the signing key ids in a stable order.
@@ -159,7 +161,7 @@ func (e *Emulator) handleCertsPEM(w http.ResponseWriter, r *http.Request, _ map[
 	}
 	e.mu.Unlock()
 	w.Header().Set("Cache-Control", certsCacheControl)
-	writeJSON(w, http.StatusOK, out)
+	httpx.WriteJSON(w, http.StatusOK, out)
 }
 
 func (e *Emulator) handleCertsJWKS(w http.ResponseWriter, r *http.Request, _ map[string]string) {
@@ -168,16 +170,16 @@ func (e *Emulator) handleCertsJWKS(w http.ResponseWriter, r *http.Request, _ map
 		keys = append(keys, rsaJWK(kid, &e.mgmt.signers[kid].PublicKey))
 	}
 	w.Header().Set("Cache-Control", certsCacheControl)
-	writeJSON(w, http.StatusOK, map[string]any{"keys": keys})
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"keys": keys})
 }
 
 // robotKeys returns the enabled keys of a live account, sorted by id.
-func (e *Emulator) robotKeys(email string) ([]*SAKey, *apiError) {
+func (e *Emulator) robotKeys(email string) ([]*model.SAKey, *httpx.Error) {
 	sa := e.serviceAccountLocked(email)
 	if sa == nil {
-		return nil, errNotFound("Service account %s not found.", email)
+		return nil, httpx.ErrNotFound("Service account %s not found.", email)
 	}
-	var keys []*SAKey
+	var keys []*model.SAKey
 	for _, k := range sa.Keys {
 		if !k.Disabled {
 			keys = append(keys, k)
@@ -192,7 +194,7 @@ func (e *Emulator) handleRobotX509(w http.ResponseWriter, r *http.Request, v map
 	keys, aerr := e.robotKeys(v["email"])
 	e.mu.Unlock()
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	out := map[string]string{}
@@ -200,7 +202,7 @@ func (e *Emulator) handleRobotX509(w http.ResponseWriter, r *http.Request, v map
 		out[k.ID] = k.CertPEM
 	}
 	w.Header().Set("Cache-Control", certsCacheControl)
-	writeJSON(w, http.StatusOK, out)
+	httpx.WriteJSON(w, http.StatusOK, out)
 }
 
 func (e *Emulator) handleRobotJWK(w http.ResponseWriter, r *http.Request, v map[string]string) {
@@ -208,20 +210,20 @@ func (e *Emulator) handleRobotJWK(w http.ResponseWriter, r *http.Request, v map[
 	keys, aerr := e.robotKeys(v["email"])
 	e.mu.Unlock()
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	out := []jwk{}
 	for _, k := range keys {
 		pub, err := parsePublicKeyPEM(k.PublicKeyPEM)
 		if err != nil {
-			writeError(w, fmt.Errorf("key %s: %w", k.ID, err))
+			httpx.WriteError(w, fmt.Errorf("key %s: %w", k.ID, err))
 			return
 		}
 		out = append(out, rsaJWK(k.ID, pub))
 	}
 	w.Header().Set("Cache-Control", certsCacheControl)
-	writeJSON(w, http.StatusOK, map[string]any{"keys": out})
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"keys": out})
 }
 
 // handleOpenIDConfig serves the discovery document. Its URLs point at the
@@ -230,7 +232,7 @@ func (e *Emulator) handleRobotJWK(w http.ResponseWriter, r *http.Request, v map[
 func (e *Emulator) handleOpenIDConfig(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 	base := e.requestBase(r)
 	w.Header().Set("Cache-Control", certsCacheControl)
-	writeJSON(w, http.StatusOK, map[string]any{
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{
 		"issuer":                                googleIssuer,
 		"authorization_endpoint":                base + "/o/oauth2/v2/auth",
 		"token_endpoint":                        base + "/token",

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 )
 
 func getJSON(t *testing.T, c *http.Client, u string, v any) http.Header {
@@ -101,7 +102,7 @@ func TestValidatorRejections(t *testing.T) {
 	past := newTestEmulator(t, Options{Now: func() time.Time { return time.Now().Add(-3 * time.Hour) }})
 	mint := func(em *Emulator) string {
 		t.Helper()
-		tok, err := em.mintIDToken(&ServiceAccount{UniqueID: "123456789012345678901", Email: "x@p.iam.gserviceaccount.com"}, "https://svc.example", true, nil)
+		tok, err := em.mintIDToken(&model.ServiceAccount{UniqueID: "123456789012345678901", Email: "x@p.iam.gserviceaccount.com"}, "https://svc.example", true, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

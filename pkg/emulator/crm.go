@@ -6,6 +6,8 @@ package emulator
 // and Cloud Run service of the project.
 
 import (
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/httpx"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 	"net/http"
 	"strings"
 	"time"
@@ -15,16 +17,16 @@ func (e *Emulator) registerCRMRoutes() {
 	for _, ver := range []string{"v1", "v3"} {
 		e.handleIAMVerbs("/"+ver+"/projects/{p}", "crm."+ver+".projects", e.projectIamResource, http.MethodPost)
 	}
-	e.router.handle(http.MethodGet, "/v1/projects/{p}", "crm.v1.projects.get", e.handleProjectGetV1)
-	e.router.handle(http.MethodGet, "/v3/projects/{p}", "crm.v3.projects.get", e.handleProjectGetV3)
+	e.router.Handle(http.MethodGet, "/v1/projects/{p}", "crm.v1.projects.get", e.handleProjectGetV1)
+	e.router.Handle(http.MethodGet, "/v3/projects/{p}", "crm.v3.projects.get", e.handleProjectGetV3)
 }
 
 // projectIamResource is the lookup for the project policy handlers.
-func (e *Emulator) projectIamResource(v map[string]string) func() (*iamResource, *apiError) {
-	return func() (*iamResource, *apiError) {
+func (e *Emulator) projectIamResource(v map[string]string) func() (*iamResource, *httpx.Error) {
+	return func() (*iamResource, *httpx.Error) {
 		p := e.projectLocked(v["p"])
 		if p == nil {
-			return nil, errNotFound("Project %s not found.", v["p"])
+			return nil, httpx.ErrNotFound("Project %s not found.", v["p"])
 		}
 		return &iamResource{Name: "projects/" + p.ID, ProjectID: p.ID,
 			GetPermission: "resourcemanager.projects.getIamPolicy", SetPermission: "resourcemanager.projects.setIamPolicy"}, nil
@@ -32,7 +34,7 @@ func (e *Emulator) projectIamResource(v map[string]string) func() (*iamResource,
 }
 
 // projectForGet authenticates and authorizes resourcemanager.projects.get.
-func (e *Emulator) projectForGet(r *http.Request, v map[string]string) (*Project, *apiError) {
+func (e *Emulator) projectForGet(r *http.Request, v map[string]string) (*model.Project, *httpx.Error) {
 	return e.roleProjectAuthorized(r, v["p"], "resourcemanager.projects.get")
 }
 
@@ -41,7 +43,7 @@ func (e *Emulator) handleProjectGetV1(w http.ResponseWriter, r *http.Request, v 
 	defer e.mu.Unlock()
 	p, aerr := e.projectForGet(r, v)
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	out := map[string]any{
@@ -57,7 +59,7 @@ func (e *Emulator) handleProjectGetV1(w http.ResponseWriter, r *http.Request, v 
 	if len(p.Labels) > 0 {
 		out["labels"] = p.Labels
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.WriteJSON(w, http.StatusOK, out)
 }
 
 func (e *Emulator) handleProjectGetV3(w http.ResponseWriter, r *http.Request, v map[string]string) {
@@ -65,7 +67,7 @@ func (e *Emulator) handleProjectGetV3(w http.ResponseWriter, r *http.Request, v 
 	defer e.mu.Unlock()
 	p, aerr := e.projectForGet(r, v)
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	ct := p.CreateTime.UTC().Format(time.RFC3339Nano)
@@ -84,5 +86,5 @@ func (e *Emulator) handleProjectGetV3(w http.ResponseWriter, r *http.Request, v 
 	if len(p.Labels) > 0 {
 		out["labels"] = p.Labels
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.WriteJSON(w, http.StatusOK, out)
 }

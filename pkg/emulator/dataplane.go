@@ -49,6 +49,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/httpx"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 	"net"
 	"net/http"
 	"sort"
@@ -118,7 +120,7 @@ func (e *Emulator) startDataPlane() error {
 
 // listenServiceLocked opens svc's listener (its stored port first) and sets
 // its uri and urls. Called with e.mu held.
-func (e *Emulator) listenServiceLocked(svc *Service, p *Project) error {
+func (e *Emulator) listenServiceLocked(svc *model.Service, p *model.Project) error {
 	key := serviceKey(svc.ProjectID, svc.Location, svc.Name)
 	if e.dp.servers[key] != nil {
 		return nil
@@ -293,12 +295,12 @@ func (e *Emulator) invoke(w http.ResponseWriter, r *http.Request, key string, vi
 	if inv.caller != "" {
 		w.Header().Set("X-Emulator-Caller", inv.caller)
 	}
-	writeJSON(w, respStatus, echo)
+	httpx.WriteJSON(w, respStatus, echo)
 }
 
 // checkInvocationLocked applies ingress, token and IAM checks (see the file
 // comment). Called with e.mu held.
-func (e *Emulator) checkInvocationLocked(svc *Service, tok string, claims *idClaims, verr error) invocation {
+func (e *Emulator) checkInvocationLocked(svc *model.Service, tok string, claims *idClaims, verr error) invocation {
 	switch svc.Ingress {
 	case ingressNone, ingressInternal, ingressInternalLB:
 		return invocation{outcome: "ingress_denied", status: e.ingressDeniedStatus()}
@@ -348,7 +350,7 @@ func (e *Emulator) ingressDeniedStatus() int {
 
 // audienceAccepted: aud is one of the service's urls (optionally with one
 // trailing "/") or one of its custom audiences, compared exactly.
-func audienceAccepted(svc *Service, aud string) bool {
+func audienceAccepted(svc *model.Service, aud string) bool {
 	if aud == "" {
 		return false
 	}

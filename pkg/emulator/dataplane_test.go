@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 	"golang.org/x/oauth2/google"
 	crmv1 "google.golang.org/api/cloudresourcemanager/v1"
 	iam "google.golang.org/api/iam/v1"
@@ -481,7 +482,7 @@ func TestDataPlanePortsSurviveRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st State
+	var st model.State
 	if err := json.Unmarshal(b, &st); err != nil {
 		t.Fatal(err)
 	}

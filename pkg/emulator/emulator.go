@@ -22,6 +22,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/httpx"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 	"github.com/invokerctl/invokerctl/pkg/internal/hostrewrite"
 )
 
@@ -50,8 +52,6 @@ type Options struct {
 	// StateFile, when set, persists all state as JSON (written atomically);
 	// a restart with the same file keeps every account, key, service, policy.
 	StateFile string
-	// Store overrides StateFile with another Store.
-	Store Store
 
 	// MetadataServiceAccount is the email of the service account "attached"
 	// to the pretend instance that the metadata server speaks for.
@@ -99,12 +99,12 @@ type Emulator struct {
 	ln     net.Listener
 	srv    *http.Server
 	url    string
-	router *router
-	store  Store
+	router *httpx.Router
+	store  model.Store
 	log    *slog.Logger
 
 	mu    sync.Mutex // guards st and the fields below
-	st    *State
+	st    *model.State
 	calls map[string]int // per-method request counters
 	fault faultState
 	dp    dataPlane // per-service data-plane listeners (dataplane.go)
@@ -137,7 +137,7 @@ func New(opts Options) (*Emulator, error) {
 	if opts.BootstrapToken == "" {
 		opts.BootstrapToken = "emulator-owner-" + randomHex(16)
 	}
-	e := &Emulator{opts: opts, router: &router{}, log: opts.Logger, calls: map[string]int{}}
+	e := &Emulator{opts: opts, router: &httpx.Router{}, log: opts.Logger, calls: map[string]int{}}
 	e.fault.failNext = opts.FailNext
 	e.fault.dropPolicyWrites = opts.DropPolicyWrites
 	for _, f := range opts.Faults {
@@ -146,12 +146,10 @@ func New(opts Options) (*Emulator, error) {
 		}
 	}
 	switch {
-	case opts.Store != nil:
-		e.store = opts.Store
 	case opts.StateFile != "":
-		e.store = FileStore{Path: opts.StateFile}
+		e.store = model.FileStore{Path: opts.StateFile}
 	default:
-		e.store = memStore{}
+		e.store = model.MemStore{}
 	}
 	if err := e.init(); err != nil {
 		return nil, err
@@ -227,13 +225,13 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.serveAdmin(w, r, path)
 		return
 	}
-	rt, vars, pathMatched := e.router.match(r.Method, path)
+	rt, vars, pathMatched := e.router.Match(r.Method, path)
 	if rt == nil {
 		if pathMatched {
-			writeError(w, errf(http.StatusMethodNotAllowed, "INVALID_ARGUMENT", "method %s not allowed on %s", r.Method, path))
+			httpx.WriteError(w, httpx.Errf(http.StatusMethodNotAllowed, "INVALID_ARGUMENT", "method %s not allowed on %s", r.Method, path))
 			return
 		}
-		writeError(w, errNotFound("no such API path: %s %s", r.Method, path))
+		httpx.WriteError(w, httpx.ErrNotFound("no such API path: %s %s", r.Method, path))
 		return
 	}
 	if e.opts.Latency > 0 {
@@ -244,14 +242,14 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	e.mu.Lock()
-	e.calls[rt.name]++
+	e.calls[rt.Name]++
 	e.recordRequest(r, path)
 	ferr := e.injectFault(r.Method, path)
 	e.mu.Unlock()
 	if ferr != nil {
-		writeError(w, ferr)
+		httpx.WriteError(w, ferr)
 		return
 	}
-	e.log.Debug("request", "method", r.Method, "path", path, "api", rt.name)
-	rt.handler(w, r, vars)
+	e.log.Debug("request", "method", r.Method, "path", path, "api", rt.Name)
+	rt.Handler(w, r, vars)
 }

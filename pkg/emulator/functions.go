@@ -10,6 +10,8 @@ package emulator
 // address. Operations are served by the Run handler (same path).
 
 import (
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/httpx"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 	"maps"
 	"net/http"
 	"strings"
@@ -17,9 +19,9 @@ import (
 
 func (e *Emulator) registerFunctionRoutes() {
 	const fn = "/v2/projects/{p}/locations/{l}/functions"
-	e.router.handle(http.MethodGet, fn+"/{f}", "cloudfunctions.v2.functions.get", e.functionGet)
-	e.router.handle(http.MethodGet, fn, "cloudfunctions.v2.functions.list", e.functionList)
-	e.router.handle(http.MethodPost, fn, "cloudfunctions.v2.functions.create", e.functionCreate)
+	e.router.Handle(http.MethodGet, fn+"/{f}", "cloudfunctions.v2.functions.get", e.functionGet)
+	e.router.Handle(http.MethodGet, fn, "cloudfunctions.v2.functions.list", e.functionList)
+	e.router.Handle(http.MethodPost, fn, "cloudfunctions.v2.functions.create", e.functionCreate)
 }
 
 // functionIngress maps a Run ingress to Cloud Functions' ingressSettings.
@@ -38,7 +40,7 @@ var runIngressOf = map[string]string{
 }
 
 // renderFunction renders f (projRef as the caller named the project).
-func (e *Emulator) renderFunctionLocked(f *Function, p *Project, projRef string) map[string]any {
+func (e *Emulator) renderFunctionLocked(f *model.Function, p *model.Project, projRef string) map[string]any {
 	out := map[string]any{
 		"name":        "projects/" + projRef + "/locations/" + f.Location + "/functions/" + f.Name,
 		"environment": f.Environment,
@@ -92,18 +94,18 @@ func (e *Emulator) functionGet(w http.ResponseWriter, r *http.Request, vars map[
 	p := e.projectLocked(vars["p"])
 	res := locationParent(vars) + "/functions/" + vars["f"]
 	if _, aerr := e.authorizeResource(r, "cloudfunctions.functions.get", res, projectIDOr(p, vars["p"]), nil); aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
-	var f *Function
+	var f *model.Function
 	if p != nil {
 		f = e.st.Functions[functionKey(p.ID, vars["l"], vars["f"])]
 	}
 	if f == nil {
-		writeError(w, errNotFound("Resource '%s' was not found", res))
+		httpx.WriteError(w, httpx.ErrNotFound("Resource '%s' was not found", res))
 		return
 	}
-	writeJSON(w, http.StatusOK, e.renderFunctionLocked(f, p, vars["p"]))
+	httpx.WriteJSON(w, http.StatusOK, e.renderFunctionLocked(f, p, vars["p"]))
 }
 
 func (e *Emulator) functionList(w http.ResponseWriter, r *http.Request, vars map[string]string) {
@@ -111,11 +113,11 @@ func (e *Emulator) functionList(w http.ResponseWriter, r *http.Request, vars map
 	defer e.mu.Unlock()
 	p, aerr := e.runScopeLocked(vars, true)
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	if _, aerr := e.authorizeInProject(r, "cloudfunctions.functions.list", locationParent(vars), vars["p"], p); aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	fs := inScope(e.st.Functions, p.ID, vars["l"])
@@ -140,8 +142,8 @@ type functionBody struct {
 
 func (e *Emulator) functionCreate(w http.ResponseWriter, r *http.Request, vars map[string]string) {
 	var body functionBody
-	if err := readJSON(r, &body); err != nil {
-		writeError(w, err)
+	if err := httpx.ReadJSON(r, &body); err != nil {
+		httpx.WriteError(w, err)
 		return
 	}
 	e.mu.Lock()
@@ -150,25 +152,25 @@ func (e *Emulator) functionCreate(w http.ResponseWriter, r *http.Request, vars m
 	parent := locationParent(vars)
 	principal, aerr := e.authorizeInProject(r, "cloudfunctions.functions.create", parent, vars["p"], p)
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	if !runLocationRe.MatchString(vars["l"]) {
-		writeError(w, errInvalid("Invalid location %q.", vars["l"]))
+		httpx.WriteError(w, httpx.ErrInvalid("Invalid location %q.", vars["l"]))
 		return
 	}
 	id := r.URL.Query().Get("functionId")
 	if !runServiceIDRe.MatchString(id) {
-		writeError(w, errInvalid("Invalid functionId %q: it must begin with a letter, contain only lower-case letters, digits and hyphens, and have fewer than 50 characters.", id))
+		httpx.WriteError(w, httpx.ErrInvalid("Invalid functionId %q: it must begin with a letter, contain only lower-case letters, digits and hyphens, and have fewer than 50 characters.", id))
 		return
 	}
 	if body.Environment != "" && body.Environment != "GEN_2" {
-		writeError(w, errInvalid("Only environment GEN_2 is supported by the emulator, not %q.", body.Environment))
+		httpx.WriteError(w, httpx.ErrInvalid("Only environment GEN_2 is supported by the emulator, not %q.", body.Environment))
 		return
 	}
 	fkey := functionKey(p.ID, vars["l"], id)
 	if e.st.Functions[fkey] != nil {
-		writeError(w, errAlreadyExists("Function %s in region %s in project %s already exists", id, vars["l"], vars["p"]))
+		httpx.WriteError(w, httpx.ErrAlreadyExists("Function %s in region %s in project %s already exists", id, vars["l"], vars["p"]))
 		return
 	}
 	var trigger map[string]any
@@ -176,7 +178,7 @@ func (e *Emulator) functionCreate(w http.ResponseWriter, r *http.Request, vars m
 	if len(body.EventTrigger) > 0 {
 		et, _ := body.EventTrigger["eventType"].(string)
 		if et == "" {
-			writeError(w, errInvalid("eventTrigger.eventType is required."))
+			httpx.WriteError(w, httpx.ErrInvalid("eventTrigger.eventType is required."))
 			return
 		}
 		trigger = maps.Clone(body.EventTrigger)
@@ -184,7 +186,7 @@ func (e *Emulator) functionCreate(w http.ResponseWriter, r *http.Request, vars m
 		if sa, _ := trigger["serviceAccountEmail"].(string); sa != "" {
 			triggerSA = "serviceAccount:" + strings.ToLower(sa)
 			if aerr := e.checkMemberExistsLocked(triggerSA); aerr != nil {
-				writeError(w, aerr)
+				httpx.WriteError(w, aerr)
 				return
 			}
 		}
@@ -195,14 +197,14 @@ func (e *Emulator) functionCreate(w http.ResponseWriter, r *http.Request, vars m
 		if sc.Service != "" {
 			svcName = sc.Service[strings.LastIndexByte(sc.Service, '/')+1:]
 			if !runServiceIDRe.MatchString(svcName) {
-				writeError(w, errInvalid("Invalid serviceConfig.service %q.", sc.Service))
+				httpx.WriteError(w, httpx.ErrInvalid("Invalid serviceConfig.service %q.", sc.Service))
 				return
 			}
 		}
 		if sc.IngressSettings != "" {
 			ing, ok := runIngressOf[sc.IngressSettings]
 			if !ok {
-				writeError(w, errInvalid("Invalid serviceConfig.ingressSettings %q.", sc.IngressSettings))
+				httpx.WriteError(w, httpx.ErrInvalid("Invalid serviceConfig.ingressSettings %q.", sc.IngressSettings))
 				return
 			}
 			spec.Ingress = ing
@@ -211,7 +213,7 @@ func (e *Emulator) functionCreate(w http.ResponseWriter, r *http.Request, vars m
 	skey := serviceKey(p.ID, vars["l"], svcName)
 	for _, f := range e.st.Functions {
 		if f.Service == skey {
-			writeError(w, errAlreadyExists("Service %s already backs function %s.", svcName, f.Name))
+			httpx.WriteError(w, httpx.ErrAlreadyExists("Service %s already backs function %s.", svcName, f.Name))
 			return
 		}
 	}
@@ -222,13 +224,13 @@ func (e *Emulator) functionCreate(w http.ResponseWriter, r *http.Request, vars m
 	if triggerSA != "" {
 		np := *svc.Policy
 		np.Bindings = mergeSeedBinding(cloneBindings(svc.Policy.Bindings), "roles/run.invoker", []string{triggerSA})
-		np.Etag = newEtag()
-		np.PrevBindings = svc.Policy.bindingsAt(e.opts.Now(), e.opts.PropagationDelay)
+		np.Etag = model.NewEtag()
+		np.PrevBindings = svc.Policy.BindingsAt(e.opts.Now(), e.opts.PropagationDelay)
 		np.UpdateTime = e.opts.Now().UTC()
 		svc.Policy = &np
 	}
 	now := e.opts.Now().UTC()
-	f := &Function{
+	f := &model.Function{
 		ProjectID:    p.ID,
 		Location:     vars["l"],
 		Name:         id,
@@ -247,7 +249,7 @@ func (e *Emulator) functionCreate(w http.ResponseWriter, r *http.Request, vars m
 	e.st.Functions[fkey] = f
 	rendered := e.renderFunctionLocked(f, p, vars["p"])
 	opName := parent + "/operations/operation-" + randomHex(8)
-	op := &Operation{
+	op := &model.Operation{
 		Name: opName,
 		Done: true,
 		Metadata: map[string]any{
@@ -262,10 +264,10 @@ func (e *Emulator) functionCreate(w http.ResponseWriter, r *http.Request, vars m
 	}
 	e.st.Operations[operationKey(p.ID, vars["l"], opName)] = op
 	if err := e.saveLocked(); err != nil {
-		writeError(w, err)
+		httpx.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, op)
+	httpx.WriteJSON(w, http.StatusOK, op)
 }
 
 // fillTriggerDefaults gives an event trigger of function fn what a
@@ -284,8 +286,8 @@ func fillTriggerDefaults(t map[string]any, project, location, fn string) {
 	}
 }
 
-func cloneBindings(bs []*Binding) []*Binding {
-	out := make([]*Binding, 0, len(bs))
+func cloneBindings(bs []*model.Binding) []*model.Binding {
+	out := make([]*model.Binding, 0, len(bs))
 	for _, b := range bs {
 		nb := *b
 		nb.Members = append([]string(nil), b.Members...)

@@ -10,6 +10,8 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/httpx"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 	"math/big"
 	"net/http"
 	"net/url"
@@ -32,18 +34,18 @@ func (e *Emulator) registerIAMRoutes() {
 	// Custom verbs first (IAM Credentials shares the prefix).
 	e.registerCredentialsRoutes()
 	e.handleIAMVerbs(sa, "iam.v1.serviceAccounts", e.saIamResource, http.MethodPost)
-	e.router.handle(http.MethodPost, sa+":enable", "iam.v1.serviceAccounts.enable", e.handleSAEnable)
-	e.router.handle(http.MethodPost, sa+":disable", "iam.v1.serviceAccounts.disable", e.handleSADisable)
-	e.router.handle(http.MethodPost, sa+"/keys", "iam.v1.serviceAccounts.keys.create", e.handleKeyCreate)
-	e.router.handle(http.MethodGet, sa+"/keys", "iam.v1.serviceAccounts.keys.list", e.handleKeyList)
-	e.router.handle(http.MethodGet, sa+"/keys/{key}", "iam.v1.serviceAccounts.keys.get", e.handleKeyGet)
-	e.router.handle(http.MethodDelete, sa+"/keys/{key}", "iam.v1.serviceAccounts.keys.delete", e.handleKeyDelete)
-	e.router.handle(http.MethodGet, sa, "iam.v1.serviceAccounts.get", e.handleSAGet)
-	e.router.handle(http.MethodPatch, sa, "iam.v1.serviceAccounts.patch", e.handleSAPatch)
-	e.router.handle(http.MethodPut, sa, "iam.v1.serviceAccounts.update", e.handleSAUpdate)
-	e.router.handle(http.MethodDelete, sa, "iam.v1.serviceAccounts.delete", e.handleSADelete)
-	e.router.handle(http.MethodGet, "/v1/projects/{p}/serviceAccounts", "iam.v1.serviceAccounts.list", e.handleSAList)
-	e.router.handle(http.MethodPost, "/v1/projects/{p}/serviceAccounts", "iam.v1.serviceAccounts.create", e.handleSACreate)
+	e.router.Handle(http.MethodPost, sa+":enable", "iam.v1.serviceAccounts.enable", e.handleSAEnable)
+	e.router.Handle(http.MethodPost, sa+":disable", "iam.v1.serviceAccounts.disable", e.handleSADisable)
+	e.router.Handle(http.MethodPost, sa+"/keys", "iam.v1.serviceAccounts.keys.create", e.handleKeyCreate)
+	e.router.Handle(http.MethodGet, sa+"/keys", "iam.v1.serviceAccounts.keys.list", e.handleKeyList)
+	e.router.Handle(http.MethodGet, sa+"/keys/{key}", "iam.v1.serviceAccounts.keys.get", e.handleKeyGet)
+	e.router.Handle(http.MethodDelete, sa+"/keys/{key}", "iam.v1.serviceAccounts.keys.delete", e.handleKeyDelete)
+	e.router.Handle(http.MethodGet, sa, "iam.v1.serviceAccounts.get", e.handleSAGet)
+	e.router.Handle(http.MethodPatch, sa, "iam.v1.serviceAccounts.patch", e.handleSAPatch)
+	e.router.Handle(http.MethodPut, sa, "iam.v1.serviceAccounts.update", e.handleSAUpdate)
+	e.router.Handle(http.MethodDelete, sa, "iam.v1.serviceAccounts.delete", e.handleSADelete)
+	e.router.Handle(http.MethodGet, "/v1/projects/{p}/serviceAccounts", "iam.v1.serviceAccounts.list", e.handleSAList)
+	e.router.Handle(http.MethodPost, "/v1/projects/{p}/serviceAccounts", "iam.v1.serviceAccounts.create", e.handleSACreate)
 }
 
 // wireSA is the IAM v1 ServiceAccount resource.
@@ -59,11 +61,11 @@ type wireSA struct {
 	Disabled       bool   `json:"disabled,omitempty"`
 }
 
-func saName(sa *ServiceAccount) string {
+func saName(sa *model.ServiceAccount) string {
 	return "projects/" + sa.ProjectID + "/serviceAccounts/" + sa.Email
 }
 
-func saWire(sa *ServiceAccount) *wireSA {
+func saWire(sa *model.ServiceAccount) *wireSA {
 	return &wireSA{Name: saName(sa), ProjectID: sa.ProjectID, UniqueID: sa.UniqueID, Email: sa.Email,
 		DisplayName: sa.DisplayName, Description: sa.Description, Oauth2ClientID: sa.UniqueID,
 		Etag: sa.Etag, Disabled: sa.Disabled}
@@ -82,7 +84,7 @@ func saRef(name string) string {
 // serviceAccountLocked finds a live (not deleted) account by email,
 // uniqueId or full name. Disabled accounts are returned (callers check).
 // Called with e.mu held.
-func (e *Emulator) serviceAccountLocked(ref string) *ServiceAccount {
+func (e *Emulator) serviceAccountLocked(ref string) *model.ServiceAccount {
 	ref = strings.ToLower(saRef(ref))
 	if strings.Contains(ref, "@") {
 		if sa := e.st.ServiceAccounts[ref]; sa != nil && !sa.Deleted {
@@ -124,7 +126,7 @@ func leftPad(s string, n int) string {
 // permission on it. A missing account is 404 to callers that hold the
 // permission on the named project (or when the project is "-"), 403
 // otherwise. Called with e.mu held.
-func (e *Emulator) saAuthorized(r *http.Request, v map[string]string, permission string) (*ServiceAccount, *apiError) {
+func (e *Emulator) saAuthorized(r *http.Request, v map[string]string, permission string) (*model.ServiceAccount, *httpx.Error) {
 	principal, aerr := e.callerLocked(r)
 	if aerr != nil {
 		return nil, aerr
@@ -132,12 +134,12 @@ func (e *Emulator) saAuthorized(r *http.Request, v map[string]string, permission
 	sa := e.serviceAccountLocked(v["sa"])
 	if sa == nil {
 		if proj := e.projectLocked(v["p"]); proj != nil && !e.principalPermitted(principal, permission, proj.ID) {
-			return nil, errPermissionDenied(permission, "projects/"+v["p"]+"/serviceAccounts/"+v["sa"])
+			return nil, httpx.ErrPermissionDenied(permission, "projects/"+v["p"]+"/serviceAccounts/"+v["sa"])
 		}
-		return nil, errNotFound("Service account projects/%s/serviceAccounts/%s not found.", v["p"], v["sa"])
+		return nil, httpx.ErrNotFound("Service account projects/%s/serviceAccounts/%s not found.", v["p"], v["sa"])
 	}
-	if !e.principalPermitted(principal, permission, sa.ProjectID, sa.Policy.policyBindings()) {
-		return nil, errPermissionDenied(permission, saName(sa))
+	if !e.principalPermitted(principal, permission, sa.ProjectID, sa.Policy.CurrentBindings()) {
+		return nil, httpx.ErrPermissionDenied(permission, saName(sa))
 	}
 	return sa, nil
 }
@@ -145,10 +147,10 @@ func (e *Emulator) saAuthorized(r *http.Request, v map[string]string, permission
 // saveAndWrite saves state and writes v (or the save error).
 func (e *Emulator) saveAndWrite(w http.ResponseWriter, v any) {
 	if err := e.saveLocked(); err != nil {
-		writeError(w, err)
+		httpx.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	httpx.WriteJSON(w, http.StatusOK, v)
 }
 
 func (e *Emulator) handleSACreate(w http.ResponseWriter, r *http.Request, v map[string]string) {
@@ -159,28 +161,28 @@ func (e *Emulator) handleSACreate(w http.ResponseWriter, r *http.Request, v map[
 			Description string `json:"description"`
 		} `json:"serviceAccount"`
 	}
-	if err := readJSON(r, &req); err != nil {
-		writeError(w, err)
+	if err := httpx.ReadJSON(r, &req); err != nil {
+		httpx.WriteError(w, err)
 		return
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	proj, aerr := e.roleProjectAuthorized(r, v["p"], "iam.serviceAccounts.create")
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	if len(req.AccountID) < 6 || len(req.AccountID) > 30 || !accountIDRE.MatchString(req.AccountID) {
-		writeError(w, errInvalid("Invalid account ID %q: it must be 6 to 30 characters, start with a lower case letter, and contain only lower case letters, digits and dashes (not at the end).", req.AccountID))
+		httpx.WriteError(w, httpx.ErrInvalid("Invalid account ID %q: it must be 6 to 30 characters, start with a lower case letter, and contain only lower case letters, digits and dashes (not at the end).", req.AccountID))
 		return
 	}
 	email := req.AccountID + "@" + proj.ID + ".iam.gserviceaccount.com"
 	if old := e.st.ServiceAccounts[email]; old != nil && !old.Deleted {
-		writeError(w, errAlreadyExists("Service account %s already exists within project projects/%s.", req.AccountID, proj.ID))
+		httpx.WriteError(w, httpx.ErrAlreadyExists("Service account %s already exists within project projects/%s.", req.AccountID, proj.ID))
 		return
 	}
-	sa := &ServiceAccount{ProjectID: proj.ID, AccountID: req.AccountID, Email: email,
-		UniqueID: e.newUniqueIDLocked(), Etag: "MDEwMjE5MjA=", Keys: map[string]*SAKey{}}
+	sa := &model.ServiceAccount{ProjectID: proj.ID, AccountID: req.AccountID, Email: email,
+		UniqueID: e.newUniqueIDLocked(), Etag: "MDEwMjE5MjA=", Keys: map[string]*model.SAKey{}}
 	if req.ServiceAccount != nil {
 		sa.DisplayName = req.ServiceAccount.DisplayName
 		sa.Description = req.ServiceAccount.Description
@@ -196,10 +198,10 @@ func (e *Emulator) handleSAGet(w http.ResponseWriter, r *http.Request, v map[str
 	defer e.mu.Unlock()
 	sa, aerr := e.saAuthorized(r, v, "iam.serviceAccounts.get")
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
-	writeJSON(w, http.StatusOK, saWire(sa))
+	httpx.WriteJSON(w, http.StatusOK, saWire(sa))
 }
 
 func (e *Emulator) handleSAList(w http.ResponseWriter, r *http.Request, v map[string]string) {
@@ -207,7 +209,7 @@ func (e *Emulator) handleSAList(w http.ResponseWriter, r *http.Request, v map[st
 	defer e.mu.Unlock()
 	proj, aerr := e.roleProjectAuthorized(r, v["p"], "iam.serviceAccounts.list")
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	var emails []string
@@ -219,7 +221,7 @@ func (e *Emulator) handleSAList(w http.ResponseWriter, r *http.Request, v map[st
 	sort.Strings(emails)
 	page, next, aerr := paginate(emails, r, 20, 100)
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	out := map[string]any{}
@@ -233,7 +235,7 @@ func (e *Emulator) handleSAList(w http.ResponseWriter, r *http.Request, v map[st
 	if next != "" {
 		out["nextPageToken"] = next
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.WriteJSON(w, http.StatusOK, out)
 }
 
 // handleSAPatch: {"serviceAccount": {...}, "updateMask": "description,display_name"}
@@ -243,8 +245,8 @@ func (e *Emulator) handleSAPatch(w http.ResponseWriter, r *http.Request, v map[s
 		ServiceAccount *wireSA `json:"serviceAccount"`
 		UpdateMask     string  `json:"updateMask"`
 	}
-	if err := readJSON(r, &req); err != nil {
-		writeError(w, err)
+	if err := httpx.ReadJSON(r, &req); err != nil {
+		httpx.WriteError(w, err)
 		return
 	}
 	if req.ServiceAccount == nil {
@@ -254,7 +256,7 @@ func (e *Emulator) handleSAPatch(w http.ResponseWriter, r *http.Request, v map[s
 	defer e.mu.Unlock()
 	sa, aerr := e.saAuthorized(r, v, "iam.serviceAccounts.update")
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	in := req.ServiceAccount
@@ -275,7 +277,7 @@ func (e *Emulator) handleSAPatch(w http.ResponseWriter, r *http.Request, v map[s
 		case "description":
 			desc = in.Description
 		default:
-			writeError(w, errInvalid("Invalid update_mask path %q: allowed are display_name and description.", f))
+			httpx.WriteError(w, httpx.ErrInvalid("Invalid update_mask path %q: allowed are display_name and description.", f))
 			return
 		}
 	}
@@ -286,15 +288,15 @@ func (e *Emulator) handleSAPatch(w http.ResponseWriter, r *http.Request, v map[s
 // handleSAUpdate is the legacy PUT with a ServiceAccount body.
 func (e *Emulator) handleSAUpdate(w http.ResponseWriter, r *http.Request, v map[string]string) {
 	var in wireSA
-	if err := readJSON(r, &in); err != nil {
-		writeError(w, err)
+	if err := httpx.ReadJSON(r, &in); err != nil {
+		httpx.WriteError(w, err)
 		return
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	sa, aerr := e.saAuthorized(r, v, "iam.serviceAccounts.update")
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	sa.DisplayName, sa.Description = in.DisplayName, in.Description
@@ -308,7 +310,7 @@ func (e *Emulator) handleSADelete(w http.ResponseWriter, r *http.Request, v map[
 	defer e.mu.Unlock()
 	sa, aerr := e.saAuthorized(r, v, "iam.serviceAccounts.delete")
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	sa.Deleted = true
@@ -338,7 +340,7 @@ func (e *Emulator) rewriteDeletedMemberLocked(email, uid string) {
 		}
 		return changed
 	}
-	fix := func(p *Policy) {
+	fix := func(p *model.Policy) {
 		if p == nil {
 			return
 		}
@@ -350,7 +352,7 @@ func (e *Emulator) rewriteDeletedMemberLocked(email, uid string) {
 			rewrite(b.Members)
 		}
 		if changed {
-			p.Etag = newEtag()
+			p.Etag = model.NewEtag()
 		}
 	}
 	for _, p := range e.st.Projects {
@@ -376,7 +378,7 @@ func (e *Emulator) setDisabled(w http.ResponseWriter, r *http.Request, v map[str
 	defer e.mu.Unlock()
 	sa, aerr := e.saAuthorized(r, v, perm)
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	sa.Disabled = disabled
@@ -392,11 +394,11 @@ func (e *Emulator) handleSADisable(w http.ResponseWriter, r *http.Request, v map
 }
 
 // saIamResource is the lookup for the account policy handlers.
-func (e *Emulator) saIamResource(v map[string]string) func() (*iamResource, *apiError) {
-	return func() (*iamResource, *apiError) {
+func (e *Emulator) saIamResource(v map[string]string) func() (*iamResource, *httpx.Error) {
+	return func() (*iamResource, *httpx.Error) {
 		sa := e.serviceAccountLocked(v["sa"])
 		if sa == nil {
-			return nil, errNotFound("Service account projects/%s/serviceAccounts/%s not found.", v["p"], v["sa"])
+			return nil, httpx.ErrNotFound("Service account projects/%s/serviceAccounts/%s not found.", v["p"], v["sa"])
 		}
 		return &iamResource{Name: saName(sa), ProjectID: sa.ProjectID, Policy: &sa.Policy,
 			GetPermission: "iam.serviceAccounts.getIamPolicy", SetPermission: "iam.serviceAccounts.setIamPolicy"}, nil
@@ -419,7 +421,7 @@ type wireKey struct {
 	Disabled        bool   `json:"disabled,omitempty"`
 }
 
-func keyWire(sa *ServiceAccount, k *SAKey) *wireKey {
+func keyWire(sa *model.ServiceAccount, k *model.SAKey) *wireKey {
 	alg := k.Algorithm
 	if alg == "" {
 		alg = "KEY_ALG_RSA_2048"
@@ -450,14 +452,14 @@ func (e *Emulator) handleKeyCreate(w http.ResponseWriter, r *http.Request, v map
 		PrivateKeyType string `json:"privateKeyType"`
 		KeyAlgorithm   string `json:"keyAlgorithm"`
 	}
-	if err := readJSON(r, &req); err != nil {
-		writeError(w, err)
+	if err := httpx.ReadJSON(r, &req); err != nil {
+		httpx.WriteError(w, err)
 		return
 	}
 	switch req.PrivateKeyType {
 	case "", "TYPE_GOOGLE_CREDENTIALS_FILE":
 	default:
-		writeError(w, errInvalid("Private key type %s is not supported by the emulator; use TYPE_GOOGLE_CREDENTIALS_FILE.", req.PrivateKeyType))
+		httpx.WriteError(w, httpx.ErrInvalid("Private key type %s is not supported by the emulator; use TYPE_GOOGLE_CREDENTIALS_FILE.", req.PrivateKeyType))
 		return
 	}
 	bits := 2048
@@ -468,7 +470,7 @@ func (e *Emulator) handleKeyCreate(w http.ResponseWriter, r *http.Request, v map
 	case "KEY_ALG_RSA_1024":
 		bits = 1024
 	default:
-		writeError(w, errInvalid("Key algorithm %s is not supported.", req.KeyAlgorithm))
+		httpx.WriteError(w, httpx.ErrInvalid("Key algorithm %s is not supported.", req.KeyAlgorithm))
 		return
 	}
 	// Authorize first, generate the key without holding the lock, then
@@ -477,20 +479,20 @@ func (e *Emulator) handleKeyCreate(w http.ResponseWriter, r *http.Request, v map
 	_, aerr := e.saAuthorized(r, v, "iam.serviceAccountKeys.create")
 	e.mu.Unlock()
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	now := e.opts.Now().UTC().Truncate(time.Second)
 	kp, err := newKeyPair(bits, v["sa"], now, keyValidBefore)
 	if err != nil {
-		writeError(w, err)
+		httpx.WriteError(w, err)
 		return
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	sa, aerr := e.saAuthorized(r, v, "iam.serviceAccountKeys.create")
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	n := 0
@@ -500,13 +502,13 @@ func (e *Emulator) handleKeyCreate(w http.ResponseWriter, r *http.Request, v map
 		}
 	}
 	if n >= maxUserKeys {
-		writeError(w, errFailedPrecondition("Precondition check failed: the service account %s already has %d keys.", sa.Email, n))
+		httpx.WriteError(w, httpx.ErrFailedPrecondition("Precondition check failed: the service account %s already has %d keys.", sa.Email, n))
 		return
 	}
-	k := &SAKey{ID: randomHex(20), PrivateKeyPEM: kp.privatePEM, PublicKeyPEM: kp.publicPEM, CertPEM: kp.certPEM,
+	k := &model.SAKey{ID: randomHex(20), PrivateKeyPEM: kp.privatePEM, PublicKeyPEM: kp.publicPEM, CertPEM: kp.certPEM,
 		Algorithm: req.KeyAlgorithm, Origin: "GOOGLE_PROVIDED", Type: "USER_MANAGED", ValidAfter: now, ValidBefore: keyValidBefore}
 	if sa.Keys == nil {
-		sa.Keys = map[string]*SAKey{}
+		sa.Keys = map[string]*model.SAKey{}
 	}
 	base := e.requestBase(r)
 	file, err := json.MarshalIndent(keyFile{
@@ -517,7 +519,7 @@ func (e *Emulator) handleKeyCreate(w http.ResponseWriter, r *http.Request, v map
 		ClientX509CertURL:       base + "/robot/v1/metadata/x509/" + url.PathEscape(sa.Email),
 	}, "", "  ")
 	if err != nil {
-		writeError(w, err)
+		httpx.WriteError(w, err)
 		return
 	}
 	sa.Keys[k.ID] = k
@@ -532,7 +534,7 @@ func (e *Emulator) handleKeyList(w http.ResponseWriter, r *http.Request, v map[s
 	defer e.mu.Unlock()
 	sa, aerr := e.saAuthorized(r, v, "iam.serviceAccountKeys.list")
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	types := r.URL.Query()["keyTypes"]
@@ -553,7 +555,7 @@ func (e *Emulator) handleKeyList(w http.ResponseWriter, r *http.Request, v map[s
 	if len(keys) > 0 {
 		out["keys"] = keys
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.WriteJSON(w, http.StatusOK, out)
 }
 
 func containsString(list []string, s string) bool {
@@ -566,14 +568,14 @@ func containsString(list []string, s string) bool {
 }
 
 // keyFor authorizes and finds the key {key} of account {sa}.
-func (e *Emulator) keyFor(r *http.Request, v map[string]string, permission string) (*ServiceAccount, *SAKey, *apiError) {
+func (e *Emulator) keyFor(r *http.Request, v map[string]string, permission string) (*model.ServiceAccount, *model.SAKey, *httpx.Error) {
 	sa, aerr := e.saAuthorized(r, v, permission)
 	if aerr != nil {
 		return nil, nil, aerr
 	}
 	k := sa.Keys[strings.ToLower(v["key"])]
 	if k == nil {
-		return nil, nil, errNotFound("Service account key %s/keys/%s does not exist.", saName(sa), v["key"])
+		return nil, nil, httpx.ErrNotFound("Service account key %s/keys/%s does not exist.", saName(sa), v["key"])
 	}
 	return sa, k, nil
 }
@@ -586,7 +588,7 @@ func (e *Emulator) handleKeyGet(w http.ResponseWriter, r *http.Request, v map[st
 	defer e.mu.Unlock()
 	sa, k, aerr := e.keyFor(r, v, "iam.serviceAccountKeys.get")
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	out := keyWire(sa, k)
@@ -597,10 +599,10 @@ func (e *Emulator) handleKeyGet(w http.ResponseWriter, r *http.Request, v map[st
 	case "TYPE_RAW_PUBLIC_KEY":
 		out.PublicKeyData = base64.StdEncoding.EncodeToString([]byte(k.PublicKeyPEM))
 	default:
-		writeError(w, errInvalid("Invalid publicKeyType %q.", t))
+		httpx.WriteError(w, httpx.ErrInvalid("Invalid publicKeyType %q.", t))
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.WriteJSON(w, http.StatusOK, out)
 }
 
 func (e *Emulator) handleKeyDelete(w http.ResponseWriter, r *http.Request, v map[string]string) {
@@ -608,7 +610,7 @@ func (e *Emulator) handleKeyDelete(w http.ResponseWriter, r *http.Request, v map
 	defer e.mu.Unlock()
 	sa, k, aerr := e.keyFor(r, v, "iam.serviceAccountKeys.delete")
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	delete(sa.Keys, k.ID)

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 	iam "google.golang.org/api/iam/v1"
 	"google.golang.org/api/idtoken"
 	"google.golang.org/api/option"
@@ -136,8 +137,8 @@ func TestDeleteRewritesMembersToDeleted(t *testing.T) {
 	grantOnSA(t, e, other.Email, "roles/iam.serviceAccountTokenCreator", member)
 	// A Cloud Run service policy naming it (stored as the run half stores it).
 	e.mu.Lock()
-	svc := &Service{ProjectID: e.Project(), Location: "us-central1", Name: "svc",
-		Policy: &Policy{Version: 1, Etag: newEtag(), Bindings: []*Binding{{Role: "roles/run.invoker", Members: []string{member, "user:keep@example.com"}}}}}
+	svc := &model.Service{ProjectID: e.Project(), Location: "us-central1", Name: "svc",
+		Policy: &model.Policy{Version: 1, Etag: model.NewEtag(), Bindings: []*model.Binding{{Role: "roles/run.invoker", Members: []string{member, "user:keep@example.com"}}}}}
 	e.st.Services["projects/"+e.Project()+"/locations/us-central1/services/svc"] = svc
 	svcEtag := svc.Policy.Etag
 	e.mu.Unlock()

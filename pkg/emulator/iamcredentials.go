@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/httpx"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 )
 
 // maxAccessTokenLifetime is the longest generateAccessToken lifetime
@@ -33,28 +35,28 @@ const maxAccessTokenLifetime = time.Hour
 
 func (e *Emulator) registerCredentialsRoutes() {
 	const sa = "/v1/projects/{p}/serviceAccounts/{sa}"
-	e.router.handle(http.MethodPost, sa+":generateIdToken", "iamcredentials.v1.generateIdToken", e.handleGenerateIDToken)
-	e.router.handle(http.MethodPost, sa+":generateAccessToken", "iamcredentials.v1.generateAccessToken", e.handleGenerateAccessToken)
-	e.router.handle(http.MethodPost, sa+":signJwt", "iamcredentials.v1.signJwt", e.handleSignJwt)
-	e.router.handle(http.MethodPost, sa+":signBlob", "iamcredentials.v1.signBlob", e.handleSignBlob)
+	e.router.Handle(http.MethodPost, sa+":generateIdToken", "iamcredentials.v1.generateIdToken", e.handleGenerateIDToken)
+	e.router.Handle(http.MethodPost, sa+":generateAccessToken", "iamcredentials.v1.generateAccessToken", e.handleGenerateAccessToken)
+	e.router.Handle(http.MethodPost, sa+":signJwt", "iamcredentials.v1.signJwt", e.handleSignJwt)
+	e.router.Handle(http.MethodPost, sa+":signBlob", "iamcredentials.v1.signBlob", e.handleSignBlob)
 }
 
 // credentialTargetLocked authenticates r, resolves target and delegates,
 // and checks the delegation chain for permission. Called with e.mu held.
-func (e *Emulator) credentialTargetLocked(r *http.Request, v map[string]string, delegates []string, permission string) (*ServiceAccount, *apiError) {
+func (e *Emulator) credentialTargetLocked(r *http.Request, v map[string]string, delegates []string, permission string) (*model.ServiceAccount, *httpx.Error) {
 	principal, aerr := e.callerLocked(r)
 	if aerr != nil {
 		return nil, aerr
 	}
 	target := e.serviceAccountLocked(v["sa"])
 	if target == nil {
-		return nil, errNotFound("Service account projects/-/serviceAccounts/%s not found.", v["sa"])
+		return nil, httpx.ErrNotFound("Service account projects/-/serviceAccounts/%s not found.", v["sa"])
 	}
-	var chain []*ServiceAccount
+	var chain []*model.ServiceAccount
 	for _, d := range delegates {
 		sa := e.serviceAccountLocked(d)
 		if sa == nil {
-			return nil, errNotFound("Delegate service account %s not found.", d)
+			return nil, httpx.ErrNotFound("Delegate service account %s not found.", d)
 		}
 		chain = append(chain, sa)
 	}
@@ -65,11 +67,11 @@ func (e *Emulator) credentialTargetLocked(r *http.Request, v map[string]string, 
 		if i < len(chain)-1 {
 			perm = "iam.serviceAccounts.implicitDelegation"
 		}
-		if !e.principalPermitted(caller, perm, hop.ProjectID, hop.Policy.policyBindings()) {
-			return nil, errPermissionDenied(perm, "projects/-/serviceAccounts/"+hop.Email)
+		if !e.principalPermitted(caller, perm, hop.ProjectID, hop.Policy.CurrentBindings()) {
+			return nil, httpx.ErrPermissionDenied(perm, "projects/-/serviceAccounts/"+hop.Email)
 		}
 		if hop.Disabled {
-			return nil, errFailedPrecondition("Service account %s is disabled.", hop.Email)
+			return nil, httpx.ErrFailedPrecondition("Service account %s is disabled.", hop.Email)
 		}
 		caller = "serviceAccount:" + hop.Email
 	}
@@ -83,27 +85,27 @@ func (e *Emulator) handleGenerateIDToken(w http.ResponseWriter, r *http.Request,
 		Delegates                  []string `json:"delegates"`
 		OrganizationNumberIncluded bool     `json:"organizationNumberIncluded"`
 	}
-	if err := readJSON(r, &req); err != nil {
-		writeError(w, err)
+	if err := httpx.ReadJSON(r, &req); err != nil {
+		httpx.WriteError(w, err)
 		return
 	}
 	if req.Audience == "" {
-		writeError(w, errInvalid("Invalid value for audience: the audience is required."))
+		httpx.WriteError(w, httpx.ErrInvalid("Invalid value for audience: the audience is required."))
 		return
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	sa, aerr := e.credentialTargetLocked(r, v, req.Delegates, "iam.serviceAccounts.getOpenIdToken")
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	tok, err := e.mintIDToken(sa, req.Audience, req.IncludeEmail, nil)
 	if err != nil {
-		writeError(w, err)
+		httpx.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"token": tok})
+	httpx.WriteJSON(w, http.StatusOK, map[string]string{"token": tok})
 }
 
 func (e *Emulator) handleGenerateAccessToken(w http.ResponseWriter, r *http.Request, v map[string]string) {
@@ -112,23 +114,23 @@ func (e *Emulator) handleGenerateAccessToken(w http.ResponseWriter, r *http.Requ
 		Lifetime  string   `json:"lifetime"`
 		Delegates []string `json:"delegates"`
 	}
-	if err := readJSON(r, &req); err != nil {
-		writeError(w, err)
+	if err := httpx.ReadJSON(r, &req); err != nil {
+		httpx.WriteError(w, err)
 		return
 	}
 	if len(req.Scope) == 0 {
-		writeError(w, errInvalid("Invalid value for scope: at least one scope is required."))
+		httpx.WriteError(w, httpx.ErrInvalid("Invalid value for scope: at least one scope is required."))
 		return
 	}
 	lifetime := accessTokenLifetime
 	if req.Lifetime != "" {
 		d, err := time.ParseDuration(req.Lifetime)
 		if err != nil || !strings.HasSuffix(req.Lifetime, "s") || d <= 0 {
-			writeError(w, errInvalid("Invalid value for lifetime %q: a duration in seconds such as \"3600s\" is required.", req.Lifetime))
+			httpx.WriteError(w, httpx.ErrInvalid("Invalid value for lifetime %q: a duration in seconds such as \"3600s\" is required.", req.Lifetime))
 			return
 		}
 		if d > maxAccessTokenLifetime {
-			writeError(w, errInvalid("The lifetime %s exceeds the maximum of 3600s.", req.Lifetime))
+			httpx.WriteError(w, httpx.ErrInvalid("The lifetime %s exceeds the maximum of 3600s.", req.Lifetime))
 			return
 		}
 		lifetime = d
@@ -137,7 +139,7 @@ func (e *Emulator) handleGenerateAccessToken(w http.ResponseWriter, r *http.Requ
 	defer e.mu.Unlock()
 	sa, aerr := e.credentialTargetLocked(r, v, req.Delegates, "iam.serviceAccounts.getAccessToken")
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	tok, exp := e.mintAccessTokenLocked("serviceAccount:"+sa.Email, req.Scope, lifetime)
@@ -146,7 +148,7 @@ func (e *Emulator) handleGenerateAccessToken(w http.ResponseWriter, r *http.Requ
 
 // systemKeyLocked returns the account's Google-managed signing key,
 // creating it on first use. Called with e.mu held.
-func (e *Emulator) systemKeyLocked(sa *ServiceAccount) (*SAKey, *rsa.PrivateKey, error) {
+func (e *Emulator) systemKeyLocked(sa *model.ServiceAccount) (*model.SAKey, *rsa.PrivateKey, error) {
 	for _, k := range sa.Keys {
 		if k.Type == "SYSTEM_MANAGED" && !k.Disabled {
 			priv, err := parsePrivateKeyPEM(k.PrivateKeyPEM)
@@ -158,10 +160,10 @@ func (e *Emulator) systemKeyLocked(sa *ServiceAccount) (*SAKey, *rsa.PrivateKey,
 	if err != nil {
 		return nil, nil, err
 	}
-	k := &SAKey{ID: randomHex(20), PrivateKeyPEM: kp.privatePEM, PublicKeyPEM: kp.publicPEM, CertPEM: kp.certPEM,
+	k := &model.SAKey{ID: randomHex(20), PrivateKeyPEM: kp.privatePEM, PublicKeyPEM: kp.publicPEM, CertPEM: kp.certPEM,
 		Algorithm: "KEY_ALG_RSA_2048", Origin: "GOOGLE_PROVIDED", Type: "SYSTEM_MANAGED", ValidAfter: now, ValidBefore: now.AddDate(0, 0, 14)}
 	if sa.Keys == nil {
-		sa.Keys = map[string]*SAKey{}
+		sa.Keys = map[string]*model.SAKey{}
 	}
 	sa.Keys[k.ID] = k
 	return k, kp.priv, nil
@@ -174,36 +176,36 @@ func (e *Emulator) handleSignJwt(w http.ResponseWriter, r *http.Request, v map[s
 		Payload   string   `json:"payload"`
 		Delegates []string `json:"delegates"`
 	}
-	if err := readJSON(r, &req); err != nil {
-		writeError(w, err)
+	if err := httpx.ReadJSON(r, &req); err != nil {
+		httpx.WriteError(w, err)
 		return
 	}
 	claims := jwt.MapClaims{}
 	if err := json.Unmarshal([]byte(req.Payload), &claims); err != nil {
-		writeError(w, errInvalid("Invalid payload: a JSON object of claims is required."))
+		httpx.WriteError(w, httpx.ErrInvalid("Invalid payload: a JSON object of claims is required."))
 		return
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	sa, aerr := e.credentialTargetLocked(r, v, req.Delegates, "iam.serviceAccounts.signJwt")
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil && exp.Time.After(e.opts.Now().Add(12*time.Hour)) {
-		writeError(w, errInvalid("Invalid payload: exp must be at most 12 hours in the future."))
+		httpx.WriteError(w, httpx.ErrInvalid("Invalid payload: exp must be at most 12 hours in the future."))
 		return
 	}
 	k, priv, err := e.systemKeyLocked(sa)
 	if err != nil {
-		writeError(w, err)
+		httpx.WriteError(w, err)
 		return
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
 	tok.Header["kid"] = k.ID
 	signed, err := tok.SignedString(priv)
 	if err != nil {
-		writeError(w, err)
+		httpx.WriteError(w, err)
 		return
 	}
 	e.saveAndWrite(w, map[string]string{"keyId": k.ID, "signedJwt": signed})
@@ -215,31 +217,31 @@ func (e *Emulator) handleSignBlob(w http.ResponseWriter, r *http.Request, v map[
 		Payload   string   `json:"payload"`
 		Delegates []string `json:"delegates"`
 	}
-	if err := readJSON(r, &req); err != nil {
-		writeError(w, err)
+	if err := httpx.ReadJSON(r, &req); err != nil {
+		httpx.WriteError(w, err)
 		return
 	}
 	blob, err := base64.StdEncoding.DecodeString(req.Payload)
 	if err != nil {
-		writeError(w, errInvalid("Invalid payload: standard base64 is required."))
+		httpx.WriteError(w, httpx.ErrInvalid("Invalid payload: standard base64 is required."))
 		return
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	sa, aerr := e.credentialTargetLocked(r, v, req.Delegates, "iam.serviceAccounts.signBlob")
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	k, priv, err := e.systemKeyLocked(sa)
 	if err != nil {
-		writeError(w, err)
+		httpx.WriteError(w, err)
 		return
 	}
 	sum := sha256.Sum256(blob)
 	sig, err := rsa.SignPKCS1v15(nil, priv, crypto.SHA256, sum[:])
 	if err != nil {
-		writeError(w, err)
+		httpx.WriteError(w, err)
 		return
 	}
 	e.saveAndWrite(w, map[string]string{"keyId": k.ID, "signedBlob": base64.StdEncoding.EncodeToString(sig)})

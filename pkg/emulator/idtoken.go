@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 )
 
 // googleIssuer is the iss of every ID token the emulator mints; both
@@ -54,7 +55,7 @@ func (e *Emulator) ensureSigningKeyLocked() error {
 	if err != nil {
 		return fmt.Errorf("emulator: creating ID-token signing key: %w", err)
 	}
-	e.st.SigningKeys = append(e.st.SigningKeys, &SigningKey{KID: kid, PrivateKeyPEM: kp.privatePEM, CertPEM: kp.certPEM})
+	e.st.SigningKeys = append(e.st.SigningKeys, &model.SigningKey{KID: kid, PrivateKeyPEM: kp.privatePEM, CertPEM: kp.certPEM})
 	e.mgmt.signers[kid] = kp.priv
 	e.mgmt.signKID = kid
 	return nil
@@ -66,7 +67,7 @@ func (e *Emulator) ensureSigningKeyLocked() error {
 // are added (they never replace the standard ones). It reads only sa and
 // the read-only signing keys, so it may be called with or without e.mu held
 // (sa must not be mutated concurrently).
-func (e *Emulator) mintIDToken(sa *ServiceAccount, audience string, includeEmail bool, extra map[string]any) (string, error) {
+func (e *Emulator) mintIDToken(sa *model.ServiceAccount, audience string, includeEmail bool, extra map[string]any) (string, error) {
 	if audience == "" {
 		return "", errors.New("empty audience")
 	}

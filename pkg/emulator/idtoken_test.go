@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 )
 
 func TestMintAndVerifyIDToken(t *testing.T) {
@@ -14,7 +15,7 @@ func TestMintAndVerifyIDToken(t *testing.T) {
 	clock := newTestClock()
 	e := newTestEmulator(t, Options{Now: clock.Now})
 	other := newTestEmulator(t, Options{})
-	sa := &ServiceAccount{UniqueID: "100000000000000000042", Email: "caller@p.iam.gserviceaccount.com"}
+	sa := &model.ServiceAccount{UniqueID: "100000000000000000042", Email: "caller@p.iam.gserviceaccount.com"}
 
 	tok, err := e.mintIDToken(sa, "https://svc-abc.a.run.app", true, map[string]any{"iss": "ignored", "custom": "x"})
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 	"strconv"
 	"strings"
 )
@@ -61,7 +62,7 @@ func (e *Emulator) init() error {
 		return fmt.Errorf("emulator: loading state: %w", err)
 	}
 	if st == nil {
-		st = newState()
+		st = model.NewState()
 	}
 	fillStateMaps(st)
 
@@ -99,30 +100,30 @@ func (e *Emulator) init() error {
 }
 
 // fillStateMaps replaces nil maps of a loaded state with empty ones.
-func fillStateMaps(st *State) {
+func fillStateMaps(st *model.State) {
 	if st.Projects == nil {
-		st.Projects = map[string]*Project{}
+		st.Projects = map[string]*model.Project{}
 	}
 	if st.ServiceAccounts == nil {
-		st.ServiceAccounts = map[string]*ServiceAccount{}
+		st.ServiceAccounts = map[string]*model.ServiceAccount{}
 	}
 	if st.Services == nil {
-		st.Services = map[string]*Service{}
+		st.Services = map[string]*model.Service{}
 	}
 	if st.Functions == nil {
-		st.Functions = map[string]*Function{}
+		st.Functions = map[string]*model.Function{}
 	}
 	if st.Roles == nil {
-		st.Roles = map[string]*CustomRole{}
+		st.Roles = map[string]*model.CustomRole{}
 	}
 	if st.Groups == nil {
 		st.Groups = map[string][]string{}
 	}
 	if st.AccessTokens == nil {
-		st.AccessTokens = map[string]*AccessToken{}
+		st.AccessTokens = map[string]*model.AccessToken{}
 	}
 	if st.Operations == nil {
-		st.Operations = map[string]*Operation{}
+		st.Operations = map[string]*model.Operation{}
 	}
 }
 
@@ -140,7 +141,7 @@ func projectNumberFor(id string) string {
 // policy that gives roles/owner to the bootstrap principal (as a real
 // project's creator holds). number may be empty (derived from id). Called
 // with e.mu held; does not save.
-func (e *Emulator) ensureProjectLocked(id, number string) (*Project, error) {
+func (e *Emulator) ensureProjectLocked(id, number string) (*model.Project, error) {
 	if p := e.st.Projects[id]; p != nil {
 		return p, nil
 	}
@@ -155,15 +156,15 @@ func (e *Emulator) ensureProjectLocked(id, number string) (*Project, error) {
 			return nil, fmt.Errorf("emulator: project %s: number %s already used by project %s", id, number, p.ID)
 		}
 	}
-	p := &Project{
+	p := &model.Project{
 		ID:         id,
 		Number:     number,
 		Name:       id,
 		CreateTime: e.opts.Now().UTC(),
-		Policy: &Policy{
+		Policy: &model.Policy{
 			Version:  1,
-			Etag:     newEtag(),
-			Bindings: []*Binding{{Role: "roles/owner", Members: []string{normalizeMemberOrKeep(e.opts.BootstrapPrincipal)}}},
+			Etag:     model.NewEtag(),
+			Bindings: []*model.Binding{{Role: "roles/owner", Members: []string{normalizeMemberOrKeep(e.opts.BootstrapPrincipal)}}},
 		},
 	}
 	e.st.Projects[id] = p
@@ -171,7 +172,7 @@ func (e *Emulator) ensureProjectLocked(id, number string) (*Project, error) {
 }
 
 // projectLocked finds a project by id or number. Called with e.mu held.
-func (e *Emulator) projectLocked(ref string) *Project {
+func (e *Emulator) projectLocked(ref string) *model.Project {
 	if p := e.st.Projects[ref]; p != nil {
 		return p
 	}

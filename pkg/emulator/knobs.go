@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/httpx"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -82,13 +84,13 @@ func (e *Emulator) recordRequest(r *http.Request, path string) {
 
 // injectFault applies the Fault rules, FailNext, QPS and ErrorRate, in that
 // order. Called with e.mu held.
-func (e *Emulator) injectFault(method, path string) *apiError {
+func (e *Emulator) injectFault(method, path string) *httpx.Error {
 	now := e.opts.Now()
 	for i := range e.fault.rules {
 		if f := &e.fault.rules[i]; f.matches(method, path) {
 			f.Count--
 			ae := statusError(f.Status, f.Message)
-			ae.header = f.Header
+			ae.Header = f.Header
 			e.fault.rules = slices.DeleteFunc(e.fault.rules, func(f Fault) bool { return f.Count <= 0 })
 			return ae
 		}
@@ -114,7 +116,7 @@ func (e *Emulator) injectFault(method, path string) *apiError {
 }
 
 // statusError is the Google-shaped error an injected fault answers with.
-func statusError(code int, message string) *apiError {
+func statusError(code int, message string) *httpx.Error {
 	status, msg := "UNKNOWN", fmt.Sprintf("Injected error %d (emulator fault injection).", code)
 	switch {
 	case code == http.StatusConflict:
@@ -135,22 +137,22 @@ func statusError(code int, message string) *apiError {
 	case code == http.StatusNotFound:
 		status = "NOT_FOUND"
 	}
-	return withMessage(errf(code, status, "%s", msg), message)
+	return withMessage(httpx.Errf(code, status, "%s", msg), message)
 }
 
-func withMessage(ae *apiError, message string) *apiError {
+func withMessage(ae *httpx.Error, message string) *httpx.Error {
 	if message != "" {
 		ae.Message = message
 	}
 	return ae
 }
 
-func (e *Emulator) faultError(code int) *apiError { return faultErrorFor(code) }
+func (e *Emulator) faultError(code int) *httpx.Error { return faultErrorFor(code) }
 
-func faultErrorFor(code int) *apiError {
+func faultErrorFor(code int) *httpx.Error {
 	if code == http.StatusTooManyRequests {
-		ae := errf(code, "RESOURCE_EXHAUSTED", "Quota exceeded (emulator fault injection).")
-		ae.retryAfter = 1
+		ae := httpx.Errf(code, "RESOURCE_EXHAUSTED", "Quota exceeded (emulator fault injection).")
+		ae.RetryAfter = 1
 		ae.Details = []map[string]any{{
 			"@type":  "type.googleapis.com/google.rpc.ErrorInfo",
 			"reason": "RATE_LIMIT_EXCEEDED",
@@ -158,7 +160,7 @@ func faultErrorFor(code int) *apiError {
 		}}
 		return ae
 	}
-	return errf(code, "UNAVAILABLE", "The service is currently unavailable (emulator fault injection).")
+	return httpx.Errf(code, "UNAVAILABLE", "The service is currently unavailable (emulator fault injection).")
 }
 
 // Calls returns a copy of the per-method request counters (e.g.
@@ -257,7 +259,7 @@ func (e *Emulator) ResetRequests() {
 func (e *Emulator) IAMPolicy(resource string) ([]byte, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var p *Policy
+	var p *model.Policy
 	switch {
 	case e.st.Services[resource] != nil:
 		p = e.st.Services[resource].Policy
@@ -265,13 +267,13 @@ func (e *Emulator) IAMPolicy(resource string) ([]byte, error) {
 		_, email, _ := strings.Cut(resource, "/serviceAccounts/")
 		sa := e.st.ServiceAccounts[email]
 		if sa == nil || sa.Deleted {
-			return nil, errNotFound("Service account %s does not exist.", email)
+			return nil, httpx.ErrNotFound("Service account %s does not exist.", email)
 		}
 		p = sa.Policy
 	default:
 		id, ok := strings.CutPrefix(resource, "projects/")
 		if !ok || e.st.Projects[id] == nil {
-			return nil, errNotFound("Resource %s not found.", resource)
+			return nil, httpx.ErrNotFound("Resource %s not found.", resource)
 		}
 		p = e.st.Projects[id].Policy
 	}
@@ -291,15 +293,15 @@ func (e *Emulator) IAMPolicy(resource string) ([]byte, error) {
 // The admin paths need the bootstrap token, like any management call.
 func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request, path string) {
 	if tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); tok != e.opts.BootstrapToken {
-		writeError(w, errUnauthenticated())
+		httpx.WriteError(w, httpx.ErrUnauthenticated())
 		return
 	}
 	switch {
 	case path == adminPrefix+"calls" && r.Method == http.MethodGet:
-		writeJSON(w, http.StatusOK, e.Calls())
+		httpx.WriteJSON(w, http.StatusOK, e.Calls())
 	case path == adminPrefix+"calls:reset" && r.Method == http.MethodPost:
 		e.ResetCalls()
-		writeJSON(w, http.StatusOK, map[string]any{})
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{})
 	case path == adminPrefix+"faults" && r.Method == http.MethodPost:
 		var req struct {
 			FailNext         int     `json:"failNext"`
@@ -308,16 +310,16 @@ func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request, path strin
 			DropPolicyWrites *bool   `json:"dropPolicyWrites"`
 		}
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			writeError(w, errInvalid("bad faults body: %v", err))
+			httpx.WriteError(w, httpx.ErrInvalid("bad faults body: %v", err))
 			return
 		}
 		if req.Code != 0 && req.Code != http.StatusTooManyRequests && req.Code != http.StatusServiceUnavailable {
-			writeError(w, errInvalid("code must be 429 or 503"))
+			httpx.WriteError(w, httpx.ErrInvalid("code must be 429 or 503"))
 			return
 		}
 		for _, f := range req.Rules {
 			if f.Status < 400 || f.Status > 599 {
-				writeError(w, errInvalid("rule status must be an HTTP error status, got %d", f.Status))
+				httpx.WriteError(w, httpx.ErrInvalid("rule status must be an HTTP error status, got %d", f.Status))
 				return
 			}
 		}
@@ -330,17 +332,17 @@ func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request, path strin
 		if req.DropPolicyWrites != nil {
 			e.DropPolicyWrites(*req.DropPolicyWrites)
 		}
-		writeJSON(w, http.StatusOK, map[string]any{})
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{})
 	case path == adminPrefix+"faults:reset" && r.Method == http.MethodPost:
 		e.ClearFaults()
 		e.DropPolicyWrites(false)
-		writeJSON(w, http.StatusOK, map[string]any{})
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{})
 	case path == adminPrefix+"requests" && r.Method == http.MethodGet:
-		writeJSON(w, http.StatusOK, map[string]any{"requests": e.Requests()})
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"requests": e.Requests()})
 	case path == adminPrefix+"requests:reset" && r.Method == http.MethodPost:
 		e.ResetRequests()
-		writeJSON(w, http.StatusOK, map[string]any{})
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{})
 	default:
-		writeError(w, errNotFound("no such emulator admin path: %s %s", r.Method, path))
+		httpx.WriteError(w, httpx.ErrNotFound("no such emulator admin path: %s %s", r.Method, path))
 	}
 }

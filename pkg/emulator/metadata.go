@@ -10,6 +10,8 @@ package emulator
 
 import (
 	"encoding/json"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/httpx"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 	"net/http"
 	"strings"
 	"time"
@@ -26,7 +28,7 @@ type metadataHandler func(r *http.Request, v map[string]string) (body, contentTy
 
 func (e *Emulator) registerMetadataRoutes() {
 	m := func(pattern, name string, h metadataHandler) {
-		e.router.handle(http.MethodGet, metadataPrefix+pattern, name, e.metadata(h))
+		e.router.Handle(http.MethodGet, metadataPrefix+pattern, name, e.metadata(h))
 	}
 	const acct = "/instance/service-accounts/{acct}"
 	m("/project/project-id", "metadata.projectId", e.mdProjectID)
@@ -51,11 +53,11 @@ func (e *Emulator) registerMetadataRoutes() {
 		pat += "/{s" + string(rune('0'+i)) + "}"
 		m(pat, "metadata.unknown", notFound)
 	}
-	e.router.handle(http.MethodGet, metadataPrefix, "metadata.unknown", e.metadata(notFound))
+	e.router.Handle(http.MethodGet, metadataPrefix, "metadata.unknown", e.metadata(notFound))
 }
 
 // metadata adapts a metadataHandler: Metadata-Flavor checks and headers.
-func (e *Emulator) metadata(h metadataHandler) handlerFunc {
+func (e *Emulator) metadata(h metadataHandler) httpx.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, v map[string]string) {
 		w.Header().Set("Metadata-Flavor", "Google")
 		w.Header().Set("Server", "Metadata Server for VM")
@@ -114,7 +116,7 @@ func (e *Emulator) mdNumericProjectID(*http.Request, map[string]string) (string,
 
 // attachedLocked returns the attached account if acct names it ("default"
 // or its email) and it is live; nil otherwise. Called with e.mu held.
-func (e *Emulator) attachedLocked(acct string) *ServiceAccount {
+func (e *Emulator) attachedLocked(acct string) *model.ServiceAccount {
 	email := strings.ToLower(e.opts.MetadataServiceAccount)
 	if email == "" || (acct != "default" && !strings.EqualFold(acct, email)) {
 		return nil
@@ -123,7 +125,7 @@ func (e *Emulator) attachedLocked(acct string) *ServiceAccount {
 }
 
 // attached is attachedLocked for callers that do not hold e.mu.
-func (e *Emulator) attached(acct string) *ServiceAccount {
+func (e *Emulator) attached(acct string) *model.ServiceAccount {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.attachedLocked(acct)
@@ -131,7 +133,7 @@ func (e *Emulator) attached(acct string) *ServiceAccount {
 
 // mdAccount adapts an endpoint of the attached account ({acct}): 404
 // unless {acct} names it.
-func (e *Emulator) mdAccount(h func(r *http.Request, sa *ServiceAccount) (string, string, int)) metadataHandler {
+func (e *Emulator) mdAccount(h func(r *http.Request, sa *model.ServiceAccount) (string, string, int)) metadataHandler {
 	return func(r *http.Request, v map[string]string) (string, string, int) {
 		sa := e.attached(v["acct"])
 		if sa == nil {
@@ -144,7 +146,7 @@ func (e *Emulator) mdAccount(h func(r *http.Request, sa *ServiceAccount) (string
 // mintingAccountLocked is the attached account acct names if it may mint
 // tokens; otherwise nil and the answer: 404, or 403 when it is disabled.
 // Called with e.mu held.
-func (e *Emulator) mintingAccountLocked(acct string) (sa *ServiceAccount, body string, status int) {
+func (e *Emulator) mintingAccountLocked(acct string) (sa *model.ServiceAccount, body string, status int) {
 	sa = e.attachedLocked(acct)
 	if sa == nil {
 		return nil, "", http.StatusNotFound
@@ -171,11 +173,11 @@ func (e *Emulator) mdServiceAccounts(r *http.Request, _ map[string]string) (stri
 
 var metadataScopes = []string{"https://www.googleapis.com/auth/cloud-platform"}
 
-func saMetadataJSON(sa *ServiceAccount) map[string]any {
+func saMetadataJSON(sa *model.ServiceAccount) map[string]any {
 	return map[string]any{"aliases": []string{"default"}, "email": sa.Email, "scopes": metadataScopes}
 }
 
-func mdServiceAccount(r *http.Request, sa *ServiceAccount) (string, string, int) {
+func mdServiceAccount(r *http.Request, sa *model.ServiceAccount) (string, string, int) {
 	if r.URL.Query().Get("recursive") == "true" {
 		b, _ := json.Marshal(saMetadataJSON(sa))
 		return string(b), "application/json", http.StatusOK
@@ -183,15 +185,15 @@ func mdServiceAccount(r *http.Request, sa *ServiceAccount) (string, string, int)
 	return "aliases\nemail\nidentity\nscopes\ntoken\n", "", http.StatusOK
 }
 
-func mdEmail(_ *http.Request, sa *ServiceAccount) (string, string, int) {
+func mdEmail(_ *http.Request, sa *model.ServiceAccount) (string, string, int) {
 	return sa.Email, "", http.StatusOK
 }
 
-func mdAliases(*http.Request, *ServiceAccount) (string, string, int) {
+func mdAliases(*http.Request, *model.ServiceAccount) (string, string, int) {
 	return "default\n", "", http.StatusOK
 }
 
-func mdScopes(*http.Request, *ServiceAccount) (string, string, int) {
+func mdScopes(*http.Request, *model.ServiceAccount) (string, string, int) {
 	return strings.Join(metadataScopes, "\n") + "\n", "", http.StatusOK
 }
 

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/httpx"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 )
 
 const (
@@ -25,14 +27,14 @@ const (
 )
 
 func (e *Emulator) registerOAuthRoutes() {
-	e.router.handle(http.MethodPost, "/token", "oauth2.token", e.handleToken)
-	e.router.handle(http.MethodPost, "/oauth2/v4/token", "oauth2.token", e.handleToken)
-	e.router.handle(http.MethodPost, "/o/oauth2/token", "oauth2.token", e.handleToken)
+	e.router.Handle(http.MethodPost, "/token", "oauth2.token", e.handleToken)
+	e.router.Handle(http.MethodPost, "/oauth2/v4/token", "oauth2.token", e.handleToken)
+	e.router.Handle(http.MethodPost, "/o/oauth2/token", "oauth2.token", e.handleToken)
 }
 
 // writeOAuthError writes an error in the token endpoint's shape.
 func writeOAuthError(w http.ResponseWriter, status int, code, desc string) {
-	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+	httpx.WriteJSON(w, status, map[string]string{"error": code, "error_description": desc})
 }
 
 // acceptedAudiences are the aud values the token endpoint accepts: its own
@@ -57,7 +59,7 @@ func (e *Emulator) mintAccessTokenLocked(principal string, scopes []string, life
 	}
 	tok := "ya29.emu-" + randomHex(32)
 	exp := now.Add(lifetime).UTC().Truncate(time.Second)
-	e.st.AccessTokens[tok] = &AccessToken{Principal: principal, Scopes: scopes, Expiry: exp}
+	e.st.AccessTokens[tok] = &model.AccessToken{Principal: principal, Scopes: scopes, Expiry: exp}
 	return tok, exp
 }
 
@@ -98,7 +100,7 @@ func (e *Emulator) handleToken(w http.ResponseWriter, r *http.Request, _ map[str
 			writeOAuthError(w, http.StatusInternalServerError, "internal_failure", err.Error())
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"id_token": tok})
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"id_token": tok})
 		return
 	}
 	scope, _ := claims["scope"].(string)
@@ -112,7 +114,7 @@ func (e *Emulator) handleToken(w http.ResponseWriter, r *http.Request, _ map[str
 		writeOAuthError(w, http.StatusInternalServerError, "internal_failure", err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{
 		"access_token": tok,
 		"expires_in":   int(accessTokenLifetime.Seconds()) - 1,
 		"token_type":   "Bearer",
@@ -122,7 +124,7 @@ func (e *Emulator) handleToken(w http.ResponseWriter, r *http.Request, _ map[str
 // verifyAssertionLocked checks a JWT-bearer assertion (contract §9.3): the
 // issuing account by iss, its key by kid (or any enabled key), RS256
 // signature, aud, exp/iat, and that account and key are enabled.
-func (e *Emulator) verifyAssertionLocked(r *http.Request, assertion string) (*ServiceAccount, jwt.MapClaims, *tokenError) {
+func (e *Emulator) verifyAssertionLocked(r *http.Request, assertion string) (*model.ServiceAccount, jwt.MapClaims, *tokenError) {
 	unverified := jwt.MapClaims{}
 	tok, _, err := jwt.NewParser().ParseUnverified(assertion, unverified)
 	if err != nil {
@@ -133,7 +135,7 @@ func (e *Emulator) verifyAssertionLocked(r *http.Request, assertion string) (*Se
 	if sa == nil || !strings.Contains(iss, "@") {
 		return nil, nil, badGrant("Invalid grant: account not found")
 	}
-	var candidates []*SAKey
+	var candidates []*model.SAKey
 	if kid, _ := tok.Header["kid"].(string); kid != "" {
 		if k := sa.Keys[kid]; k != nil {
 			candidates = append(candidates, k)
@@ -144,7 +146,7 @@ func (e *Emulator) verifyAssertionLocked(r *http.Request, assertion string) (*Se
 		}
 	}
 	var claims jwt.MapClaims
-	var key *SAKey
+	var key *model.SAKey
 	for _, k := range candidates {
 		pub, err := parsePublicKeyPEM(k.PublicKeyPEM)
 		if err != nil {

@@ -42,86 +42,23 @@ package emulator
 //     bindings in force just before), see bindingsAt.
 
 import (
-	"bytes"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/httpx"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 )
-
-// emptyPolicyEtag is the etag of a policy that was never set.
-const emptyPolicyEtag = "ACAB"
-
-// newEtag returns canonical standard base64 of 8 random bytes ("BwYhL3gGvXA=").
-func newEtag() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return base64.StdEncoding.EncodeToString(b)
-}
-
-// bindingsAt returns the bindings the data plane honours at now, given the
-// IAM propagation delay: the bindings before the last change until
-// UpdateTime+delay has passed, the current ones afterwards. nil-safe.
-func (p *Policy) bindingsAt(now time.Time, delay time.Duration) []*Binding {
-	if p == nil {
-		return nil
-	}
-	if delay > 0 && !p.UpdateTime.IsZero() && now.Before(p.UpdateTime.Add(delay)) {
-		return p.PrevBindings
-	}
-	return p.Bindings
-}
-
-// policyBindings returns p's current bindings; nil-safe.
-func (p *Policy) policyBindings() []*Binding {
-	if p == nil {
-		return nil
-	}
-	return p.Bindings
-}
-
-// sameEtag compares two etags as the bytes they encode. An etag is a bytes
-// field: gcloud decodes the one it read and may send it back URL-safe
-// encoded ("Ae7_Mz..." for "Ae7/Mz..."), which names the same bytes and must
-// not look stale.
-func sameEtag(a, b string) bool {
-	if a == b {
-		return true
-	}
-	ra, oka := decodeEtag(a)
-	rb, okb := decodeEtag(b)
-	return oka && okb && bytes.Equal(ra, rb)
-}
-
-func decodeEtag(s string) ([]byte, bool) {
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
-		if raw, err := enc.DecodeString(s); err == nil {
-			return raw, true
-		}
-	}
-	return nil, false
-}
-
-// etag returns p's etag, "ACAB" for a policy never set.
-func (p *Policy) etag() string {
-	if p == nil || p.Etag == "" {
-		return emptyPolicyEtag
-	}
-	return p.Etag
-}
 
 // wirePolicy is the JSON form of a policy on the wire.
 type wirePolicy struct {
-	Version      int           `json:"version,omitempty"`
-	Etag         string        `json:"etag,omitempty"`
-	Bindings     []*Binding    `json:"bindings,omitempty"`
-	AuditConfigs []AuditConfig `json:"auditConfigs,omitempty"`
+	Version      int                 `json:"version,omitempty"`
+	Etag         string              `json:"etag,omitempty"`
+	Bindings     []*model.Binding    `json:"bindings,omitempty"`
+	AuditConfigs []model.AuditConfig `json:"auditConfigs,omitempty"`
 }
 
 // setIamPolicyRequest is the body of every setIamPolicy.
@@ -132,15 +69,15 @@ type setIamPolicyRequest struct {
 
 // withcondHash is the suffix production uses for conditional roles in a
 // version-1 view of a policy.
-func withcondHash(c *Expr) string {
+func withcondHash(c *model.Expr) string {
 	h := sha256.Sum256([]byte(c.Expression + "\x00" + c.Title + "\x00" + c.Description + "\x00" + c.Location))
 	return hex.EncodeToString(h[:10])
 }
 
 // getPolicyResponse renders p for a reader that asked for requestedVersion
 // (0 when not given). Always a JSON object with version and etag.
-func (e *Emulator) getPolicyResponse(p *Policy, requestedVersion int) *wirePolicy {
-	out := &wirePolicy{Version: 1, Etag: p.etag()}
+func (e *Emulator) getPolicyResponse(p *model.Policy, requestedVersion int) *wirePolicy {
+	out := &wirePolicy{Version: 1, Etag: p.EffectiveEtag()}
 	if p == nil {
 		return out
 	}
@@ -154,7 +91,7 @@ func (e *Emulator) getPolicyResponse(p *Policy, requestedVersion int) *wirePolic
 		out.Version = 3
 	}
 	for _, b := range p.Bindings {
-		nb := &Binding{Role: b.Role, Members: slices.Clone(b.Members), Condition: b.Condition}
+		nb := &model.Binding{Role: b.Role, Members: slices.Clone(b.Members), Condition: b.Condition}
 		if b.Condition != nil && out.Version < 3 {
 			nb.Role = b.Role + "_withcond_" + withcondHash(b.Condition)
 			nb.Condition = nil
@@ -168,12 +105,12 @@ func (e *Emulator) getPolicyResponse(p *Policy, requestedVersion int) *wirePolic
 // requestedPolicyVersion reads options.requestedPolicyVersion from the
 // query (gcloud, Run v2) or from a {"options": {"requestedPolicyVersion"}}
 // body (Resource Manager); 0 when absent. Invalid values → 400.
-func requestedPolicyVersion(r *http.Request) (int, *apiError) {
+func requestedPolicyVersion(r *http.Request) (int, *httpx.Error) {
 	v := 0
 	if q := r.URL.Query().Get("options.requestedPolicyVersion"); q != "" {
 		n, err := strconv.Atoi(q)
 		if err != nil {
-			return 0, errInvalid("Invalid value at 'options.requested_policy_version' (TYPE_INT32), %q", q)
+			return 0, httpx.ErrInvalid("Invalid value at 'options.requested_policy_version' (TYPE_INT32), %q", q)
 		}
 		v = n
 	}
@@ -183,33 +120,33 @@ func requestedPolicyVersion(r *http.Request) (int, *apiError) {
 				RequestedPolicyVersion int `json:"requestedPolicyVersion"`
 			} `json:"options"`
 		}
-		if err := readJSON(r, &body); err != nil {
-			return 0, err.(*apiError)
+		if err := httpx.ReadJSON(r, &body); err != nil {
+			return 0, err.(*httpx.Error)
 		}
 		if body.Options != nil && body.Options.RequestedPolicyVersion != 0 {
 			v = body.Options.RequestedPolicyVersion
 		}
 	}
 	if v < 0 || v > 3 || v == 2 {
-		return 0, errInvalid("Invalid requested policy version %d: must be 0, 1 or 3.", v)
+		return 0, httpx.ErrInvalid("Invalid requested policy version %d: must be 0, 1 or 3.", v)
 	}
 	return v, nil
 }
 
 // readSetIamPolicyRequest parses a setIamPolicy body.
-func readSetIamPolicyRequest(r *http.Request) (setIamPolicyRequest, *apiError) {
+func readSetIamPolicyRequest(r *http.Request) (setIamPolicyRequest, *httpx.Error) {
 	var req setIamPolicyRequest
-	if err := readJSON(r, &req); err != nil {
-		return req, err.(*apiError)
+	if err := httpx.ReadJSON(r, &req); err != nil {
+		return req, err.(*httpx.Error)
 	}
 	if req.Policy == nil {
-		return req, errInvalid("Invalid JSON payload: 'policy' is required.")
+		return req, httpx.ErrInvalid("Invalid JSON payload: 'policy' is required.")
 	}
 	return req, nil
 }
 
 // parseUpdateMask returns which parts of a policy a set replaces.
-func parseUpdateMask(mask string) (bindings, auditConfigs bool, _ *apiError) {
+func parseUpdateMask(mask string) (bindings, auditConfigs bool, _ *httpx.Error) {
 	if strings.TrimSpace(mask) == "" {
 		return true, false, nil
 	}
@@ -221,7 +158,7 @@ func parseUpdateMask(mask string) (bindings, auditConfigs bool, _ *apiError) {
 		case "auditConfigs", "audit_configs":
 			auditConfigs = true
 		default:
-			return false, false, errInvalid("Invalid update_mask path %q: allowed are bindings, etag, auditConfigs.", strings.TrimSpace(f))
+			return false, false, httpx.ErrInvalid("Invalid update_mask path %q: allowed are bindings, etag, auditConfigs.", strings.TrimSpace(f))
 		}
 	}
 	return bindings, auditConfigs, nil
@@ -231,26 +168,26 @@ func parseUpdateMask(mask string) (bindings, auditConfigs bool, _ *apiError) {
 // never had a policy) and returns the new stored policy. Called with e.mu
 // held; the caller saves. Errors: 400 for bad versions, conditions, roles
 // or members; 409 ABORTED for a stale etag.
-func (e *Emulator) setPolicy(cur **Policy, req setIamPolicyRequest) (*Policy, *apiError) {
+func (e *Emulator) setPolicy(cur **model.Policy, req setIamPolicyRequest) (*model.Policy, *httpx.Error) {
 	in := req.Policy
 	if in == nil {
 		in = &wirePolicy{}
 	}
 	old := *cur
-	if in.Etag != "" && !sameEtag(in.Etag, old.etag()) {
-		return nil, errAborted("There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff. The request's ETag '%s' did not match the current policy's ETag '%s'.", in.Etag, old.etag())
+	if in.Etag != "" && !model.SameEtag(in.Etag, old.EffectiveEtag()) {
+		return nil, httpx.ErrAborted("There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff. The request's ETag '%s' did not match the current policy's ETag '%s'.", in.Etag, old.EffectiveEtag())
 	}
 	switch in.Version {
 	case 0, 1, 3:
 	default:
-		return nil, errInvalid("Invalid policy version %d: must be 0, 1 or 3.", in.Version)
+		return nil, httpx.ErrInvalid("Invalid policy version %d: must be 0, 1 or 3.", in.Version)
 	}
 	setBindings, setAudit, aerr := parseUpdateMask(req.UpdateMask)
 	if aerr != nil {
 		return nil, aerr
 	}
 	now := e.opts.Now().UTC()
-	np := &Policy{}
+	np := &model.Policy{}
 	if old != nil {
 		np.Bindings = old.Bindings
 		np.AuditConfigs = old.AuditConfigs
@@ -265,7 +202,7 @@ func (e *Emulator) setPolicy(cur **Policy, req setIamPolicyRequest) (*Policy, *a
 	if setAudit {
 		for _, ac := range in.AuditConfigs {
 			if ac.Service == "" {
-				return nil, errInvalid("Invalid audit config: service is required.")
+				return nil, httpx.ErrInvalid("Invalid audit config: service is required.")
 			}
 		}
 		np.AuditConfigs = in.AuditConfigs
@@ -276,9 +213,9 @@ func (e *Emulator) setPolicy(cur **Policy, req setIamPolicyRequest) (*Policy, *a
 			np.Version = 3
 		}
 	}
-	np.Etag = newEtag()
+	np.Etag = model.NewEtag()
 	np.UpdateTime = now
-	np.PrevBindings = old.bindingsAt(now, e.opts.PropagationDelay)
+	np.PrevBindings = old.BindingsAt(now, e.opts.PropagationDelay)
 	*cur = np
 	return np, nil
 }
@@ -291,15 +228,15 @@ var (
 
 // normalizeBindings validates bindings from a set request and merges them
 // per (role, condition), normalizing members and dropping empty bindings.
-func (e *Emulator) normalizeBindings(in []*Binding, version int, old *Policy) ([]*Binding, *apiError) {
+func (e *Emulator) normalizeBindings(in []*model.Binding, version int, old *model.Policy) ([]*model.Binding, *httpx.Error) {
 	type key struct {
 		role string
-		cond Expr
+		cond model.Expr
 		has  bool
 	}
-	var out []*Binding
-	idx := map[key]*Binding{}
-	seen := map[*Binding]map[string]bool{}
+	var out []*model.Binding
+	idx := map[key]*model.Binding{}
+	seen := map[*model.Binding]map[string]bool{}
 	for _, b := range in {
 		if b == nil {
 			continue
@@ -307,30 +244,30 @@ func (e *Emulator) normalizeBindings(in []*Binding, version int, old *Policy) ([
 		role, cond := b.Role, b.Condition
 		if m := withcondRE.FindStringSubmatch(role); m != nil && cond == nil {
 			// A version-1 view of a conditional binding coming back.
-			var found *Binding
-			for _, ob := range old.policyBindings() {
+			var found *model.Binding
+			for _, ob := range old.CurrentBindings() {
 				if ob.Role == m[1] && ob.Condition != nil && withcondHash(ob.Condition) == m[2] {
 					found = ob
 				}
 			}
 			if found == nil {
-				return nil, errInvalid("Role %s is not supported for this resource: conditional role bindings need policy version 3.", role)
+				return nil, httpx.ErrInvalid("Role %s is not supported for this resource: conditional role bindings need policy version 3.", role)
 			}
 			role, cond = found.Role, found.Condition
 		} else if cond != nil && version < 3 {
-			return nil, errInvalid("Invalid policy: conditional role bindings require policy version 3 (binding for role %s has a condition and the policy version is %d).", role, version)
+			return nil, httpx.ErrInvalid("Invalid policy: conditional role bindings require policy version 3 (binding for role %s has a condition and the policy version is %d).", role, version)
 		}
 		if role == "" {
-			return nil, errInvalid("Invalid policy: a binding has no role.")
+			return nil, httpx.ErrInvalid("Invalid policy: a binding has no role.")
 		}
 		if !predefinedRoleRE.MatchString(role) && !customRoleRE.MatchString(role) {
-			return nil, errInvalid("Role %s is not supported for this resource.", role)
+			return nil, httpx.ErrInvalid("Role %s is not supported for this resource.", role)
 		}
 		if aerr := e.checkCustomRoleLocked(role); aerr != nil {
 			return nil, aerr
 		}
 		if cond != nil && strings.TrimSpace(cond.Expression) == "" {
-			return nil, errInvalid("Invalid condition for role %s: expression is required.", role)
+			return nil, httpx.ErrInvalid("Invalid condition for role %s: expression is required.", role)
 		}
 		k := key{role: role}
 		if cond != nil {
@@ -338,7 +275,7 @@ func (e *Emulator) normalizeBindings(in []*Binding, version int, old *Policy) ([
 		}
 		nb := idx[k]
 		if nb == nil {
-			nb = &Binding{Role: role}
+			nb = &model.Binding{Role: role}
 			if cond != nil {
 				c := *cond
 				nb.Condition = &c
@@ -361,7 +298,7 @@ func (e *Emulator) normalizeBindings(in []*Binding, version int, old *Policy) ([
 			}
 		}
 	}
-	return slices.DeleteFunc(out, func(b *Binding) bool { return len(b.Members) == 0 }), nil
+	return slices.DeleteFunc(out, func(b *model.Binding) bool { return len(b.Members) == 0 }), nil
 }
 
 // normalizeMember validates an IAM member string and normalizes it
@@ -370,9 +307,9 @@ func (e *Emulator) normalizeBindings(in []*Binding, version int, old *Policy) ([
 // lower-cased; principal:// and principalSet:// kept as given;
 // deleted:{user|serviceAccount|group}:{email}?uid={n} with the email
 // lower-cased, deleted:principal://… kept. Anything else → 400.
-func normalizeMember(m string) (string, *apiError) {
-	bad := func() (string, *apiError) {
-		return "", errInvalid("Invalid member %q: members must be allUsers, allAuthenticatedUsers, or of the form user:, serviceAccount:, group:, domain:, principal://, principalSet:// or deleted:.", m)
+func normalizeMember(m string) (string, *httpx.Error) {
+	bad := func() (string, *httpx.Error) {
+		return "", httpx.ErrInvalid("Invalid member %q: members must be allUsers, allAuthenticatedUsers, or of the form user:, serviceAccount:, group:, domain:, principal://, principalSet:// or deleted:.", m)
 	}
 	switch m {
 	case "allUsers", "allAuthenticatedUsers":
@@ -437,7 +374,7 @@ func normalizeMemberOrKeep(m string) string {
 // member of an *.iam.gserviceaccount.com account in a project the emulator
 // owns names a live account (400 "Service account X does not exist.").
 // Options.AllowUnknownServiceAccountMembers turns it off.
-func (e *Emulator) checkMemberExistsLocked(member string) *apiError {
+func (e *Emulator) checkMemberExistsLocked(member string) *httpx.Error {
 	if e.opts.AllowUnknownServiceAccountMembers {
 		return nil
 	}
@@ -453,7 +390,7 @@ func (e *Emulator) checkMemberExistsLocked(member string) *apiError {
 	if sa := e.st.ServiceAccounts[email]; sa != nil && !sa.Deleted {
 		return nil
 	}
-	return errInvalid("Service account %s does not exist.", email)
+	return httpx.ErrInvalid("Service account %s does not exist.", email)
 }
 
 // iamResource describes a resource with an IAM policy for the shared
@@ -467,7 +404,7 @@ type iamResource struct {
 	// Policy points at where the resource's policy is stored (e.g.
 	// &svc.Policy); *Policy may be nil. nil Policy means the resource is
 	// the project itself (its policy is the project policy).
-	Policy **Policy
+	Policy **model.Policy
 	// GetPermission and SetPermission guard getIamPolicy and setIamPolicy,
 	// e.g. "run.services.getIamPolicy".
 	GetPermission, SetPermission string
@@ -477,16 +414,16 @@ type iamResource struct {
 // setIamPolicy and testIamPermissions (POST) on pattern, a resource path,
 // for the resource lookup(vars) finds; name prefixes the counter keys
 // (e.g. "run.v2.services" → "run.v2.services.getIamPolicy").
-func (e *Emulator) handleIAMVerbs(pattern, name string, lookup func(vars map[string]string) func() (*iamResource, *apiError), getMethods ...string) {
+func (e *Emulator) handleIAMVerbs(pattern, name string, lookup func(vars map[string]string) func() (*iamResource, *httpx.Error), getMethods ...string) {
 	for _, m := range getMethods {
-		e.router.handle(m, pattern+":getIamPolicy", name+".getIamPolicy", func(w http.ResponseWriter, r *http.Request, v map[string]string) {
+		e.router.Handle(m, pattern+":getIamPolicy", name+".getIamPolicy", func(w http.ResponseWriter, r *http.Request, v map[string]string) {
 			e.serveGetIamPolicy(w, r, lookup(v))
 		})
 	}
-	e.router.handle(http.MethodPost, pattern+":setIamPolicy", name+".setIamPolicy", func(w http.ResponseWriter, r *http.Request, v map[string]string) {
+	e.router.Handle(http.MethodPost, pattern+":setIamPolicy", name+".setIamPolicy", func(w http.ResponseWriter, r *http.Request, v map[string]string) {
 		e.serveSetIamPolicy(w, r, lookup(v))
 	})
-	e.router.handle(http.MethodPost, pattern+":testIamPermissions", name+".testIamPermissions", func(w http.ResponseWriter, r *http.Request, v map[string]string) {
+	e.router.Handle(http.MethodPost, pattern+":testIamPermissions", name+".testIamPermissions", func(w http.ResponseWriter, r *http.Request, v map[string]string) {
 		e.serveTestIamPermissions(w, r, lookup(v))
 	})
 }
@@ -494,36 +431,36 @@ func (e *Emulator) handleIAMVerbs(pattern, name string, lookup func(vars map[str
 // serveGetIamPolicy handles a getIamPolicy call (GET or POST, version from
 // the query or the body). lookup runs with e.mu held and returns the
 // resource or an error (e.g. 404).
-func (e *Emulator) serveGetIamPolicy(w http.ResponseWriter, r *http.Request, lookup func() (*iamResource, *apiError)) {
+func (e *Emulator) serveGetIamPolicy(w http.ResponseWriter, r *http.Request, lookup func() (*iamResource, *httpx.Error)) {
 	ver, aerr := requestedPolicyVersion(r)
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	e.mu.Lock()
 	res, aerr := e.lookupAuthorized(r, lookup, func(res *iamResource) string { return res.GetPermission })
 	if aerr != nil {
 		e.mu.Unlock()
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	out := e.getPolicyResponse(e.resourcePolicyLocked(res), ver)
 	e.mu.Unlock()
-	writeJSON(w, http.StatusOK, out)
+	httpx.WriteJSON(w, http.StatusOK, out)
 }
 
 // serveSetIamPolicy handles a setIamPolicy call.
-func (e *Emulator) serveSetIamPolicy(w http.ResponseWriter, r *http.Request, lookup func() (*iamResource, *apiError)) {
+func (e *Emulator) serveSetIamPolicy(w http.ResponseWriter, r *http.Request, lookup func() (*iamResource, *httpx.Error)) {
 	req, aerr := readSetIamPolicyRequest(r)
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	e.mu.Lock()
 	res, aerr := e.lookupAuthorized(r, lookup, func(res *iamResource) string { return res.SetPermission })
 	if aerr != nil {
 		e.mu.Unlock()
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	slot := res.Policy
@@ -537,46 +474,46 @@ func (e *Emulator) serveSetIamPolicy(w http.ResponseWriter, r *http.Request, loo
 	np, aerr := e.setPolicy(slot, req)
 	if aerr != nil {
 		e.mu.Unlock()
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	err := e.saveLocked()
 	out := e.getPolicyResponse(np, 3)
 	e.mu.Unlock()
 	if err != nil {
-		writeError(w, err)
+		httpx.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.WriteJSON(w, http.StatusOK, out)
 }
 
 // serveTestIamPermissions handles testIamPermissions: any authenticated
 // caller may ask; the answer is the subset of the asked permissions the
 // caller holds on the resource (left out when empty).
-func (e *Emulator) serveTestIamPermissions(w http.ResponseWriter, r *http.Request, lookup func() (*iamResource, *apiError)) {
+func (e *Emulator) serveTestIamPermissions(w http.ResponseWriter, r *http.Request, lookup func() (*iamResource, *httpx.Error)) {
 	var req struct {
 		Permissions []string `json:"permissions"`
 	}
-	if err := readJSON(r, &req); err != nil {
-		writeError(w, err)
+	if err := httpx.ReadJSON(r, &req); err != nil {
+		httpx.WriteError(w, err)
 		return
 	}
 	e.mu.Lock()
 	principal, aerr := e.callerLocked(r)
 	if aerr != nil {
 		e.mu.Unlock()
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	res, aerr := lookup()
 	if aerr != nil {
 		e.mu.Unlock()
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	var held []string
 	for _, p := range req.Permissions {
-		if e.principalPermitted(principal, p, res.ProjectID, e.resourcePolicyLocked(res).policyBindings()) {
+		if e.principalPermitted(principal, p, res.ProjectID, e.resourcePolicyLocked(res).CurrentBindings()) {
 			held = append(held, p)
 		}
 	}
@@ -585,12 +522,12 @@ func (e *Emulator) serveTestIamPermissions(w http.ResponseWriter, r *http.Reques
 	if len(held) > 0 {
 		out["permissions"] = held
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.WriteJSON(w, http.StatusOK, out)
 }
 
 // resourcePolicyLocked is the policy stored for res (the project policy
 // when res is a project).
-func (e *Emulator) resourcePolicyLocked(res *iamResource) *Policy {
+func (e *Emulator) resourcePolicyLocked(res *iamResource) *model.Policy {
 	if res.Policy == nil {
 		if p := e.st.Projects[res.ProjectID]; p != nil {
 			return p.Policy
@@ -604,7 +541,7 @@ func (e *Emulator) resourcePolicyLocked(res *iamResource) *Policy {
 // checks the permission perm(res) on it through the resource policy ∪ the
 // project policy. Lookup errors (e.g. 404) are returned as they are.
 // Called with e.mu held.
-func (e *Emulator) lookupAuthorized(r *http.Request, lookup func() (*iamResource, *apiError), perm func(*iamResource) string) (*iamResource, *apiError) {
+func (e *Emulator) lookupAuthorized(r *http.Request, lookup func() (*iamResource, *httpx.Error), perm func(*iamResource) string) (*iamResource, *httpx.Error) {
 	principal, aerr := e.callerLocked(r)
 	if aerr != nil {
 		return nil, aerr
@@ -613,8 +550,8 @@ func (e *Emulator) lookupAuthorized(r *http.Request, lookup func() (*iamResource
 	if aerr != nil {
 		return nil, aerr
 	}
-	if !e.principalPermitted(principal, perm(res), res.ProjectID, e.resourcePolicyLocked(res).policyBindings()) {
-		return nil, errPermissionDenied(perm(res), res.Name)
+	if !e.principalPermitted(principal, perm(res), res.ProjectID, e.resourcePolicyLocked(res).CurrentBindings()) {
+		return nil, httpx.ErrPermissionDenied(perm(res), res.Name)
 	}
 	return res, nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 	crmv1 "google.golang.org/api/cloudresourcemanager/v1"
 )
 
@@ -53,18 +54,18 @@ func TestNormalizeMember(t *testing.T) {
 func TestBindingsAtPropagation(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	old := []*Binding{{Role: "roles/run.invoker", Members: []string{"user:a@b.c"}}}
-	p := &Policy{Bindings: []*Binding{{Role: "roles/run.invoker", Members: []string{"user:x@y.z"}}}, PrevBindings: old, UpdateTime: t0}
-	if got := p.bindingsAt(t0.Add(time.Second), 10*time.Second); !slices.Equal(got, old) {
+	old := []*model.Binding{{Role: "roles/run.invoker", Members: []string{"user:a@b.c"}}}
+	p := &model.Policy{Bindings: []*model.Binding{{Role: "roles/run.invoker", Members: []string{"user:x@y.z"}}}, PrevBindings: old, UpdateTime: t0}
+	if got := p.BindingsAt(t0.Add(time.Second), 10*time.Second); !slices.Equal(got, old) {
 		t.Errorf("within the delay: got %v, want the previous bindings", got)
 	}
-	if got := p.bindingsAt(t0.Add(10*time.Second), 10*time.Second); !slices.Equal(got, p.Bindings) {
+	if got := p.BindingsAt(t0.Add(10*time.Second), 10*time.Second); !slices.Equal(got, p.Bindings) {
 		t.Errorf("after the delay: got %v, want the current bindings", got)
 	}
-	if got := p.bindingsAt(t0, 0); !slices.Equal(got, p.Bindings) {
+	if got := p.BindingsAt(t0, 0); !slices.Equal(got, p.Bindings) {
 		t.Errorf("no delay: got %v", got)
 	}
-	if (*Policy)(nil).bindingsAt(t0, time.Second) != nil {
+	if (*model.Policy)(nil).BindingsAt(t0, time.Second) != nil {
 		t.Error("nil policy has bindings")
 	}
 }
@@ -75,10 +76,10 @@ func TestSetPolicyRecordsPropagation(t *testing.T) {
 	e := newTestEmulator(t, Options{PropagationDelay: time.Minute, Now: func() time.Time { return now }})
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var p *Policy
+	var p *model.Policy
 	set := func(member string) {
 		t.Helper()
-		_, aerr := e.setPolicy(&p, setIamPolicyRequest{Policy: &wirePolicy{Bindings: []*Binding{{Role: "roles/run.invoker", Members: []string{member}}}}})
+		_, aerr := e.setPolicy(&p, setIamPolicyRequest{Policy: &wirePolicy{Bindings: []*model.Binding{{Role: "roles/run.invoker", Members: []string{member}}}}})
 		if aerr != nil {
 			t.Fatal(aerr)
 		}
@@ -92,7 +93,7 @@ func TestSetPolicyRecordsPropagation(t *testing.T) {
 	if len(p.PrevBindings) != 1 || p.PrevBindings[0].Members[0] != "user:first@example.com" {
 		t.Fatalf("second set: PrevBindings %v", p.PrevBindings)
 	}
-	if got := p.bindingsAt(now.Add(30*time.Second), time.Minute); got[0].Members[0] != "user:first@example.com" {
+	if got := p.BindingsAt(now.Add(30*time.Second), time.Minute); got[0].Members[0] != "user:first@example.com" {
 		t.Fatalf("data plane during the delay sees %v", got[0].Members)
 	}
 }
@@ -267,7 +268,7 @@ func TestSameEtagEncodings(t *testing.T) {
 		{"not base64!", "Ae7/MzmpVJk=", false},
 	}
 	for _, tt := range tests {
-		if got := sameEtag(tt.a, tt.b); got != tt.want {
+		if got := model.SameEtag(tt.a, tt.b); got != tt.want {
 			t.Errorf("sameEtag(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
 		}
 	}

@@ -28,6 +28,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/httpx"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 	"github.com/invokerctl/invokerctl/pkg/internal/iamroles"
 )
 
@@ -93,7 +95,7 @@ func (e *Emulator) roleHasPermission(role, permission string) bool {
 
 // customRoleLocked finds a custom role by name, accepting a project number
 // in place of the id. Called with e.mu held.
-func (e *Emulator) customRoleLocked(name string) *CustomRole {
+func (e *Emulator) customRoleLocked(name string) *model.CustomRole {
 	if cr := e.st.Roles[name]; cr != nil {
 		return cr
 	}
@@ -108,7 +110,7 @@ func (e *Emulator) customRoleLocked(name string) *CustomRole {
 
 // checkCustomRoleLocked refuses bindings to custom roles of the emulator's
 // projects that do not exist (or are deleted).
-func (e *Emulator) checkCustomRoleLocked(role string) *apiError {
+func (e *Emulator) checkCustomRoleLocked(role string) *httpx.Error {
 	rest, ok := strings.CutPrefix(role, "projects/")
 	if !ok {
 		return nil
@@ -118,7 +120,7 @@ func (e *Emulator) checkCustomRoleLocked(role string) *apiError {
 		return nil
 	}
 	if cr := e.customRoleLocked(role); cr == nil || cr.Deleted {
-		return errInvalid("Role (%s) does not exist in the resource's hierarchy.", role)
+		return httpx.ErrInvalid("Role (%s) does not exist in the resource's hierarchy.", role)
 	}
 	return nil
 }
@@ -128,9 +130,9 @@ func (e *Emulator) checkCustomRoleLocked(role string) *apiError {
 // through the union of the given bindings and the current policy of
 // projectID. This is the management APIs' view: changes apply at once.
 // Called with e.mu held.
-func (e *Emulator) principalPermitted(principal, permission, projectID string, policies ...[]*Binding) bool {
+func (e *Emulator) principalPermitted(principal, permission, projectID string, policies ...[]*model.Binding) bool {
 	if p := e.projectLocked(projectID); p != nil {
-		policies = append(policies, p.Policy.policyBindings())
+		policies = append(policies, p.Policy.CurrentBindings())
 	}
 	return e.bindingsGrant(principal, permission, policies)
 }
@@ -139,18 +141,18 @@ func (e *Emulator) principalPermitted(principal, permission, projectID string, p
 // but each policy (the resource's and the project's) contributes the
 // bindings in force at now under Options.PropagationDelay (see
 // bindingsAt). Called with e.mu held.
-func (e *Emulator) principalPermittedAt(principal, permission, projectID string, now time.Time, resourcePolicies ...*Policy) bool {
-	var sets [][]*Binding
+func (e *Emulator) principalPermittedAt(principal, permission, projectID string, now time.Time, resourcePolicies ...*model.Policy) bool {
+	var sets [][]*model.Binding
 	for _, p := range resourcePolicies {
-		sets = append(sets, p.bindingsAt(now, e.opts.PropagationDelay))
+		sets = append(sets, p.BindingsAt(now, e.opts.PropagationDelay))
 	}
 	if p := e.projectLocked(projectID); p != nil {
-		sets = append(sets, p.Policy.bindingsAt(now, e.opts.PropagationDelay))
+		sets = append(sets, p.Policy.BindingsAt(now, e.opts.PropagationDelay))
 	}
 	return e.bindingsGrant(principal, permission, sets)
 }
 
-func (e *Emulator) bindingsGrant(principal, permission string, sets [][]*Binding) bool {
+func (e *Emulator) bindingsGrant(principal, permission string, sets [][]*model.Binding) bool {
 	for _, bs := range sets {
 		for _, b := range bs {
 			if b.Condition != nil || !e.roleHasPermission(b.Role, permission) {
@@ -239,13 +241,13 @@ type wireRole struct {
 }
 
 func (e *Emulator) registerRoleRoutes() {
-	e.router.handle(http.MethodGet, "/v1/roles/{role}", "iam.v1.roles.get", e.handlePredefinedRoleGet)
-	e.router.handle(http.MethodGet, "/v1/roles", "iam.v1.roles.list", e.handlePredefinedRoleList)
-	e.router.handle(http.MethodPost, "/v1/projects/{p}/roles", "iam.v1.projects.roles.create", e.handleRoleCreate)
-	e.router.handle(http.MethodGet, "/v1/projects/{p}/roles", "iam.v1.projects.roles.list", e.handleRoleList)
-	e.router.handle(http.MethodGet, "/v1/projects/{p}/roles/{role}", "iam.v1.projects.roles.get", e.handleRoleGet)
-	e.router.handle(http.MethodPatch, "/v1/projects/{p}/roles/{role}", "iam.v1.projects.roles.patch", e.handleRolePatch)
-	e.router.handle(http.MethodDelete, "/v1/projects/{p}/roles/{role}", "iam.v1.projects.roles.delete", e.handleRoleDelete)
+	e.router.Handle(http.MethodGet, "/v1/roles/{role}", "iam.v1.roles.get", e.handlePredefinedRoleGet)
+	e.router.Handle(http.MethodGet, "/v1/roles", "iam.v1.roles.list", e.handlePredefinedRoleList)
+	e.router.Handle(http.MethodPost, "/v1/projects/{p}/roles", "iam.v1.projects.roles.create", e.handleRoleCreate)
+	e.router.Handle(http.MethodGet, "/v1/projects/{p}/roles", "iam.v1.projects.roles.list", e.handleRoleList)
+	e.router.Handle(http.MethodGet, "/v1/projects/{p}/roles/{role}", "iam.v1.projects.roles.get", e.handleRoleGet)
+	e.router.Handle(http.MethodPatch, "/v1/projects/{p}/roles/{role}", "iam.v1.projects.roles.patch", e.handleRolePatch)
+	e.router.Handle(http.MethodDelete, "/v1/projects/{p}/roles/{role}", "iam.v1.projects.roles.delete", e.handleRoleDelete)
 }
 
 func predefinedWire(name string, r *predefinedRole, full bool) *wireRole {
@@ -256,7 +258,7 @@ func predefinedWire(name string, r *predefinedRole, full bool) *wireRole {
 	return w
 }
 
-func customWire(cr *CustomRole, full bool) *wireRole {
+func customWire(cr *model.CustomRole, full bool) *wireRole {
 	w := &wireRole{Name: cr.Name, Title: cr.Title, Description: cr.Description, Stage: cr.Stage, Etag: cr.Etag, Deleted: cr.Deleted}
 	if full {
 		w.IncludedPermissions = slices.Clone(cr.IncludedPermissions)
@@ -272,16 +274,16 @@ func (e *Emulator) handlePredefinedRoleGet(w http.ResponseWriter, r *http.Reques
 	_, aerr := e.callerLocked(r)
 	e.mu.Unlock()
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	name := "roles/" + v["role"]
 	role := e.mgmt.roles[name]
 	if role == nil {
-		writeError(w, errNotFound("The role named %s was not found.", name))
+		httpx.WriteError(w, httpx.ErrNotFound("The role named %s was not found.", name))
 		return
 	}
-	writeJSON(w, http.StatusOK, predefinedWire(name, role, true))
+	httpx.WriteJSON(w, http.StatusOK, predefinedWire(name, role, true))
 }
 
 func (e *Emulator) handlePredefinedRoleList(w http.ResponseWriter, r *http.Request, _ map[string]string) {
@@ -289,7 +291,7 @@ func (e *Emulator) handlePredefinedRoleList(w http.ResponseWriter, r *http.Reque
 	_, aerr := e.callerLocked(r)
 	e.mu.Unlock()
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	names := make([]string, 0, len(e.mgmt.roles))
@@ -300,24 +302,24 @@ func (e *Emulator) handlePredefinedRoleList(w http.ResponseWriter, r *http.Reque
 	full := r.URL.Query().Get("view") == "FULL"
 	page, next, aerr := paginate(names, r, 300, 1000)
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	out := []*wireRole{}
 	for _, n := range page {
 		out = append(out, predefinedWire(n, e.mgmt.roles[n], full))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"roles": out, "nextPageToken": next})
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"roles": out, "nextPageToken": next})
 }
 
 // paginate returns one page of items by pageSize/pageToken (an offset).
-func paginate[T any](items []T, r *http.Request, def, max int) ([]T, string, *apiError) {
+func paginate[T any](items []T, r *http.Request, def, max int) ([]T, string, *httpx.Error) {
 	q := r.URL.Query()
 	size := def
 	if s := q.Get("pageSize"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
-			return nil, "", errInvalid("Invalid pageSize %q.", s)
+			return nil, "", httpx.ErrInvalid("Invalid pageSize %q.", s)
 		}
 		if n > 0 {
 			size = min(n, max)
@@ -327,7 +329,7 @@ func paginate[T any](items []T, r *http.Request, def, max int) ([]T, string, *ap
 	if t := q.Get("pageToken"); t != "" {
 		n, err := strconv.Atoi(t)
 		if err != nil || n < 0 || n > len(items) {
-			return nil, "", errInvalid("Invalid pageToken %q.", t)
+			return nil, "", httpx.ErrInvalid("Invalid pageToken %q.", t)
 		}
 		start = n
 	}
@@ -341,17 +343,17 @@ func paginate[T any](items []T, r *http.Request, def, max int) ([]T, string, *ap
 
 // roleProjectAuthorized authenticates and checks permission on project p
 // (id or number). Called with e.mu held.
-func (e *Emulator) roleProjectAuthorized(r *http.Request, p, permission string) (*Project, *apiError) {
+func (e *Emulator) roleProjectAuthorized(r *http.Request, p, permission string) (*model.Project, *httpx.Error) {
 	principal, aerr := e.callerLocked(r)
 	if aerr != nil {
 		return nil, aerr
 	}
 	proj := e.projectLocked(p)
 	if proj == nil {
-		return nil, errNotFound("Project %s not found.", p)
+		return nil, httpx.ErrNotFound("Project %s not found.", p)
 	}
 	if !e.principalPermitted(principal, permission, proj.ID) {
-		return nil, errPermissionDenied(permission, "projects/"+proj.ID)
+		return nil, httpx.ErrPermissionDenied(permission, "projects/"+proj.ID)
 	}
 	return proj, nil
 }
@@ -361,51 +363,51 @@ func (e *Emulator) handleRoleCreate(w http.ResponseWriter, r *http.Request, v ma
 		RoleID string    `json:"roleId"`
 		Role   *wireRole `json:"role"`
 	}
-	if err := readJSON(r, &req); err != nil {
-		writeError(w, err)
+	if err := httpx.ReadJSON(r, &req); err != nil {
+		httpx.WriteError(w, err)
 		return
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	proj, aerr := e.roleProjectAuthorized(r, v["p"], "iam.roles.create")
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	if !customRoleIDRE.MatchString(req.RoleID) {
-		writeError(w, errInvalid("The role_id %q is invalid: it must be 3 to 64 letters, digits, '_' or '.'.", req.RoleID))
+		httpx.WriteError(w, httpx.ErrInvalid("The role_id %q is invalid: it must be 3 to 64 letters, digits, '_' or '.'.", req.RoleID))
 		return
 	}
 	if req.Role == nil {
 		req.Role = &wireRole{}
 	}
 	if aerr := validatePermissions(req.Role.IncludedPermissions); aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	name := "projects/" + proj.ID + "/roles/" + req.RoleID
 	if e.st.Roles[name] != nil {
-		writeError(w, errAlreadyExists("A role named %s in projects/%s already exists.", req.RoleID, proj.ID))
+		httpx.WriteError(w, httpx.ErrAlreadyExists("A role named %s in projects/%s already exists.", req.RoleID, proj.ID))
 		return
 	}
 	stage := req.Role.Stage
 	if stage == "" {
 		stage = "ALPHA"
 	}
-	cr := &CustomRole{Name: name, Title: req.Role.Title, Description: req.Role.Description,
-		IncludedPermissions: dedupe(req.Role.IncludedPermissions), Stage: stage, Etag: newEtag()}
+	cr := &model.CustomRole{Name: name, Title: req.Role.Title, Description: req.Role.Description,
+		IncludedPermissions: dedupe(req.Role.IncludedPermissions), Stage: stage, Etag: model.NewEtag()}
 	e.st.Roles[name] = cr
 	if err := e.saveLocked(); err != nil {
-		writeError(w, err)
+		httpx.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, customWire(cr, true))
+	httpx.WriteJSON(w, http.StatusOK, customWire(cr, true))
 }
 
-func validatePermissions(perms []string) *apiError {
+func validatePermissions(perms []string) *httpx.Error {
 	for _, p := range perms {
 		if !permissionRE.MatchString(p) {
-			return errInvalid("Permission %s is not valid.", p)
+			return httpx.ErrInvalid("Permission %s is not valid.", p)
 		}
 	}
 	return nil
@@ -428,7 +430,7 @@ func (e *Emulator) handleRoleList(w http.ResponseWriter, r *http.Request, v map[
 	defer e.mu.Unlock()
 	proj, aerr := e.roleProjectAuthorized(r, v["p"], "iam.roles.list")
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	showDeleted := r.URL.Query().Get("showDeleted") == "true"
@@ -442,7 +444,7 @@ func (e *Emulator) handleRoleList(w http.ResponseWriter, r *http.Request, v map[
 	sort.Strings(names)
 	page, next, aerr := paginate(names, r, 300, 1000)
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	out := map[string]any{}
@@ -456,18 +458,18 @@ func (e *Emulator) handleRoleList(w http.ResponseWriter, r *http.Request, v map[
 	if next != "" {
 		out["nextPageToken"] = next
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.WriteJSON(w, http.StatusOK, out)
 }
 
 // customRoleFor authenticates, authorizes on the project and finds the role.
-func (e *Emulator) customRoleFor(r *http.Request, v map[string]string, permission string) (*CustomRole, *apiError) {
+func (e *Emulator) customRoleFor(r *http.Request, v map[string]string, permission string) (*model.CustomRole, *httpx.Error) {
 	proj, aerr := e.roleProjectAuthorized(r, v["p"], permission)
 	if aerr != nil {
 		return nil, aerr
 	}
 	cr := e.st.Roles["projects/"+proj.ID+"/roles/"+v["role"]]
 	if cr == nil {
-		return nil, errNotFound("The role named projects/%s/roles/%s was not found.", proj.ID, v["role"])
+		return nil, httpx.ErrNotFound("The role named projects/%s/roles/%s was not found.", proj.ID, v["role"])
 	}
 	return cr, nil
 }
@@ -477,31 +479,31 @@ func (e *Emulator) handleRoleGet(w http.ResponseWriter, r *http.Request, v map[s
 	defer e.mu.Unlock()
 	cr, aerr := e.customRoleFor(r, v, "iam.roles.get")
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
-	writeJSON(w, http.StatusOK, customWire(cr, true))
+	httpx.WriteJSON(w, http.StatusOK, customWire(cr, true))
 }
 
 func (e *Emulator) handleRolePatch(w http.ResponseWriter, r *http.Request, v map[string]string) {
 	var in wireRole
-	if err := readJSON(r, &in); err != nil {
-		writeError(w, err)
+	if err := httpx.ReadJSON(r, &in); err != nil {
+		httpx.WriteError(w, err)
 		return
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	cr, aerr := e.customRoleFor(r, v, "iam.roles.update")
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	if cr.Deleted {
-		writeError(w, errFailedPrecondition("You can't update a deleted role."))
+		httpx.WriteError(w, httpx.ErrFailedPrecondition("You can't update a deleted role."))
 		return
 	}
 	if in.Etag != "" && in.Etag != cr.Etag {
-		writeError(w, errAborted("The role's etag %s does not match the current etag %s.", in.Etag, cr.Etag))
+		httpx.WriteError(w, httpx.ErrAborted("The role's etag %s does not match the current etag %s.", in.Etag, cr.Etag))
 		return
 	}
 	mask := r.URL.Query().Get("updateMask")
@@ -517,24 +519,24 @@ func (e *Emulator) handleRolePatch(w http.ResponseWriter, r *http.Request, v map
 			next.Description = in.Description
 		case "includedPermissions", "included_permissions":
 			if aerr := validatePermissions(in.IncludedPermissions); aerr != nil {
-				writeError(w, aerr)
+				httpx.WriteError(w, aerr)
 				return
 			}
 			next.IncludedPermissions = dedupe(in.IncludedPermissions)
 		case "stage":
 			next.Stage = in.Stage
 		default:
-			writeError(w, errInvalid("Invalid update_mask path %q.", f))
+			httpx.WriteError(w, httpx.ErrInvalid("Invalid update_mask path %q.", f))
 			return
 		}
 	}
-	next.Etag = newEtag()
+	next.Etag = model.NewEtag()
 	*cr = next
 	if err := e.saveLocked(); err != nil {
-		writeError(w, err)
+		httpx.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, customWire(cr, true))
+	httpx.WriteJSON(w, http.StatusOK, customWire(cr, true))
 }
 
 func (e *Emulator) handleRoleDelete(w http.ResponseWriter, r *http.Request, v map[string]string) {
@@ -542,18 +544,18 @@ func (e *Emulator) handleRoleDelete(w http.ResponseWriter, r *http.Request, v ma
 	defer e.mu.Unlock()
 	cr, aerr := e.customRoleFor(r, v, "iam.roles.delete")
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	if cr.Deleted {
-		writeError(w, errFailedPrecondition("The role %s is already deleted.", cr.Name))
+		httpx.WriteError(w, httpx.ErrFailedPrecondition("The role %s is already deleted.", cr.Name))
 		return
 	}
 	cr.Deleted = true
-	cr.Etag = newEtag()
+	cr.Etag = model.NewEtag()
 	if err := e.saveLocked(); err != nil {
-		writeError(w, err)
+		httpx.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, customWire(cr, true))
+	httpx.WriteJSON(w, http.StatusOK, customWire(cr, true))
 }

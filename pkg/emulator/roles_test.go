@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 	crmv1 "google.golang.org/api/cloudresourcemanager/v1"
 	iam "google.golang.org/api/iam/v1"
 )
@@ -22,34 +23,36 @@ func TestPrincipalPermitted(t *testing.T) {
 		"group:inner@example.com":  {"serviceAccount:nested@proj.iam.gserviceaccount.com", "group:outer@example.com"}, // a cycle
 		"group:public@example.com": {"allUsers"},
 	}
-	e.st.Roles["projects/proj/roles/invokerLite"] = &CustomRole{Name: "projects/proj/roles/invokerLite", IncludedPermissions: []string{"run.routes.invoke"}, Stage: "GA"}
-	e.st.Roles["projects/proj/roles/gone"] = &CustomRole{Name: "projects/proj/roles/gone", IncludedPermissions: []string{"run.routes.invoke"}, Deleted: true}
-	b := func(role string, members ...string) *Binding { return &Binding{Role: role, Members: members} }
-	cond := &Binding{Role: "roles/run.invoker", Members: []string{"user:cond@example.com"}, Condition: &Expr{Expression: "true"}}
+	e.st.Roles["projects/proj/roles/invokerLite"] = &model.CustomRole{Name: "projects/proj/roles/invokerLite", IncludedPermissions: []string{"run.routes.invoke"}, Stage: "GA"}
+	e.st.Roles["projects/proj/roles/gone"] = &model.CustomRole{Name: "projects/proj/roles/gone", IncludedPermissions: []string{"run.routes.invoke"}, Deleted: true}
+	b := func(role string, members ...string) *model.Binding {
+		return &model.Binding{Role: role, Members: members}
+	}
+	cond := &model.Binding{Role: "roles/run.invoker", Members: []string{"user:cond@example.com"}, Condition: &model.Expr{Expression: "true"}}
 	const inv = "run.routes.invoke"
 	tests := []struct {
 		name      string
 		principal string
 		perm      string
-		bindings  []*Binding
+		bindings  []*model.Binding
 		want      bool
 	}{
-		{"direct user, case-insensitive", "user:Bob@Example.com", inv, []*Binding{b("roles/run.invoker", "user:bob@example.com")}, true},
-		{"role without the permission", "user:bob@example.com", inv, []*Binding{b("roles/viewer", "user:bob@example.com")}, false},
-		{"run.servicesInvoker carries invoke", "user:bob@example.com", inv, []*Binding{b("roles/run.servicesInvoker", "user:bob@example.com")}, true},
-		{"cloudfunctions.invoker does not", "user:bob@example.com", inv, []*Binding{b("roles/cloudfunctions.invoker", "user:bob@example.com")}, false},
-		{"allUsers, even anonymous", "", inv, []*Binding{b("roles/run.invoker", "allUsers")}, true},
-		{"allAuthenticatedUsers, authenticated", "serviceAccount:a@proj.iam.gserviceaccount.com", inv, []*Binding{b("roles/run.invoker", "allAuthenticatedUsers")}, true},
-		{"allAuthenticatedUsers, anonymous", "", inv, []*Binding{b("roles/run.invoker", "allAuthenticatedUsers")}, false},
-		{"deleted member never matches", "serviceAccount:a@proj.iam.gserviceaccount.com", inv, []*Binding{b("roles/run.invoker", "deleted:serviceAccount:a@proj.iam.gserviceaccount.com?uid=1")}, false},
-		{"nested group", "serviceAccount:nested@proj.iam.gserviceaccount.com", inv, []*Binding{b("roles/run.invoker", "group:outer@example.com")}, true},
-		{"group member not in group", "user:stranger@example.com", inv, []*Binding{b("roles/run.invoker", "group:outer@example.com")}, false},
-		{"groups never contain the public", "user:stranger@example.com", inv, []*Binding{b("roles/run.invoker", "group:public@example.com")}, false},
-		{"domain matches users", "user:carol@example.com", inv, []*Binding{b("roles/run.invoker", "domain:example.com")}, true},
-		{"domain does not match accounts", "serviceAccount:x@example.com", inv, []*Binding{b("roles/run.invoker", "domain:example.com")}, false},
-		{"custom role", "user:bob@example.com", inv, []*Binding{b("projects/proj/roles/invokerLite", "user:bob@example.com")}, true},
-		{"deleted custom role", "user:bob@example.com", inv, []*Binding{b("projects/proj/roles/gone", "user:bob@example.com")}, false},
-		{"conditional bindings are not evaluated", "user:cond@example.com", inv, []*Binding{cond}, false},
+		{"direct user, case-insensitive", "user:Bob@Example.com", inv, []*model.Binding{b("roles/run.invoker", "user:bob@example.com")}, true},
+		{"role without the permission", "user:bob@example.com", inv, []*model.Binding{b("roles/viewer", "user:bob@example.com")}, false},
+		{"run.servicesInvoker carries invoke", "user:bob@example.com", inv, []*model.Binding{b("roles/run.servicesInvoker", "user:bob@example.com")}, true},
+		{"cloudfunctions.invoker does not", "user:bob@example.com", inv, []*model.Binding{b("roles/cloudfunctions.invoker", "user:bob@example.com")}, false},
+		{"allUsers, even anonymous", "", inv, []*model.Binding{b("roles/run.invoker", "allUsers")}, true},
+		{"allAuthenticatedUsers, authenticated", "serviceAccount:a@proj.iam.gserviceaccount.com", inv, []*model.Binding{b("roles/run.invoker", "allAuthenticatedUsers")}, true},
+		{"allAuthenticatedUsers, anonymous", "", inv, []*model.Binding{b("roles/run.invoker", "allAuthenticatedUsers")}, false},
+		{"deleted member never matches", "serviceAccount:a@proj.iam.gserviceaccount.com", inv, []*model.Binding{b("roles/run.invoker", "deleted:serviceAccount:a@proj.iam.gserviceaccount.com?uid=1")}, false},
+		{"nested group", "serviceAccount:nested@proj.iam.gserviceaccount.com", inv, []*model.Binding{b("roles/run.invoker", "group:outer@example.com")}, true},
+		{"group member not in group", "user:stranger@example.com", inv, []*model.Binding{b("roles/run.invoker", "group:outer@example.com")}, false},
+		{"groups never contain the public", "user:stranger@example.com", inv, []*model.Binding{b("roles/run.invoker", "group:public@example.com")}, false},
+		{"domain matches users", "user:carol@example.com", inv, []*model.Binding{b("roles/run.invoker", "domain:example.com")}, true},
+		{"domain does not match accounts", "serviceAccount:x@example.com", inv, []*model.Binding{b("roles/run.invoker", "domain:example.com")}, false},
+		{"custom role", "user:bob@example.com", inv, []*model.Binding{b("projects/proj/roles/invokerLite", "user:bob@example.com")}, true},
+		{"deleted custom role", "user:bob@example.com", inv, []*model.Binding{b("projects/proj/roles/gone", "user:bob@example.com")}, false},
+		{"conditional bindings are not evaluated", "user:cond@example.com", inv, []*model.Binding{cond}, false},
 		{"project policy is inherited", "user:owner@example.com", inv, nil, true},
 		{"owner has no getOpenIdToken in the data", "user:owner@example.com", "iam.serviceAccounts.getOpenIdToken", nil, false},
 	}
@@ -66,8 +69,8 @@ func TestPrincipalPermittedAtHonoursPropagation(t *testing.T) {
 	e := newTestEmulator(t, Options{Project: "proj", PropagationDelay: time.Minute, Now: func() time.Time { return now }})
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var svcPolicy *Policy
-	if _, aerr := e.setPolicy(&svcPolicy, setIamPolicyRequest{Policy: &wirePolicy{Bindings: []*Binding{{Role: "roles/run.invoker", Members: []string{"user:late@example.com"}}}}}); aerr != nil {
+	var svcPolicy *model.Policy
+	if _, aerr := e.setPolicy(&svcPolicy, setIamPolicyRequest{Policy: &wirePolicy{Bindings: []*model.Binding{{Role: "roles/run.invoker", Members: []string{"user:late@example.com"}}}}}); aerr != nil {
 		t.Fatal(aerr)
 	}
 	if e.principalPermittedAt("user:late@example.com", "run.routes.invoke", "proj", now.Add(30*time.Second), svcPolicy) {

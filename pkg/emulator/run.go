@@ -12,6 +12,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/httpx"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 	"maps"
 	"net/http"
 	"regexp"
@@ -26,12 +28,12 @@ import (
 func (e *Emulator) registerRunRoutes() {
 	const svc = "/v2/projects/{p}/locations/{l}/services/"
 	e.handleIAMVerbs(svc+"{s}", "run.v2.services", e.serviceIAM, http.MethodGet)
-	e.router.handle(http.MethodGet, svc+"{s}", "run.v2.services.get", e.runV2Get)
-	e.router.handle(http.MethodPatch, svc+"{s}", "run.v2.services.patch", e.runV2Patch)
-	e.router.handle(http.MethodDelete, svc+"{s}", "run.v2.services.delete", e.runV2Delete)
-	e.router.handle(http.MethodGet, "/v2/projects/{p}/locations/{l}/services", "run.v2.services.list", e.runV2List)
-	e.router.handle(http.MethodPost, "/v2/projects/{p}/locations/{l}/services", "run.v2.services.create", e.runV2Create)
-	e.router.handle(http.MethodGet, "/v2/projects/{p}/locations/{l}/operations/{op}", "run.v2.operations.get", e.runGetOperation)
+	e.router.Handle(http.MethodGet, svc+"{s}", "run.v2.services.get", e.runV2Get)
+	e.router.Handle(http.MethodPatch, svc+"{s}", "run.v2.services.patch", e.runV2Patch)
+	e.router.Handle(http.MethodDelete, svc+"{s}", "run.v2.services.delete", e.runV2Delete)
+	e.router.Handle(http.MethodGet, "/v2/projects/{p}/locations/{l}/services", "run.v2.services.list", e.runV2List)
+	e.router.Handle(http.MethodPost, "/v2/projects/{p}/locations/{l}/services", "run.v2.services.create", e.runV2Create)
+	e.router.Handle(http.MethodGet, "/v2/projects/{p}/locations/{l}/operations/{op}", "run.v2.operations.get", e.runGetOperation)
 	e.registerRunV1Routes()
 	e.registerFunctionRoutes()
 }
@@ -73,12 +75,12 @@ type serviceSpec struct {
 // newServiceLocked creates and stores a service (generation 1, ready, an
 // empty IAM policy) and, once the data plane is running, its listener.
 // Called with e.mu held; does not save.
-func (e *Emulator) newServiceLocked(p *Project, location, name string, spec serviceSpec, creator string) *Service {
+func (e *Emulator) newServiceLocked(p *model.Project, location, name string, spec serviceSpec, creator string) *model.Service {
 	now := e.opts.Now().UTC()
 	if spec.Ingress == "" {
 		spec.Ingress = ingressAll
 	}
-	svc := &Service{
+	svc := &model.Service{
 		ProjectID:          p.ID,
 		Location:           location,
 		Name:               name,
@@ -97,7 +99,7 @@ func (e *Emulator) newServiceLocked(p *Project, location, name string, spec serv
 		DefaultURIDisabled: spec.DefaultURIDisabled,
 		Template:           spec.Template,
 		Etag:               newResourceEtag(),
-		Policy:             &Policy{Version: 1, Etag: newEtag()},
+		Policy:             &model.Policy{Version: 1, Etag: model.NewEtag()},
 		ResponseStatus:     spec.ResponseStatus,
 	}
 	e.st.Services[serviceKey(p.ID, location, name)] = svc
@@ -112,7 +114,7 @@ func (e *Emulator) newServiceLocked(p *Project, location, name string, spec serv
 
 // setServiceURLs fills uri and urls from the listener port: uri is the
 // service's own loopback origin, urls adds the deterministic run.app URL.
-func (e *Emulator) setServiceURLs(svc *Service, p *Project) {
+func (e *Emulator) setServiceURLs(svc *model.Service, p *model.Project) {
 	det := deterministicURL(svc.Name, p.Number, svc.Location)
 	if svc.Port == 0 || e.dp.host == "" {
 		svc.URI = ""
@@ -152,7 +154,7 @@ func newResourceEtag() string {
 }
 
 // revisionName is the name of the revision serving generation gen.
-func revisionName(svc *Service) string {
+func revisionName(svc *model.Service) string {
 	sum := sha256.Sum256([]byte(svc.UID + strconv.FormatInt(svc.Generation, 10)))
 	const letters = "abcdefghijklmnopqrstuvwxyz"
 	n := binary.BigEndian.Uint32(sum[:4])
@@ -198,7 +200,7 @@ type runV2Service struct {
 // runTemplate is the revision template of svc, with defaults a real
 // deployment shows (the service account is the project's default compute
 // account unless the template names one).
-func runTemplate(svc *Service, p *Project) map[string]any {
+func runTemplate(svc *model.Service, p *model.Project) map[string]any {
 	t := map[string]any{}
 	maps.Copy(t, svc.Template)
 	if _, ok := t["containers"]; !ok {
@@ -229,7 +231,7 @@ func runTemplate(svc *Service, p *Project) map[string]any {
 
 // renderV2 renders svc; projRef is the project as the caller named it
 // (id or number), echoed in name.
-func renderV2(svc *Service, p *Project, projRef string) *runV2Service {
+func renderV2(svc *model.Service, p *model.Project, projRef string) *runV2Service {
 	rev := "projects/" + projRef + "/locations/" + svc.Location + "/services/" + svc.Name + "/revisions/" + revisionName(svc)
 	ready := rfc3339(svc.UpdateTime)
 	return &runV2Service{
@@ -282,16 +284,16 @@ func toMap(v any, typ string) map[string]any {
 
 // runScope resolves {p} and {l} of a request. It returns the project (nil
 // when unknown) and an error for a malformed location.
-func (e *Emulator) runScopeLocked(vars map[string]string, allowWildcard bool) (*Project, *apiError) {
+func (e *Emulator) runScopeLocked(vars map[string]string, allowWildcard bool) (*model.Project, *httpx.Error) {
 	l := vars["l"]
 	if !(allowWildcard && l == "-") && !runLocationRe.MatchString(l) {
-		return nil, errInvalid("Invalid location %q.", l)
+		return nil, httpx.ErrInvalid("Invalid location %q.", l)
 	}
 	return e.projectLocked(vars["p"]), nil
 }
 
 // serviceLocked finds the service a request names; p may be nil.
-func (e *Emulator) serviceLocked(p *Project, vars map[string]string) *Service {
+func (e *Emulator) serviceLocked(p *model.Project, vars map[string]string) *model.Service {
 	if p == nil {
 		return nil
 	}
@@ -302,15 +304,15 @@ func serviceResource(vars map[string]string) string {
 	return "projects/" + vars["p"] + "/locations/" + vars["l"] + "/services/" + vars["s"]
 }
 
-func errServiceNotFound(vars map[string]string) *apiError {
-	return errNotFound("Resource '%s' of kind 'SERVICE' in region '%s' in project '%s' does not exist.", vars["s"], vars["l"], vars["p"])
+func errServiceNotFound(vars map[string]string) *httpx.Error {
+	return httpx.ErrNotFound("Resource '%s' of kind 'SERVICE' in region '%s' in project '%s' does not exist.", vars["s"], vars["l"], vars["p"])
 }
 
 // authorizeService checks permission on a service (its policy united with
 // the project's). A missing service answers 404 to callers who could see
 // it and 403 to the others, as Google does. Called with e.mu held.
-func (e *Emulator) authorizeService(r *http.Request, perm string, vars map[string]string, p *Project, svc *Service) (string, *apiError) {
-	var pol *Policy
+func (e *Emulator) authorizeService(r *http.Request, perm string, vars map[string]string, p *model.Project, svc *model.Service) (string, *httpx.Error) {
+	var pol *model.Policy
 	if svc != nil {
 		pol = svc.Policy
 	}
@@ -326,7 +328,7 @@ func (e *Emulator) authorizeService(r *http.Request, perm string, vars map[strin
 
 // authorizedServiceLocked resolves the project, location and service a
 // request names and checks perm on the service (see authorizeService).
-func (e *Emulator) authorizedServiceLocked(r *http.Request, perm string, vars map[string]string) (*Project, *Service, *apiError) {
+func (e *Emulator) authorizedServiceLocked(r *http.Request, perm string, vars map[string]string) (*model.Project, *model.Service, *httpx.Error) {
 	p, aerr := e.runScopeLocked(vars, false)
 	if aerr != nil {
 		return nil, nil, aerr
@@ -345,32 +347,29 @@ func (e *Emulator) runV2Get(w http.ResponseWriter, r *http.Request, vars map[str
 	defer e.mu.Unlock()
 	p, svc, aerr := e.authorizedServiceLocked(r, "run.services.get", vars)
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
-	writeJSON(w, http.StatusOK, renderV2(svc, p, vars["p"]))
+	httpx.WriteJSON(w, http.StatusOK, renderV2(svc, p, vars["p"]))
 }
 
 // scoped is what is stored per project and location (services, functions).
 type scoped interface {
-	scope() (projectID, location, name string)
+	Scope() (projectID, location, name string)
 }
-
-func (s *Service) scope() (string, string, string)  { return s.ProjectID, s.Location, s.Name }
-func (f *Function) scope() (string, string, string) { return f.ProjectID, f.Location, f.Name }
 
 // inScope lists the items of project projectID in location l ("-" for
 // every location), sorted by location then name.
 func inScope[T scoped](items map[string]T, projectID, l string) []T {
 	var out []T
 	for _, it := range items {
-		if pid, loc, _ := it.scope(); pid == projectID && (l == "-" || loc == l) {
+		if pid, loc, _ := it.Scope(); pid == projectID && (l == "-" || loc == l) {
 			out = append(out, it)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
-		_, li, ni := out[i].scope()
-		_, lj, nj := out[j].scope()
+		_, li, ni := out[i].Scope()
+		_, lj, nj := out[j].Scope()
 		if li != lj {
 			return li < lj
 		}
@@ -380,13 +379,13 @@ func inScope[T scoped](items map[string]T, projectID, l string) []T {
 }
 
 // page applies pageSize/pageToken (an opaque offset) to n items.
-func page(r *http.Request, n int) (start, end int, next string, aerr *apiError) {
+func page(r *http.Request, n int) (start, end int, next string, aerr *httpx.Error) {
 	q := r.URL.Query()
 	if t := q.Get("pageToken"); t != "" {
 		b, err := base64.RawURLEncoding.DecodeString(t)
 		off, err2 := strconv.Atoi(strings.TrimPrefix(string(b), "offset:"))
 		if err != nil || err2 != nil || !strings.HasPrefix(string(b), "offset:") || off < 0 || off > n {
-			return 0, 0, "", errInvalid("Invalid page token %q.", t)
+			return 0, 0, "", httpx.ErrInvalid("Invalid page token %q.", t)
 		}
 		start = off
 	}
@@ -394,7 +393,7 @@ func page(r *http.Request, n int) (start, end int, next string, aerr *apiError) 
 	if s := q.Get("pageSize"); s != "" {
 		v, err := strconv.Atoi(s)
 		if err != nil || v < 0 {
-			return 0, 0, "", errInvalid("Invalid pageSize %q.", s)
+			return 0, 0, "", httpx.ErrInvalid("Invalid pageSize %q.", s)
 		}
 		if v > 0 && v < size {
 			size = v
@@ -413,7 +412,7 @@ func page(r *http.Request, n int) (start, end int, next string, aerr *apiError) 
 func writePage(w http.ResponseWriter, r *http.Request, field string, n int, render func(i int) any) {
 	start, end, next, aerr := page(r, n)
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	out := map[string]any{}
@@ -427,7 +426,7 @@ func writePage(w http.ResponseWriter, r *http.Request, field string, n int, rend
 	if next != "" {
 		out["nextPageToken"] = next
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.WriteJSON(w, http.StatusOK, out)
 }
 
 func (e *Emulator) runV2List(w http.ResponseWriter, r *http.Request, vars map[string]string) {
@@ -435,11 +434,11 @@ func (e *Emulator) runV2List(w http.ResponseWriter, r *http.Request, vars map[st
 	defer e.mu.Unlock()
 	p, aerr := e.runScopeLocked(vars, true)
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	if _, aerr := e.authorizeInProject(r, "run.services.list", "projects/"+vars["p"], vars["p"], p); aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	svcs := inScope(e.st.Services, p.ID, vars["l"])
@@ -451,13 +450,13 @@ func (e *Emulator) runV2List(w http.ResponseWriter, r *http.Request, vars map[st
 // it (a parent for list and create; p is nil when projRef names no
 // project), and answers 404 for an unknown project to callers allowed to
 // know. It returns the caller.
-func (e *Emulator) authorizeInProject(r *http.Request, perm, resource, projRef string, p *Project) (string, *apiError) {
+func (e *Emulator) authorizeInProject(r *http.Request, perm, resource, projRef string, p *model.Project) (string, *httpx.Error) {
 	principal, aerr := e.authorizeResource(r, perm, resource, projectIDOr(p, projRef), nil)
 	if aerr != nil {
 		return "", aerr
 	}
 	if p == nil {
-		return "", errNotFound("Project '%s' not found.", projRef)
+		return "", httpx.ErrNotFound("Project '%s' not found.", projRef)
 	}
 	return principal, nil
 }
@@ -484,14 +483,14 @@ func validIngress(s string) bool {
 	return false
 }
 
-func (b *runV2Body) spec() (serviceSpec, *apiError) {
+func (b *runV2Body) spec() (serviceSpec, *httpx.Error) {
 	sp := serviceSpec{Labels: b.Labels, Annotations: b.Annotations, CustomAudiences: b.CustomAudiences, Template: b.Template}
 	if b.Description != nil {
 		sp.Description = *b.Description
 	}
 	if b.Ingress != nil && *b.Ingress != "" && *b.Ingress != "INGRESS_TRAFFIC_UNSPECIFIED" {
 		if !validIngress(*b.Ingress) {
-			return sp, errInvalid("Invalid value for ingress: %q.", *b.Ingress)
+			return sp, httpx.ErrInvalid("Invalid value for ingress: %q.", *b.Ingress)
 		}
 		sp.Ingress = *b.Ingress
 	}
@@ -503,7 +502,7 @@ func (b *runV2Body) spec() (serviceSpec, *apiError) {
 	}
 	for _, a := range b.CustomAudiences {
 		if strings.TrimSpace(a) == "" {
-			return sp, errInvalid("customAudiences must not hold empty values.")
+			return sp, httpx.ErrInvalid("customAudiences must not hold empty values.")
 		}
 	}
 	return sp, nil
@@ -516,44 +515,44 @@ func boolParam(r *http.Request, name string) bool {
 
 func (e *Emulator) runV2Create(w http.ResponseWriter, r *http.Request, vars map[string]string) {
 	var body runV2Body
-	if err := readJSON(r, &body); err != nil {
-		writeError(w, err)
+	if err := httpx.ReadJSON(r, &body); err != nil {
+		httpx.WriteError(w, err)
 		return
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	p, aerr := e.runScopeLocked(vars, false)
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	principal, aerr := e.authorizeInProject(r, "run.services.create", locationParent(vars), vars["p"], p)
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	id := r.URL.Query().Get("serviceId")
 	if id == "" {
-		writeError(w, errInvalid("serviceId is required."))
+		httpx.WriteError(w, httpx.ErrInvalid("serviceId is required."))
 		return
 	}
 	if !runServiceIDRe.MatchString(id) {
-		writeError(w, errInvalid("Invalid serviceId %q: it must begin with a letter, contain only lower-case letters, digits and hyphens, not end with a hyphen, and have fewer than 50 characters.", id))
+		httpx.WriteError(w, httpx.ErrInvalid("Invalid serviceId %q: it must begin with a letter, contain only lower-case letters, digits and hyphens, not end with a hyphen, and have fewer than 50 characters.", id))
 		return
 	}
 	spec, aerr := body.spec()
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	if e.st.Services[serviceKey(p.ID, vars["l"], id)] != nil {
-		writeError(w, errAlreadyExists("Resource '%s' already exists.", id))
+		httpx.WriteError(w, httpx.ErrAlreadyExists("Resource '%s' already exists.", id))
 		return
 	}
 	vars["s"] = id
 	if boolParam(r, "validateOnly") {
-		tmp := &Service{ProjectID: p.ID, Location: vars["l"], Name: id, Generation: 1, Ingress: spec.Ingress}
-		writeJSON(w, http.StatusOK, e.newOperationLocked(p, vars, renderV2(tmp, p, vars["p"]), false))
+		tmp := &model.Service{ProjectID: p.ID, Location: vars["l"], Name: id, Generation: 1, Ingress: spec.Ingress}
+		httpx.WriteJSON(w, http.StatusOK, e.newOperationLocked(p, vars, renderV2(tmp, p, vars["p"]), false))
 		return
 	}
 	svc := e.newServiceLocked(p, vars["l"], id, spec, principal)
@@ -565,7 +564,7 @@ func locationParent(vars map[string]string) string {
 	return "projects/" + vars["p"] + "/locations/" + vars["l"]
 }
 
-func projectIDOr(p *Project, ref string) string {
+func projectIDOr(p *model.Project, ref string) string {
 	if p != nil {
 		return p.ID
 	}
@@ -599,15 +598,15 @@ func snakeToCamel(s string) string {
 
 func (e *Emulator) runV2Patch(w http.ResponseWriter, r *http.Request, vars map[string]string) {
 	var body runV2Body
-	if err := readJSON(r, &body); err != nil {
-		writeError(w, err)
+	if err := httpx.ReadJSON(r, &body); err != nil {
+		httpx.WriteError(w, err)
 		return
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	p, aerr := e.runScopeLocked(vars, false)
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	svc := e.serviceLocked(p, vars)
@@ -617,16 +616,16 @@ func (e *Emulator) runV2Patch(w http.ResponseWriter, r *http.Request, vars map[s
 	}
 	principal, aerr := e.authorizeService(r, "run.services.update", vars, p, svc)
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	if body.Etag != "" && body.Etag != svc.Etag {
-		writeError(w, errAborted("The etag %s does not match the current etag of service %s: it was changed concurrently. Read it again and retry.", body.Etag, vars["s"]))
+		httpx.WriteError(w, httpx.ErrAborted("The etag %s does not match the current etag of service %s: it was changed concurrently. Read it again and retry.", body.Etag, vars["s"]))
 		return
 	}
 	spec, aerr := body.spec()
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	mask := r.URL.Query().Get("updateMask")
@@ -662,7 +661,7 @@ func (e *Emulator) runV2Patch(w http.ResponseWriter, r *http.Request, vars map[s
 		next.Template = spec.Template
 	}
 	if boolParam(r, "validateOnly") {
-		writeJSON(w, http.StatusOK, e.newOperationLocked(p, vars, renderV2(&next, p, vars["p"]), false))
+		httpx.WriteJSON(w, http.StatusOK, e.newOperationLocked(p, vars, renderV2(&next, p, vars["p"]), false))
 		return
 	}
 	next.Generation++
@@ -675,19 +674,19 @@ func (e *Emulator) runV2Patch(w http.ResponseWriter, r *http.Request, vars map[s
 
 // runV2PatchCreateLocked is a patch with allowMissing of a service that
 // does not exist (in a project that does): it creates the service.
-func (e *Emulator) runV2PatchCreateLocked(w http.ResponseWriter, r *http.Request, vars map[string]string, p *Project, body *runV2Body) {
+func (e *Emulator) runV2PatchCreateLocked(w http.ResponseWriter, r *http.Request, vars map[string]string, p *model.Project, body *runV2Body) {
 	principal, aerr := e.authorizeResource(r, "run.services.create", locationParent(vars), p.ID, nil)
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	if !runServiceIDRe.MatchString(vars["s"]) {
-		writeError(w, errInvalid("Invalid service name %q.", vars["s"]))
+		httpx.WriteError(w, httpx.ErrInvalid("Invalid service name %q.", vars["s"]))
 		return
 	}
 	spec, aerr := body.spec()
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	svc := e.newServiceLocked(p, vars["l"], vars["s"], spec, principal)
@@ -699,16 +698,16 @@ func (e *Emulator) runV2Delete(w http.ResponseWriter, r *http.Request, vars map[
 	defer e.mu.Unlock()
 	p, svc, aerr := e.authorizedServiceLocked(r, "run.services.delete", vars)
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	if et := r.URL.Query().Get("etag"); et != "" && et != svc.Etag {
-		writeError(w, errAborted("The etag %s does not match the current etag of service %s.", et, vars["s"]))
+		httpx.WriteError(w, httpx.ErrAborted("The etag %s does not match the current etag of service %s.", et, vars["s"]))
 		return
 	}
 	rendered := renderV2(svc, p, vars["p"])
 	if boolParam(r, "validateOnly") {
-		writeJSON(w, http.StatusOK, e.newOperationLocked(p, vars, rendered, false))
+		httpx.WriteJSON(w, http.StatusOK, e.newOperationLocked(p, vars, rendered, false))
 		return
 	}
 	key := serviceKey(p.ID, vars["l"], vars["s"])
@@ -719,9 +718,9 @@ func (e *Emulator) runV2Delete(w http.ResponseWriter, r *http.Request, vars map[
 
 // newOperationLocked records a finished long-running operation whose
 // response (and metadata) is the service; stored unless validateOnly.
-func (e *Emulator) newOperationLocked(p *Project, vars map[string]string, svc *runV2Service, store bool) *Operation {
+func (e *Emulator) newOperationLocked(p *model.Project, vars map[string]string, svc *runV2Service, store bool) *model.Operation {
 	name := locationParent(vars) + "/operations/" + newUUID()
-	op := &Operation{
+	op := &model.Operation{
 		Name:     name,
 		Done:     true,
 		Metadata: toMap(svc, "type.googleapis.com/google.cloud.run.v2.Service"),
@@ -735,7 +734,7 @@ func (e *Emulator) newOperationLocked(p *Project, vars map[string]string, svc *r
 
 // finishOperationLocked stores the finished operation of a change to the
 // service rendered, saves the state and answers the operation.
-func (e *Emulator) finishOperationLocked(w http.ResponseWriter, p *Project, vars map[string]string, rendered *runV2Service) {
+func (e *Emulator) finishOperationLocked(w http.ResponseWriter, p *model.Project, vars map[string]string, rendered *runV2Service) {
 	e.saveAndWrite(w, e.newOperationLocked(p, vars, rendered, true))
 }
 
@@ -750,7 +749,7 @@ func (e *Emulator) runGetOperation(w http.ResponseWriter, r *http.Request, vars 
 	defer e.mu.Unlock()
 	p := e.projectLocked(vars["p"])
 	perm := "run.operations.get"
-	var op *Operation
+	var op *model.Operation
 	if p != nil {
 		op = e.st.Operations[operationKey(p.ID, vars["l"], vars["op"])]
 	}
@@ -760,23 +759,23 @@ func (e *Emulator) runGetOperation(w http.ResponseWriter, r *http.Request, vars 
 		}
 	}
 	if _, aerr := e.authorizeResource(r, perm, locationParent(vars)+"/operations/"+vars["op"], projectIDOr(p, vars["p"]), nil); aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	if op == nil {
-		writeError(w, errNotFound("Operation projects/%s/locations/%s/operations/%s not found.", vars["p"], vars["l"], vars["op"]))
+		httpx.WriteError(w, httpx.ErrNotFound("Operation projects/%s/locations/%s/operations/%s not found.", vars["p"], vars["l"], vars["op"]))
 		return
 	}
 	out := *op
 	out.Name = locationParent(vars) + "/operations/" + vars["op"]
-	writeJSON(w, http.StatusOK, &out)
+	httpx.WriteJSON(w, http.StatusOK, &out)
 }
 
 // ---- IAM on services (v2 and v1 share these handlers) ----
 
 // serviceIAM is the lookup the shared IAM handlers call (with e.mu held).
-func (e *Emulator) serviceIAM(vars map[string]string) func() (*iamResource, *apiError) {
-	return func() (*iamResource, *apiError) {
+func (e *Emulator) serviceIAM(vars map[string]string) func() (*iamResource, *httpx.Error) {
+	return func() (*iamResource, *httpx.Error) {
 		p, aerr := e.runScopeLocked(vars, false)
 		if aerr != nil {
 			return nil, aerr

@@ -9,6 +9,8 @@ package emulator
 
 import (
 	"encoding/json"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/httpx"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 	"maps"
 	"net"
 	"net/http"
@@ -19,13 +21,13 @@ import (
 func (e *Emulator) registerRunV1Routes() {
 	const svc = "/v1/projects/{p}/locations/{l}/services/"
 	e.handleIAMVerbs(svc+"{s}", "run.v1.services", e.serviceIAM, http.MethodGet, http.MethodPost)
-	e.router.handle(http.MethodGet, svc+"{s}", "run.v1.services.get", e.runV1Get)
-	e.router.handle(http.MethodGet, "/v1/projects/{p}/locations/{l}/services", "run.v1.services.list", e.runV1List)
+	e.router.Handle(http.MethodGet, svc+"{s}", "run.v1.services.get", e.runV1Get)
+	e.router.Handle(http.MethodGet, "/v1/projects/{p}/locations/{l}/services", "run.v1.services.list", e.runV1List)
 
 	const kn = "/apis/serving.knative.dev/v1/namespaces/{ns}/services"
-	e.router.handle(http.MethodGet, kn+"/{s}", "run.v1.namespaces.services.get", e.knativeGet)
-	e.router.handle(http.MethodDelete, kn+"/{s}", "run.v1.namespaces.services.delete", e.knativeDelete)
-	e.router.handle(http.MethodGet, kn, "run.v1.namespaces.services.list", e.knativeList)
+	e.router.Handle(http.MethodGet, kn+"/{s}", "run.v1.namespaces.services.get", e.knativeGet)
+	e.router.Handle(http.MethodDelete, kn+"/{s}", "run.v1.namespaces.services.delete", e.knativeDelete)
+	e.router.Handle(http.MethodGet, kn, "run.v1.namespaces.services.list", e.knativeList)
 }
 
 // v1Ingress maps the v2 ingress enum to the v1 annotation value.
@@ -37,7 +39,7 @@ var v1Ingress = map[string]string{
 }
 
 // renderKnative renders svc as a Knative serving.knative.dev/v1 Service.
-func renderKnative(svc *Service, p *Project) map[string]any {
+func renderKnative(svc *model.Service, p *model.Project) map[string]any {
 	labels := map[string]string{"cloud.googleapis.com/location": svc.Location}
 	maps.Copy(labels, svc.Labels)
 	ann := map[string]string{}
@@ -135,16 +137,16 @@ func renderKnative(svc *Service, p *Project) map[string]any {
 // writeKnativeListLocked checks run.services.list on project v["p"] (p
 // is nil when unknown) and answers its services in location v["l"] ("-"
 // for every region) as a Knative ServiceList.
-func (e *Emulator) writeKnativeListLocked(w http.ResponseWriter, r *http.Request, p *Project, v map[string]string) {
+func (e *Emulator) writeKnativeListLocked(w http.ResponseWriter, r *http.Request, p *model.Project, v map[string]string) {
 	if _, aerr := e.authorizeInProject(r, "run.services.list", "projects/"+v["p"], v["p"], p); aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	items := []map[string]any{}
 	for _, svc := range inScope(e.st.Services, p.ID, v["l"]) {
 		items = append(items, renderKnative(svc, p))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{
 		"apiVersion":  "serving.knative.dev/v1",
 		"kind":        "ServiceList",
 		"metadata":    map[string]any{},
@@ -158,10 +160,10 @@ func (e *Emulator) runV1Get(w http.ResponseWriter, r *http.Request, vars map[str
 	defer e.mu.Unlock()
 	p, svc, aerr := e.authorizedServiceLocked(r, "run.services.get", vars)
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
-	writeJSON(w, http.StatusOK, renderKnative(svc, p))
+	httpx.WriteJSON(w, http.StatusOK, renderKnative(svc, p))
 }
 
 // runV1List is GET /v1/projects/{p}/locations/{l}/services ("-" for all
@@ -171,7 +173,7 @@ func (e *Emulator) runV1List(w http.ResponseWriter, r *http.Request, vars map[st
 	defer e.mu.Unlock()
 	p, aerr := e.runScopeLocked(vars, true)
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	e.writeKnativeListLocked(w, r, p, vars)
@@ -195,7 +197,7 @@ func requestRegion(r *http.Request) string {
 // knativeScope resolves the namespace (project id or number) and region of
 // a Knative request. Without a regional host, location is "-" (lists span
 // every region; a get must then be unambiguous).
-func (e *Emulator) knativeScope(r *http.Request, vars map[string]string) (*Project, map[string]string) {
+func (e *Emulator) knativeScope(r *http.Request, vars map[string]string) (*model.Project, map[string]string) {
 	region := requestRegion(r)
 	if region == "" {
 		region = "-"
@@ -205,18 +207,18 @@ func (e *Emulator) knativeScope(r *http.Request, vars map[string]string) (*Proje
 }
 
 // knativeFindLocked finds the service of a Knative get/delete.
-func (e *Emulator) knativeFindLocked(p *Project, v map[string]string) (*Service, *apiError) {
+func (e *Emulator) knativeFindLocked(p *model.Project, v map[string]string) (*model.Service, *httpx.Error) {
 	if p == nil {
 		return nil, nil
 	}
 	if v["l"] != "-" {
 		return e.st.Services[serviceKey(p.ID, v["l"], v["s"])], nil
 	}
-	var found *Service
+	var found *model.Service
 	for _, svc := range inScope(e.st.Services, p.ID, "-") {
 		if svc.Name == v["s"] {
 			if found != nil {
-				return nil, errInvalid("Service %s exists in several regions; use the regional endpoint ({region}-run.googleapis.com).", v["s"])
+				return nil, httpx.ErrInvalid("Service %s exists in several regions; use the regional endpoint ({region}-run.googleapis.com).", v["s"])
 			}
 			found = svc
 		}
@@ -229,7 +231,7 @@ func (e *Emulator) knativeFindLocked(p *Project, v map[string]string) (*Service,
 
 // knativeServiceLocked finds the service of a Knative get/delete and
 // checks perm on it; a missing service is Knative's not-found.
-func (e *Emulator) knativeServiceLocked(r *http.Request, perm string, vars map[string]string) (*Project, *Service, *apiError) {
+func (e *Emulator) knativeServiceLocked(r *http.Request, perm string, vars map[string]string) (*model.Project, *model.Service, *httpx.Error) {
 	p, v := e.knativeScope(r, vars)
 	svc, aerr := e.knativeFindLocked(p, v)
 	if aerr != nil {
@@ -237,7 +239,7 @@ func (e *Emulator) knativeServiceLocked(r *http.Request, perm string, vars map[s
 	}
 	if _, aerr := e.authorizeService(r, perm, v, p, svc); aerr != nil {
 		if aerr.Code == http.StatusNotFound {
-			aerr = errNotFound("services.serving.knative.dev \"%s\" not found", v["s"])
+			aerr = httpx.ErrNotFound("services.serving.knative.dev \"%s\" not found", v["s"])
 		}
 		return nil, nil, aerr
 	}
@@ -249,10 +251,10 @@ func (e *Emulator) knativeGet(w http.ResponseWriter, r *http.Request, vars map[s
 	defer e.mu.Unlock()
 	p, svc, aerr := e.knativeServiceLocked(r, "run.services.get", vars)
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
-	writeJSON(w, http.StatusOK, renderKnative(svc, p))
+	httpx.WriteJSON(w, http.StatusOK, renderKnative(svc, p))
 }
 
 func (e *Emulator) knativeList(w http.ResponseWriter, r *http.Request, vars map[string]string) {
@@ -268,7 +270,7 @@ func (e *Emulator) knativeDelete(w http.ResponseWriter, r *http.Request, vars ma
 	defer e.mu.Unlock()
 	p, svc, aerr := e.knativeServiceLocked(r, "run.services.delete", vars)
 	if aerr != nil {
-		writeError(w, aerr)
+		httpx.WriteError(w, aerr)
 		return
 	}
 	key := serviceKey(p.ID, svc.Location, svc.Name)

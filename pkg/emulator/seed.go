@@ -84,6 +84,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -698,7 +699,7 @@ func seedNormalizeMember(m string) string {
 
 // seedState is the state a seed is applied to.
 type seedState struct {
-	st             *State
+	st             *model.State
 	defaultProject string
 }
 
@@ -714,8 +715,8 @@ func seedUniqueID() string {
 	return sb.String()
 }
 
-func seedBindings(bs []SeedBinding) []*Binding {
-	var out []*Binding
+func seedBindings(bs []SeedBinding) []*model.Binding {
+	var out []*model.Binding
 	for _, b := range bs {
 		members := make([]string, 0, len(b.Members))
 		for _, m := range b.Members {
@@ -728,8 +729,8 @@ func seedBindings(bs []SeedBinding) []*Binding {
 
 // mergeSeedBinding adds members to the binding for role (unconditional),
 // creating it when needed and skipping duplicates.
-func mergeSeedBinding(bs []*Binding, role string, members []string) []*Binding {
-	var b *Binding
+func mergeSeedBinding(bs []*model.Binding, role string, members []string) []*model.Binding {
+	var b *model.Binding
 	for _, x := range bs {
 		if x.Role == role && x.Condition == nil {
 			b = x
@@ -737,7 +738,7 @@ func mergeSeedBinding(bs []*Binding, role string, members []string) []*Binding {
 		}
 	}
 	if b == nil {
-		b = &Binding{Role: role}
+		b = &model.Binding{Role: role}
 		bs = append(bs, b)
 	}
 	for _, m := range members {
@@ -778,7 +779,7 @@ func (e *Emulator) applySeed(s *Seed) error {
 			for _, b := range seedBindings(bindings) {
 				pr.Policy.Bindings = mergeSeedBinding(pr.Policy.Bindings, b.Role, b.Members)
 			}
-			pr.Policy.Etag = newEtag()
+			pr.Policy.Etag = model.NewEtag()
 		}
 		return nil
 	}
@@ -804,7 +805,7 @@ func (e *Emulator) applySeed(s *Seed) error {
 		if ex := e.st.ServiceAccounts[email]; ex != nil && !ex.Deleted {
 			continue
 		}
-		e.st.ServiceAccounts[email] = &ServiceAccount{
+		e.st.ServiceAccounts[email] = &model.ServiceAccount{
 			ProjectID:   proj,
 			AccountID:   sa.AccountID,
 			Email:       email,
@@ -812,9 +813,9 @@ func (e *Emulator) applySeed(s *Seed) error {
 			DisplayName: sa.DisplayName,
 			Description: sa.Description,
 			Disabled:    sa.Disabled,
-			Etag:        newEtag(),
-			Keys:        map[string]*SAKey{},
-			Policy:      &Policy{Etag: newEtag()},
+			Etag:        model.NewEtag(),
+			Keys:        map[string]*model.SAKey{},
+			Policy:      &model.Policy{Etag: model.NewEtag()},
 		}
 	}
 	for _, cr := range s.CustomRoles {
@@ -826,8 +827,8 @@ func (e *Emulator) applySeed(s *Seed) error {
 		if stage == "" {
 			stage = "GA"
 		}
-		e.st.Roles[name] = &CustomRole{Name: name, Title: cr.Title, Description: cr.Description,
-			IncludedPermissions: slices.Clone(cr.Permissions), Stage: stage, Etag: newEtag()}
+		e.st.Roles[name] = &model.CustomRole{Name: name, Title: cr.Title, Description: cr.Description,
+			IncludedPermissions: slices.Clone(cr.Permissions), Stage: stage, Etag: model.NewEtag()}
 	}
 	for _, g := range s.Groups {
 		key := "group:" + strings.ToLower(strings.TrimPrefix(g.Name, "group:"))
@@ -851,7 +852,7 @@ func (e *Emulator) applySeed(s *Seed) error {
 			continue
 		}
 		svc := e.seedServiceLocked(proj, loc, fn.backingService())
-		f := &Function{
+		f := &model.Function{
 			ProjectID:   proj.ID,
 			Location:    loc,
 			Name:        fn.Name,
@@ -879,7 +880,7 @@ func (e *Emulator) applySeed(s *Seed) error {
 
 // seedServiceLocked returns the service sv declares in proj and loc,
 // creating it (with its policy) unless it exists.
-func (e *Emulator) seedServiceLocked(proj *Project, loc string, sv SeedService) *Service {
+func (e *Emulator) seedServiceLocked(proj *model.Project, loc string, sv SeedService) *model.Service {
 	if svc := e.st.Services[serviceKey(proj.ID, loc, sv.Name)]; svc != nil {
 		return svc
 	}

@@ -1,4 +1,7 @@
-package emulator
+// Package model holds the emulator's state (projects, accounts, keys,
+// services, functions, policies, tokens) and its persistence as one JSON
+// state file.
+package model
 
 import (
 	"encoding/json"
@@ -180,7 +183,7 @@ type Operation struct {
 	Done     bool           `json:"done"`
 	Metadata map[string]any `json:"metadata,omitempty"`
 	Response map[string]any `json:"response,omitempty"`
-	Error    *apiError      `json:"error,omitempty"`
+	Error    map[string]any `json:"error,omitempty"` // google.rpc.Status
 }
 
 // SigningKey is one of the emulator's Google ID-token signing keys.
@@ -190,7 +193,7 @@ type SigningKey struct {
 	CertPEM       string `json:"certPem"`
 }
 
-func newState() *State {
+func NewState() *State {
 	return &State{
 		Projects:        map[string]*Project{},
 		ServiceAccounts: map[string]*ServiceAccount{},
@@ -210,11 +213,11 @@ type Store interface {
 	Save(*State) error
 }
 
-// memStore keeps nothing: state lives only in the emulator's memory.
-type memStore struct{}
+// MemStore keeps nothing: state lives only in the emulator's memory.
+type MemStore struct{}
 
-func (memStore) Load() (*State, error) { return nil, nil }
-func (memStore) Save(*State) error     { return nil }
+func (MemStore) Load() (*State, error) { return nil, nil }
+func (MemStore) Save(*State) error     { return nil }
 
 // FileStore persists state as JSON at Path, written atomically (temp file in
 // the same directory, fsync, rename) with mode 0600: it holds private keys.
@@ -229,7 +232,7 @@ func (f FileStore) Load() (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading emulator state: %w", err)
 	}
-	st := newState()
+	st := NewState()
 	if err := json.Unmarshal(b, st); err != nil {
 		return nil, fmt.Errorf("emulator state file %s: %w", f.Path, err)
 	}

@@ -1,4 +1,4 @@
-package emulator
+package httpx
 
 import (
 	"net/http"
@@ -11,27 +11,27 @@ import (
 // e.g. "/v2/projects/{p}/locations/{l}/services/{s}:getIamPolicy").
 // Literal segments must match exactly. Routes are tried in registration
 // order, so register custom-verb routes before their plain counterparts.
-type route struct {
+type Route struct {
 	method  string
 	segs    []string
-	handler handlerFunc
-	name    string // counter key, e.g. "run.v2.services.getIamPolicy"
+	Handler HandlerFunc
+	Name    string // counter key, e.g. "run.v2.services.getIamPolicy"
 }
 
-// handlerFunc handles one matched request. vars holds the captured segments.
-type handlerFunc func(w http.ResponseWriter, r *http.Request, vars map[string]string)
+// HandlerFunc handles one matched request. vars holds the captured segments.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request, vars map[string]string)
 
-type router struct{ routes []route }
+type Router struct{ routes []Route }
 
-// handle registers a route; name is the per-method counter key reported at
+// Handle registers a route; name is the per-method counter key reported at
 // the admin path.
-func (rt *router) handle(method, pattern, name string, h handlerFunc) {
-	rt.routes = append(rt.routes, route{method: method, segs: strings.Split(strings.Trim(pattern, "/"), "/"), handler: h, name: name})
+func (rt *Router) Handle(method, pattern, name string, h HandlerFunc) {
+	rt.routes = append(rt.routes, Route{method: method, segs: strings.Split(strings.Trim(pattern, "/"), "/"), Handler: h, Name: name})
 }
 
-// match finds the route for method and (decoded) path. pathMatched reports
+// Match finds the route for method and (decoded) path. pathMatched reports
 // whether some route matched the path with another method (→ 405).
-func (rt *router) match(method, path string) (r *route, vars map[string]string, pathMatched bool) {
+func (rt *Router) Match(method, path string) (r *Route, vars map[string]string, pathMatched bool) {
 	segs := strings.Split(strings.Trim(path, "/"), "/")
 	for i := range rt.routes {
 		cand := &rt.routes[i]
