@@ -1,0 +1,619 @@
+package server
+
+// IAM v1: service accounts, their keys and their IAM policies (contract §3).
+//
+// {p} in paths may be a project id, a project number or "-"; {sa} may be
+// the email (with '@' or "%40") or the 21-digit uniqueId. Every call is
+// authorized through the account's policy ∪ its project's policy.
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"math/big"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/httpx"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
+)
+
+// keyValidBefore is validBeforeTime of user-managed keys (as production).
+var keyValidBefore = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+
+// maxUserKeys is production's limit of user-managed keys per account.
+const maxUserKeys = 10
+
+var accountIDRE = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])$`)
+
+func (e *Server) registerIAMRoutes() {
+	const sa = "/v1/projects/{p}/serviceAccounts/{sa}"
+	// Custom verbs first (IAM Credentials shares the prefix).
+	e.registerCredentialsRoutes()
+	e.handleIAMVerbs(sa, "iam.v1.serviceAccounts", e.saIamResource, http.MethodPost)
+	e.router.Handle(http.MethodPost, sa+":enable", "iam.v1.serviceAccounts.enable", e.handleSAEnable)
+	e.router.Handle(http.MethodPost, sa+":disable", "iam.v1.serviceAccounts.disable", e.handleSADisable)
+	e.router.Handle(http.MethodPost, sa+"/keys", "iam.v1.serviceAccounts.keys.create", e.handleKeyCreate)
+	e.router.Handle(http.MethodGet, sa+"/keys", "iam.v1.serviceAccounts.keys.list", e.handleKeyList)
+	e.router.Handle(http.MethodGet, sa+"/keys/{key}", "iam.v1.serviceAccounts.keys.get", e.handleKeyGet)
+	e.router.Handle(http.MethodDelete, sa+"/keys/{key}", "iam.v1.serviceAccounts.keys.delete", e.handleKeyDelete)
+	e.router.Handle(http.MethodGet, sa, "iam.v1.serviceAccounts.get", e.handleSAGet)
+	e.router.Handle(http.MethodPatch, sa, "iam.v1.serviceAccounts.patch", e.handleSAPatch)
+	e.router.Handle(http.MethodPut, sa, "iam.v1.serviceAccounts.update", e.handleSAUpdate)
+	e.router.Handle(http.MethodDelete, sa, "iam.v1.serviceAccounts.delete", e.handleSADelete)
+	e.router.Handle(http.MethodGet, "/v1/projects/{p}/serviceAccounts", "iam.v1.serviceAccounts.list", e.handleSAList)
+	e.router.Handle(http.MethodPost, "/v1/projects/{p}/serviceAccounts", "iam.v1.serviceAccounts.create", e.handleSACreate)
+}
+
+// wireSA is the IAM v1 ServiceAccount resource.
+type wireSA struct {
+	Name           string `json:"name"`
+	ProjectID      string `json:"projectId"`
+	UniqueID       string `json:"uniqueId"`
+	Email          string `json:"email"`
+	DisplayName    string `json:"displayName,omitempty"`
+	Description    string `json:"description,omitempty"`
+	Oauth2ClientID string `json:"oauth2ClientId"`
+	Etag           string `json:"etag,omitempty"`
+	Disabled       bool   `json:"disabled,omitempty"`
+}
+
+func saName(sa *model.ServiceAccount) string {
+	return "projects/" + sa.ProjectID + "/serviceAccounts/" + sa.Email
+}
+
+func saWire(sa *model.ServiceAccount) *wireSA {
+	return &wireSA{Name: saName(sa), ProjectID: sa.ProjectID, UniqueID: sa.UniqueID, Email: sa.Email,
+		DisplayName: sa.DisplayName, Description: sa.Description, Oauth2ClientID: sa.UniqueID,
+		Etag: sa.Etag, Disabled: sa.Disabled}
+}
+
+// saRef strips a "projects/{p}/serviceAccounts/" prefix from a name.
+func saRef(name string) string {
+	if rest, ok := strings.CutPrefix(name, "projects/"); ok {
+		if _, ref, ok := strings.Cut(rest, "/serviceAccounts/"); ok {
+			return ref
+		}
+	}
+	return name
+}
+
+// serviceAccountLocked finds a live (not deleted) account by email,
+// uniqueId or full name. Disabled accounts are returned (callers check).
+// Called with e.mu held.
+func (e *Server) serviceAccountLocked(ref string) *model.ServiceAccount {
+	ref = strings.ToLower(saRef(ref))
+	if strings.Contains(ref, "@") {
+		if sa := e.st.ServiceAccounts[ref]; sa != nil && !sa.Deleted {
+			return sa
+		}
+		return nil
+	}
+	for _, sa := range e.st.ServiceAccounts {
+		if sa.UniqueID == ref && !sa.Deleted {
+			return sa
+		}
+	}
+	return nil
+}
+
+// newUniqueIDLocked returns a fresh 21-digit account id.
+func (e *Server) newUniqueIDLocked() string {
+	for {
+		n, _ := rand.Int(rand.Reader, new(big.Int).Exp(big.NewInt(10), big.NewInt(20), nil))
+		id := "1" + leftPad(n.String(), 20)
+		clash := false
+		for _, sa := range e.st.ServiceAccounts {
+			clash = clash || sa.UniqueID == id
+		}
+		if !clash {
+			return id
+		}
+	}
+}
+
+func leftPad(s string, n int) string {
+	for len(s) < n {
+		s = "0" + s
+	}
+	return s
+}
+
+// saAuthorized authenticates r, finds the account {sa} and checks
+// permission on it. A missing account is 404 to callers that hold the
+// permission on the named project (or when the project is "-"), 403
+// otherwise. Called with e.mu held.
+func (e *Server) saAuthorized(r *http.Request, v map[string]string, permission string) (*model.ServiceAccount, *httpx.Error) {
+	principal, aerr := e.callerLocked(r)
+	if aerr != nil {
+		return nil, aerr
+	}
+	sa := e.serviceAccountLocked(v["sa"])
+	if sa == nil {
+		if proj := e.projectLocked(v["p"]); proj != nil && !e.principalPermitted(principal, permission, proj.ID) {
+			return nil, httpx.ErrPermissionDenied(permission, "projects/"+v["p"]+"/serviceAccounts/"+v["sa"])
+		}
+		return nil, httpx.ErrNotFound("Service account projects/%s/serviceAccounts/%s not found.", v["p"], v["sa"])
+	}
+	if !e.principalPermitted(principal, permission, sa.ProjectID, sa.Policy.CurrentBindings()) {
+		return nil, httpx.ErrPermissionDenied(permission, saName(sa))
+	}
+	return sa, nil
+}
+
+// saveAndWrite saves state and writes v (or the save error).
+func (e *Server) saveAndWrite(w http.ResponseWriter, v any) {
+	if err := e.saveLocked(); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, v)
+}
+
+func (e *Server) handleSACreate(w http.ResponseWriter, r *http.Request, v map[string]string) {
+	var req struct {
+		AccountID      string `json:"accountId"`
+		ServiceAccount *struct {
+			DisplayName string `json:"displayName"`
+			Description string `json:"description"`
+		} `json:"serviceAccount"`
+	}
+	if err := httpx.ReadJSON(r, &req); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	proj, aerr := e.roleProjectAuthorized(r, v["p"], "iam.serviceAccounts.create")
+	if aerr != nil {
+		httpx.WriteError(w, aerr)
+		return
+	}
+	if len(req.AccountID) < 6 || len(req.AccountID) > 30 || !accountIDRE.MatchString(req.AccountID) {
+		httpx.WriteError(w, httpx.ErrInvalid("Invalid account ID %q: it must be 6 to 30 characters, start with a lower case letter, and contain only lower case letters, digits and dashes (not at the end).", req.AccountID))
+		return
+	}
+	email := req.AccountID + "@" + proj.ID + ".iam.gserviceaccount.com"
+	if old := e.st.ServiceAccounts[email]; old != nil && !old.Deleted {
+		httpx.WriteError(w, httpx.ErrAlreadyExists("Service account %s already exists within project projects/%s.", req.AccountID, proj.ID))
+		return
+	}
+	sa := &model.ServiceAccount{ProjectID: proj.ID, AccountID: req.AccountID, Email: email,
+		UniqueID: e.newUniqueIDLocked(), Etag: "MDEwMjE5MjA=", Keys: map[string]*model.SAKey{}}
+	if req.ServiceAccount != nil {
+		sa.DisplayName = req.ServiceAccount.DisplayName
+		sa.Description = req.ServiceAccount.Description
+	}
+	// A re-created account is a new identity: it replaces the deleted
+	// record, whose deleted: bindings keep naming the old uniqueId.
+	e.st.ServiceAccounts[email] = sa
+	e.saveAndWrite(w, saWire(sa))
+}
+
+func (e *Server) handleSAGet(w http.ResponseWriter, r *http.Request, v map[string]string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	sa, aerr := e.saAuthorized(r, v, "iam.serviceAccounts.get")
+	if aerr != nil {
+		httpx.WriteError(w, aerr)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, saWire(sa))
+}
+
+func (e *Server) handleSAList(w http.ResponseWriter, r *http.Request, v map[string]string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	proj, aerr := e.roleProjectAuthorized(r, v["p"], "iam.serviceAccounts.list")
+	if aerr != nil {
+		httpx.WriteError(w, aerr)
+		return
+	}
+	var emails []string
+	for email, sa := range e.st.ServiceAccounts {
+		if sa.ProjectID == proj.ID && !sa.Deleted {
+			emails = append(emails, email)
+		}
+	}
+	sort.Strings(emails)
+	page, next, aerr := paginate(emails, r, 20, 100)
+	if aerr != nil {
+		httpx.WriteError(w, aerr)
+		return
+	}
+	out := map[string]any{}
+	var accounts []*wireSA
+	for _, email := range page {
+		accounts = append(accounts, saWire(e.st.ServiceAccounts[email]))
+	}
+	if len(accounts) > 0 {
+		out["accounts"] = accounts
+	}
+	if next != "" {
+		out["nextPageToken"] = next
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+// handleSAPatch: {"serviceAccount": {...}, "updateMask": "description,display_name"}
+// (camelCase paths accepted; an empty mask updates the non-empty fields).
+func (e *Server) handleSAPatch(w http.ResponseWriter, r *http.Request, v map[string]string) {
+	var req struct {
+		ServiceAccount *wireSA `json:"serviceAccount"`
+		UpdateMask     string  `json:"updateMask"`
+	}
+	if err := httpx.ReadJSON(r, &req); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	if req.ServiceAccount == nil {
+		req.ServiceAccount = &wireSA{}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	sa, aerr := e.saAuthorized(r, v, "iam.serviceAccounts.update")
+	if aerr != nil {
+		httpx.WriteError(w, aerr)
+		return
+	}
+	in := req.ServiceAccount
+	name, desc := sa.DisplayName, sa.Description
+	if strings.TrimSpace(req.UpdateMask) == "" {
+		if in.DisplayName != "" {
+			name = in.DisplayName
+		}
+		if in.Description != "" {
+			desc = in.Description
+		}
+	}
+	for _, f := range strings.Split(req.UpdateMask, ",") {
+		switch strings.TrimSpace(f) {
+		case "":
+		case "display_name", "displayName":
+			name = in.DisplayName
+		case "description":
+			desc = in.Description
+		default:
+			httpx.WriteError(w, httpx.ErrInvalid("Invalid update_mask path %q: allowed are display_name and description.", f))
+			return
+		}
+	}
+	sa.DisplayName, sa.Description = name, desc
+	e.saveAndWrite(w, saWire(sa))
+}
+
+// handleSAUpdate is the legacy PUT with a ServiceAccount body.
+func (e *Server) handleSAUpdate(w http.ResponseWriter, r *http.Request, v map[string]string) {
+	var in wireSA
+	if err := httpx.ReadJSON(r, &in); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	sa, aerr := e.saAuthorized(r, v, "iam.serviceAccounts.update")
+	if aerr != nil {
+		httpx.WriteError(w, aerr)
+		return
+	}
+	sa.DisplayName, sa.Description = in.DisplayName, in.Description
+	e.saveAndWrite(w, saWire(sa))
+}
+
+// handleSADelete marks the account deleted, rewrites every policy member
+// naming it to deleted:serviceAccount:E?uid=U and revokes its tokens.
+func (e *Server) handleSADelete(w http.ResponseWriter, r *http.Request, v map[string]string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	sa, aerr := e.saAuthorized(r, v, "iam.serviceAccounts.delete")
+	if aerr != nil {
+		httpx.WriteError(w, aerr)
+		return
+	}
+	sa.Deleted = true
+	e.rewriteDeletedMemberLocked(sa.Email, sa.UniqueID)
+	for tok, at := range e.st.AccessTokens {
+		if strings.EqualFold(at.Principal, "serviceAccount:"+sa.Email) {
+			delete(e.st.AccessTokens, tok)
+		}
+	}
+	e.saveAndWrite(w, map[string]any{})
+}
+
+// rewriteDeletedMemberLocked replaces serviceAccount:email with
+// deleted:serviceAccount:email?uid=uid in every policy (projects, accounts,
+// Cloud Run services; current and previous bindings) and group. Changed
+// policies get a new etag. Called with e.mu held.
+func (e *Server) rewriteDeletedMemberLocked(email, uid string) {
+	from := "serviceAccount:" + strings.ToLower(email)
+	to := "deleted:serviceAccount:" + strings.ToLower(email) + "?uid=" + uid
+	rewrite := func(ms []string) bool {
+		changed := false
+		for i, m := range ms {
+			if strings.EqualFold(m, from) {
+				ms[i] = to
+				changed = true
+			}
+		}
+		return changed
+	}
+	fix := func(p *model.Policy) {
+		if p == nil {
+			return
+		}
+		changed := false
+		for _, b := range p.Bindings {
+			changed = rewrite(b.Members) || changed
+		}
+		for _, b := range p.PrevBindings {
+			rewrite(b.Members)
+		}
+		if changed {
+			p.Etag = model.NewEtag()
+		}
+	}
+	for _, p := range e.st.Projects {
+		fix(p.Policy)
+	}
+	for _, sa := range e.st.ServiceAccounts {
+		fix(sa.Policy)
+	}
+	for _, s := range e.st.Services {
+		fix(s.Policy)
+	}
+	for _, ms := range e.st.Groups {
+		rewrite(ms)
+	}
+}
+
+func (e *Server) setDisabled(w http.ResponseWriter, r *http.Request, v map[string]string, disabled bool) {
+	perm := "iam.serviceAccounts.enable"
+	if disabled {
+		perm = "iam.serviceAccounts.disable"
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	sa, aerr := e.saAuthorized(r, v, perm)
+	if aerr != nil {
+		httpx.WriteError(w, aerr)
+		return
+	}
+	sa.Disabled = disabled
+	e.saveAndWrite(w, map[string]any{})
+}
+
+func (e *Server) handleSAEnable(w http.ResponseWriter, r *http.Request, v map[string]string) {
+	e.setDisabled(w, r, v, false)
+}
+
+func (e *Server) handleSADisable(w http.ResponseWriter, r *http.Request, v map[string]string) {
+	e.setDisabled(w, r, v, true)
+}
+
+// saIamResource is the lookup for the account policy handlers.
+func (e *Server) saIamResource(v map[string]string) func() (*iamResource, *httpx.Error) {
+	return func() (*iamResource, *httpx.Error) {
+		sa := e.serviceAccountLocked(v["sa"])
+		if sa == nil {
+			return nil, httpx.ErrNotFound("Service account projects/%s/serviceAccounts/%s not found.", v["p"], v["sa"])
+		}
+		return &iamResource{Name: saName(sa), ProjectID: sa.ProjectID, Policy: &sa.Policy,
+			GetPermission: "iam.serviceAccounts.getIamPolicy", SetPermission: "iam.serviceAccounts.setIamPolicy"}, nil
+	}
+}
+
+// ---- keys ----
+
+// wireKey is the IAM v1 ServiceAccountKey resource.
+type wireKey struct {
+	Name            string `json:"name"`
+	PrivateKeyType  string `json:"privateKeyType,omitempty"`
+	KeyAlgorithm    string `json:"keyAlgorithm"`
+	PrivateKeyData  string `json:"privateKeyData,omitempty"`
+	PublicKeyData   string `json:"publicKeyData,omitempty"`
+	ValidAfterTime  string `json:"validAfterTime"`
+	ValidBeforeTime string `json:"validBeforeTime"`
+	KeyOrigin       string `json:"keyOrigin"`
+	KeyType         string `json:"keyType"`
+	Disabled        bool   `json:"disabled,omitempty"`
+}
+
+func keyWire(sa *model.ServiceAccount, k *model.SAKey) *wireKey {
+	alg := k.Algorithm
+	if alg == "" {
+		alg = "KEY_ALG_RSA_2048"
+	}
+	return &wireKey{Name: saName(sa) + "/keys/" + k.ID, KeyAlgorithm: alg,
+		ValidAfterTime: k.ValidAfter.UTC().Format(time.RFC3339), ValidBeforeTime: k.ValidBefore.UTC().Format(time.RFC3339),
+		KeyOrigin: k.Origin, KeyType: k.Type, Disabled: k.Disabled}
+}
+
+// keyFile is the standard JSON key file of a service account. Its URLs
+// point at the emulator; universe_domain is left out (googleapis.com by
+// default), so every client posts to token_uri.
+type keyFile struct {
+	Type                    string `json:"type"`
+	ProjectID               string `json:"project_id"`
+	PrivateKeyID            string `json:"private_key_id"`
+	PrivateKey              string `json:"private_key"`
+	ClientEmail             string `json:"client_email"`
+	ClientID                string `json:"client_id"`
+	AuthURI                 string `json:"auth_uri"`
+	TokenURI                string `json:"token_uri"`
+	AuthProviderX509CertURL string `json:"auth_provider_x509_cert_url"`
+	ClientX509CertURL       string `json:"client_x509_cert_url"`
+}
+
+func (e *Server) handleKeyCreate(w http.ResponseWriter, r *http.Request, v map[string]string) {
+	var req struct {
+		PrivateKeyType string `json:"privateKeyType"`
+		KeyAlgorithm   string `json:"keyAlgorithm"`
+	}
+	if err := httpx.ReadJSON(r, &req); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	switch req.PrivateKeyType {
+	case "", "TYPE_GOOGLE_CREDENTIALS_FILE":
+	default:
+		httpx.WriteError(w, httpx.ErrInvalid("Private key type %s is not supported by the emulator; use TYPE_GOOGLE_CREDENTIALS_FILE.", req.PrivateKeyType))
+		return
+	}
+	bits := 2048
+	switch req.KeyAlgorithm {
+	case "", "KEY_ALG_UNSPECIFIED":
+		req.KeyAlgorithm = "KEY_ALG_RSA_2048"
+	case "KEY_ALG_RSA_2048":
+	case "KEY_ALG_RSA_1024":
+		bits = 1024
+	default:
+		httpx.WriteError(w, httpx.ErrInvalid("Key algorithm %s is not supported.", req.KeyAlgorithm))
+		return
+	}
+	// Authorize first, generate the key without holding the lock, then
+	// store it (the account may have changed meanwhile: look again).
+	e.mu.Lock()
+	_, aerr := e.saAuthorized(r, v, "iam.serviceAccountKeys.create")
+	e.mu.Unlock()
+	if aerr != nil {
+		httpx.WriteError(w, aerr)
+		return
+	}
+	now := e.opts.Now().UTC().Truncate(time.Second)
+	kp, err := newKeyPair(bits, v["sa"], now, keyValidBefore)
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	sa, aerr := e.saAuthorized(r, v, "iam.serviceAccountKeys.create")
+	if aerr != nil {
+		httpx.WriteError(w, aerr)
+		return
+	}
+	n := 0
+	for _, k := range sa.Keys {
+		if k.Type == "USER_MANAGED" {
+			n++
+		}
+	}
+	if n >= maxUserKeys {
+		httpx.WriteError(w, httpx.ErrFailedPrecondition("Precondition check failed: the service account %s already has %d keys.", sa.Email, n))
+		return
+	}
+	k := &model.SAKey{ID: randomHex(20), PrivateKeyPEM: kp.privatePEM, PublicKeyPEM: kp.publicPEM, CertPEM: kp.certPEM,
+		Algorithm: req.KeyAlgorithm, Origin: "GOOGLE_PROVIDED", Type: "USER_MANAGED", ValidAfter: now, ValidBefore: keyValidBefore}
+	if sa.Keys == nil {
+		sa.Keys = map[string]*model.SAKey{}
+	}
+	base := e.requestBase(r)
+	file, err := json.MarshalIndent(keyFile{
+		Type: "service_account", ProjectID: sa.ProjectID, PrivateKeyID: k.ID, PrivateKey: k.PrivateKeyPEM,
+		ClientEmail: sa.Email, ClientID: sa.UniqueID,
+		AuthURI: base + "/o/oauth2/auth", TokenURI: base + "/token",
+		AuthProviderX509CertURL: base + "/oauth2/v1/certs",
+		ClientX509CertURL:       base + "/robot/v1/metadata/x509/" + url.PathEscape(sa.Email),
+	}, "", "  ")
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	sa.Keys[k.ID] = k
+	out := keyWire(sa, k)
+	out.PrivateKeyType = "TYPE_GOOGLE_CREDENTIALS_FILE"
+	out.PrivateKeyData = base64.StdEncoding.EncodeToString(append(file, '\n'))
+	e.saveAndWrite(w, out)
+}
+
+func (e *Server) handleKeyList(w http.ResponseWriter, r *http.Request, v map[string]string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	sa, aerr := e.saAuthorized(r, v, "iam.serviceAccountKeys.list")
+	if aerr != nil {
+		httpx.WriteError(w, aerr)
+		return
+	}
+	types := r.URL.Query()["keyTypes"]
+	var keys []*wireKey
+	ids := make([]string, 0, len(sa.Keys))
+	for id := range sa.Keys {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		k := sa.Keys[id]
+		if len(types) > 0 && !containsString(types, k.Type) {
+			continue
+		}
+		keys = append(keys, keyWire(sa, k))
+	}
+	out := map[string]any{}
+	if len(keys) > 0 {
+		out["keys"] = keys
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// keyFor authorizes and finds the key {key} of account {sa}.
+func (e *Server) keyFor(r *http.Request, v map[string]string, permission string) (*model.ServiceAccount, *model.SAKey, *httpx.Error) {
+	sa, aerr := e.saAuthorized(r, v, permission)
+	if aerr != nil {
+		return nil, nil, aerr
+	}
+	k := sa.Keys[strings.ToLower(v["key"])]
+	if k == nil {
+		return nil, nil, httpx.ErrNotFound("Service account key %s/keys/%s does not exist.", saName(sa), v["key"])
+	}
+	return sa, k, nil
+}
+
+// handleKeyGet serves keys.get; publicKeyType TYPE_X509_PEM_FILE gives
+// base64 of the PEM certificate, TYPE_RAW_PUBLIC_KEY base64 of the PEM
+// public key, TYPE_NONE/absent no public key data.
+func (e *Server) handleKeyGet(w http.ResponseWriter, r *http.Request, v map[string]string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	sa, k, aerr := e.keyFor(r, v, "iam.serviceAccountKeys.get")
+	if aerr != nil {
+		httpx.WriteError(w, aerr)
+		return
+	}
+	out := keyWire(sa, k)
+	switch t := r.URL.Query().Get("publicKeyType"); t {
+	case "", "TYPE_NONE":
+	case "TYPE_X509_PEM_FILE":
+		out.PublicKeyData = base64.StdEncoding.EncodeToString([]byte(k.CertPEM))
+	case "TYPE_RAW_PUBLIC_KEY":
+		out.PublicKeyData = base64.StdEncoding.EncodeToString([]byte(k.PublicKeyPEM))
+	default:
+		httpx.WriteError(w, httpx.ErrInvalid("Invalid publicKeyType %q.", t))
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+func (e *Server) handleKeyDelete(w http.ResponseWriter, r *http.Request, v map[string]string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	sa, k, aerr := e.keyFor(r, v, "iam.serviceAccountKeys.delete")
+	if aerr != nil {
+		httpx.WriteError(w, aerr)
+		return
+	}
+	delete(sa.Keys, k.ID)
+	e.saveAndWrite(w, map[string]any{})
+}

@@ -1,0 +1,796 @@
+package server
+
+// Cloud Run Admin API v2 (contract §5): services create/get/list/patch/
+// delete, their IAM policies, and long-running operations. A Service is
+// stored once (State.Services) and rendered here as v2 and in runv1.go as
+// Knative v1.
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/httpx"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
+)
+
+// registerRunRoutes registers Run v2, the v1/Knative surfaces gcloud uses,
+// Cloud Functions v2 and operations (custom-verb routes first).
+func (e *Server) registerRunRoutes() {
+	const svc = "/v2/projects/{p}/locations/{l}/services/"
+	e.handleIAMVerbs(svc+"{s}", "run.v2.services", e.serviceIAM, http.MethodGet)
+	e.router.Handle(http.MethodGet, svc+"{s}", "run.v2.services.get", e.runV2Get)
+	e.router.Handle(http.MethodPatch, svc+"{s}", "run.v2.services.patch", e.runV2Patch)
+	e.router.Handle(http.MethodDelete, svc+"{s}", "run.v2.services.delete", e.runV2Delete)
+	e.router.Handle(http.MethodGet, "/v2/projects/{p}/locations/{l}/services", "run.v2.services.list", e.runV2List)
+	e.router.Handle(http.MethodPost, "/v2/projects/{p}/locations/{l}/services", "run.v2.services.create", e.runV2Create)
+	e.router.Handle(http.MethodGet, "/v2/projects/{p}/locations/{l}/operations/{op}", "run.v2.operations.get", e.runGetOperation)
+	e.registerRunV1Routes()
+	e.registerFunctionRoutes()
+}
+
+// Ingress values of the v2 API.
+const (
+	ingressAll        = "INGRESS_TRAFFIC_ALL"
+	ingressInternal   = "INGRESS_TRAFFIC_INTERNAL_ONLY"
+	ingressInternalLB = "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
+	ingressNone       = "INGRESS_TRAFFIC_NONE"
+)
+
+var (
+	runServiceIDRe = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$`)
+	runLocationRe  = regexp.MustCompile(`^[a-z]+(-[a-z]+)+[0-9]+$`)
+)
+
+func serviceKey(projectID, location, name string) string {
+	return "projects/" + projectID + "/locations/" + location + "/services/" + name
+}
+
+func functionKey(projectID, location, name string) string {
+	return "projects/" + projectID + "/locations/" + location + "/functions/" + name
+}
+
+// serviceSpec holds the caller-settable fields of a new service.
+type serviceSpec struct {
+	Description        string
+	Labels             map[string]string
+	Annotations        map[string]string
+	Ingress            string
+	InvokerIAMDisabled bool
+	CustomAudiences    []string
+	DefaultURIDisabled bool
+	Template           map[string]any
+	ResponseStatus     int
+}
+
+// newServiceLocked creates and stores a service (generation 1, ready, an
+// empty IAM policy) and, once the data plane is running, its listener.
+// Called with e.mu held; does not save.
+func (e *Server) newServiceLocked(p *model.Project, location, name string, spec serviceSpec, creator string) *model.Service {
+	now := e.opts.Now().UTC()
+	if spec.Ingress == "" {
+		spec.Ingress = ingressAll
+	}
+	svc := &model.Service{
+		ProjectID:          p.ID,
+		Location:           location,
+		Name:               name,
+		UID:                newUUID(),
+		Description:        spec.Description,
+		Labels:             spec.Labels,
+		Annotations:        spec.Annotations,
+		Generation:         1,
+		CreateTime:         now,
+		UpdateTime:         now,
+		Creator:            principalEmail(creator),
+		LastModifier:       principalEmail(creator),
+		Ingress:            spec.Ingress,
+		InvokerIAMDisabled: spec.InvokerIAMDisabled,
+		CustomAudiences:    spec.CustomAudiences,
+		DefaultURIDisabled: spec.DefaultURIDisabled,
+		Template:           spec.Template,
+		Etag:               newResourceEtag(),
+		Policy:             &model.Policy{Version: 1, Etag: model.NewEtag()},
+		ResponseStatus:     spec.ResponseStatus,
+	}
+	e.st.Services[serviceKey(p.ID, location, name)] = svc
+	e.setServiceURLs(svc, p)
+	if e.dp.started {
+		if err := e.listenServiceLocked(svc, p); err != nil {
+			e.log.Error("cannot listen for service", "service", name, "err", err)
+		}
+	}
+	return svc
+}
+
+// setServiceURLs fills uri and urls from the listener port: uri is the
+// service's own loopback origin, urls adds the deterministic run.app URL.
+func (e *Server) setServiceURLs(svc *model.Service, p *model.Project) {
+	det := deterministicURL(svc.Name, p.Number, svc.Location)
+	if svc.Port == 0 || e.dp.host == "" {
+		svc.URI = ""
+		svc.URLs = []string{det}
+		return
+	}
+	svc.URI = "http://" + joinHostPort(e.dp.host, svc.Port)
+	svc.URLs = []string{svc.URI, det}
+}
+
+// deterministicURL is https://{service}-{projectNumber}.{region}.run.app.
+func deterministicURL(service, number, region string) string {
+	return "https://" + service + "-" + number + "." + region + ".run.app"
+}
+
+// principalEmail turns "user:a@b" into "a@b" (creator/lastModifier fields).
+func principalEmail(principal string) string {
+	if _, v, ok := strings.Cut(principal, ":"); ok {
+		return v
+	}
+	return principal
+}
+
+// newUUID is a random version-4 UUID.
+func newUUID() string {
+	b := []byte(randomHex(16))
+	h, _ := hex.DecodeString(string(b))
+	h[6] = h[6]&0x0f | 0x40
+	h[8] = h[8]&0x3f | 0x80
+	s := hex.EncodeToString(h)
+	return s[0:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:]
+}
+
+// newResourceEtag is an opaque resource etag (not a policy etag).
+func newResourceEtag() string {
+	return `"` + base64.RawURLEncoding.EncodeToString([]byte(randomHex(12))) + `"`
+}
+
+// revisionName is the name of the revision serving generation gen.
+func revisionName(svc *model.Service) string {
+	sum := sha256.Sum256([]byte(svc.UID + strconv.FormatInt(svc.Generation, 10)))
+	const letters = "abcdefghijklmnopqrstuvwxyz"
+	n := binary.BigEndian.Uint32(sum[:4])
+	suffix := []byte{letters[n%26], letters[(n/26)%26], letters[(n/676)%26]}
+	return fmt.Sprintf("%s-%05d-%s", svc.Name, svc.Generation, suffix)
+}
+
+// rfc3339 formats t as RFC 3339 in UTC with Z.
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// ---- v2 rendering ----
+
+// runV2Service is the v2 JSON shape of a Service (contract §5.3).
+type runV2Service struct {
+	Name                  string            `json:"name"`
+	Description           string            `json:"description,omitempty"`
+	UID                   string            `json:"uid"`
+	Generation            string            `json:"generation"`
+	Labels                map[string]string `json:"labels,omitempty"`
+	Annotations           map[string]string `json:"annotations,omitempty"`
+	CreateTime            string            `json:"createTime"`
+	UpdateTime            string            `json:"updateTime"`
+	Creator               string            `json:"creator,omitempty"`
+	LastModifier          string            `json:"lastModifier,omitempty"`
+	Ingress               string            `json:"ingress"`
+	LaunchStage           string            `json:"launchStage"`
+	InvokerIamDisabled    bool              `json:"invokerIamDisabled,omitempty"`
+	CustomAudiences       []string          `json:"customAudiences,omitempty"`
+	DefaultURIDisabled    bool              `json:"defaultUriDisabled,omitempty"`
+	Template              map[string]any    `json:"template"`
+	Traffic               []map[string]any  `json:"traffic"`
+	ObservedGeneration    string            `json:"observedGeneration"`
+	TerminalCondition     map[string]any    `json:"terminalCondition"`
+	Conditions            []map[string]any  `json:"conditions"`
+	LatestReadyRevision   string            `json:"latestReadyRevision"`
+	LatestCreatedRevision string            `json:"latestCreatedRevision"`
+	TrafficStatuses       []map[string]any  `json:"trafficStatuses"`
+	URI                   string            `json:"uri,omitempty"`
+	URLs                  []string          `json:"urls,omitempty"`
+	Etag                  string            `json:"etag"`
+}
+
+// runTemplate is the revision template of svc, with defaults a real
+// deployment shows (the service account is the project's default compute
+// account unless the template names one).
+func runTemplate(svc *model.Service, p *model.Project) map[string]any {
+	t := map[string]any{}
+	maps.Copy(t, svc.Template)
+	if _, ok := t["containers"]; !ok {
+		t["containers"] = []any{map[string]any{
+			"image": "us-docker.pkg.dev/cloudrun/container/hello",
+			"ports": []any{map[string]any{"name": "http1", "containerPort": 8080}},
+			"resources": map[string]any{
+				"limits":          map[string]any{"cpu": "1000m", "memory": "512Mi"},
+				"cpuIdle":         true,
+				"startupCpuBoost": true,
+			},
+		}}
+	}
+	if _, ok := t["serviceAccount"]; !ok {
+		t["serviceAccount"] = p.Number + "-compute@developer.gserviceaccount.com"
+	}
+	if _, ok := t["timeout"]; !ok {
+		t["timeout"] = "300s"
+	}
+	if _, ok := t["maxInstanceRequestConcurrency"]; !ok {
+		t["maxInstanceRequestConcurrency"] = 80
+	}
+	if _, ok := t["scaling"]; !ok {
+		t["scaling"] = map[string]any{"maxInstanceCount": 100}
+	}
+	return t
+}
+
+// renderV2 renders svc; projRef is the project as the caller named it
+// (id or number), echoed in name.
+func renderV2(svc *model.Service, p *model.Project, projRef string) *runV2Service {
+	rev := "projects/" + projRef + "/locations/" + svc.Location + "/services/" + svc.Name + "/revisions/" + revisionName(svc)
+	ready := rfc3339(svc.UpdateTime)
+	return &runV2Service{
+		Name:               "projects/" + projRef + "/locations/" + svc.Location + "/services/" + svc.Name,
+		Description:        svc.Description,
+		UID:                svc.UID,
+		Generation:         strconv.FormatInt(svc.Generation, 10),
+		Labels:             svc.Labels,
+		Annotations:        svc.Annotations,
+		CreateTime:         rfc3339(svc.CreateTime),
+		UpdateTime:         rfc3339(svc.UpdateTime),
+		Creator:            svc.Creator,
+		LastModifier:       svc.LastModifier,
+		Ingress:            svc.Ingress,
+		LaunchStage:        "GA",
+		InvokerIamDisabled: svc.InvokerIAMDisabled,
+		CustomAudiences:    svc.CustomAudiences,
+		DefaultURIDisabled: svc.DefaultURIDisabled,
+		Template:           runTemplate(svc, p),
+		Traffic:            []map[string]any{{"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST", "percent": 100}},
+		ObservedGeneration: strconv.FormatInt(svc.Generation, 10),
+		TerminalCondition: map[string]any{
+			"type": "Ready", "state": "CONDITION_SUCCEEDED", "lastTransitionTime": ready,
+		},
+		Conditions: []map[string]any{
+			{"type": "RoutesReady", "state": "CONDITION_SUCCEEDED", "lastTransitionTime": ready},
+			{"type": "ConfigurationsReady", "state": "CONDITION_SUCCEEDED", "lastTransitionTime": ready},
+		},
+		LatestReadyRevision:   rev,
+		LatestCreatedRevision: rev,
+		TrafficStatuses:       []map[string]any{{"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST", "percent": 100}},
+		URI:                   svc.URI,
+		URLs:                  svc.URLs,
+		Etag:                  svc.Etag,
+	}
+}
+
+// toMap round-trips v through JSON (for Operation metadata/response).
+func toMap(v any, typ string) map[string]any {
+	b, _ := json.Marshal(v)
+	m := map[string]any{}
+	_ = json.Unmarshal(b, &m)
+	if typ != "" {
+		m["@type"] = typ
+	}
+	return m
+}
+
+// ---- lookups ----
+
+// runScope resolves {p} and {l} of a request. It returns the project (nil
+// when unknown) and an error for a malformed location.
+func (e *Server) runScopeLocked(vars map[string]string, allowWildcard bool) (*model.Project, *httpx.Error) {
+	l := vars["l"]
+	if !(allowWildcard && l == "-") && !runLocationRe.MatchString(l) {
+		return nil, httpx.ErrInvalid("Invalid location %q.", l)
+	}
+	return e.projectLocked(vars["p"]), nil
+}
+
+// serviceLocked finds the service a request names; p may be nil.
+func (e *Server) serviceLocked(p *model.Project, vars map[string]string) *model.Service {
+	if p == nil {
+		return nil
+	}
+	return e.st.Services[serviceKey(p.ID, vars["l"], vars["s"])]
+}
+
+func serviceResource(vars map[string]string) string {
+	return "projects/" + vars["p"] + "/locations/" + vars["l"] + "/services/" + vars["s"]
+}
+
+func errServiceNotFound(vars map[string]string) *httpx.Error {
+	return httpx.ErrNotFound("Resource '%s' of kind 'SERVICE' in region '%s' in project '%s' does not exist.", vars["s"], vars["l"], vars["p"])
+}
+
+// authorizeService checks permission on a service (its policy united with
+// the project's). A missing service answers 404 to callers who could see
+// it and 403 to the others, as Google does. Called with e.mu held.
+func (e *Server) authorizeService(r *http.Request, perm string, vars map[string]string, p *model.Project, svc *model.Service) (string, *httpx.Error) {
+	var pol *model.Policy
+	if svc != nil {
+		pol = svc.Policy
+	}
+	principal, aerr := e.authorizeResource(r, perm, serviceResource(vars), projectIDOr(p, vars["p"]), pol)
+	if aerr != nil {
+		return "", aerr
+	}
+	if svc == nil {
+		return "", errServiceNotFound(vars)
+	}
+	return principal, nil
+}
+
+// authorizedServiceLocked resolves the project, location and service a
+// request names and checks perm on the service (see authorizeService).
+func (e *Server) authorizedServiceLocked(r *http.Request, perm string, vars map[string]string) (*model.Project, *model.Service, *httpx.Error) {
+	p, aerr := e.runScopeLocked(vars, false)
+	if aerr != nil {
+		return nil, nil, aerr
+	}
+	svc := e.serviceLocked(p, vars)
+	if _, aerr := e.authorizeService(r, perm, vars, p, svc); aerr != nil {
+		return nil, nil, aerr
+	}
+	return p, svc, nil
+}
+
+// ---- handlers ----
+
+func (e *Server) runV2Get(w http.ResponseWriter, r *http.Request, vars map[string]string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p, svc, aerr := e.authorizedServiceLocked(r, "run.services.get", vars)
+	if aerr != nil {
+		httpx.WriteError(w, aerr)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, renderV2(svc, p, vars["p"]))
+}
+
+// scoped is what is stored per project and location (services, functions).
+type scoped interface {
+	Scope() (projectID, location, name string)
+}
+
+// inScope lists the items of project projectID in location l ("-" for
+// every location), sorted by location then name.
+func inScope[T scoped](items map[string]T, projectID, l string) []T {
+	var out []T
+	for _, it := range items {
+		if pid, loc, _ := it.Scope(); pid == projectID && (l == "-" || loc == l) {
+			out = append(out, it)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		_, li, ni := out[i].Scope()
+		_, lj, nj := out[j].Scope()
+		if li != lj {
+			return li < lj
+		}
+		return ni < nj
+	})
+	return out
+}
+
+// page applies pageSize/pageToken (an opaque offset) to n items.
+func page(r *http.Request, n int) (start, end int, next string, aerr *httpx.Error) {
+	q := r.URL.Query()
+	if t := q.Get("pageToken"); t != "" {
+		b, err := base64.RawURLEncoding.DecodeString(t)
+		off, err2 := strconv.Atoi(strings.TrimPrefix(string(b), "offset:"))
+		if err != nil || err2 != nil || !strings.HasPrefix(string(b), "offset:") || off < 0 || off > n {
+			return 0, 0, "", httpx.ErrInvalid("Invalid page token %q.", t)
+		}
+		start = off
+	}
+	size := n - start
+	if s := q.Get("pageSize"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 0 {
+			return 0, 0, "", httpx.ErrInvalid("Invalid pageSize %q.", s)
+		}
+		if v > 0 && v < size {
+			size = v
+		}
+	}
+	end = start + size
+	if end < n {
+		next = base64.RawURLEncoding.EncodeToString([]byte("offset:" + strconv.Itoa(end)))
+	}
+	return start, end, next, nil
+}
+
+// writePage answers the page of n items the request asks for: the items
+// (render(i) for each index) under field, left out when none, and
+// nextPageToken when more remain.
+func writePage(w http.ResponseWriter, r *http.Request, field string, n int, render func(i int) any) {
+	start, end, next, aerr := page(r, n)
+	if aerr != nil {
+		httpx.WriteError(w, aerr)
+		return
+	}
+	out := map[string]any{}
+	if end > start {
+		items := make([]any, 0, end-start)
+		for i := start; i < end; i++ {
+			items = append(items, render(i))
+		}
+		out[field] = items
+	}
+	if next != "" {
+		out["nextPageToken"] = next
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+func (e *Server) runV2List(w http.ResponseWriter, r *http.Request, vars map[string]string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p, aerr := e.runScopeLocked(vars, true)
+	if aerr != nil {
+		httpx.WriteError(w, aerr)
+		return
+	}
+	if _, aerr := e.authorizeInProject(r, "run.services.list", "projects/"+vars["p"], vars["p"], p); aerr != nil {
+		httpx.WriteError(w, aerr)
+		return
+	}
+	svcs := inScope(e.st.Services, p.ID, vars["l"])
+	// Every region answers: unreachable stays empty (and so is left out).
+	writePage(w, r, "services", len(svcs), func(i int) any { return renderV2(svcs[i], p, vars["p"]) })
+}
+
+// authorizeInProject checks perm on resource, a project or something in
+// it (a parent for list and create; p is nil when projRef names no
+// project), and answers 404 for an unknown project to callers allowed to
+// know. It returns the caller.
+func (e *Server) authorizeInProject(r *http.Request, perm, resource, projRef string, p *model.Project) (string, *httpx.Error) {
+	principal, aerr := e.authorizeResource(r, perm, resource, projectIDOr(p, projRef), nil)
+	if aerr != nil {
+		return "", aerr
+	}
+	if p == nil {
+		return "", httpx.ErrNotFound("Project '%s' not found.", projRef)
+	}
+	return principal, nil
+}
+
+// runV2Body is what create and patch read from a request body.
+type runV2Body struct {
+	Name               string            `json:"name"`
+	Description        *string           `json:"description"`
+	Labels             map[string]string `json:"labels"`
+	Annotations        map[string]string `json:"annotations"`
+	Ingress            *string           `json:"ingress"`
+	InvokerIamDisabled *bool             `json:"invokerIamDisabled"`
+	CustomAudiences    []string          `json:"customAudiences"`
+	DefaultURIDisabled *bool             `json:"defaultUriDisabled"`
+	Template           map[string]any    `json:"template"`
+	Etag               string            `json:"etag"`
+}
+
+func validIngress(s string) bool {
+	switch s {
+	case ingressAll, ingressInternal, ingressInternalLB, ingressNone:
+		return true
+	}
+	return false
+}
+
+func (b *runV2Body) spec() (serviceSpec, *httpx.Error) {
+	sp := serviceSpec{Labels: b.Labels, Annotations: b.Annotations, CustomAudiences: b.CustomAudiences, Template: b.Template}
+	if b.Description != nil {
+		sp.Description = *b.Description
+	}
+	if b.Ingress != nil && *b.Ingress != "" && *b.Ingress != "INGRESS_TRAFFIC_UNSPECIFIED" {
+		if !validIngress(*b.Ingress) {
+			return sp, httpx.ErrInvalid("Invalid value for ingress: %q.", *b.Ingress)
+		}
+		sp.Ingress = *b.Ingress
+	}
+	if b.InvokerIamDisabled != nil {
+		sp.InvokerIAMDisabled = *b.InvokerIamDisabled
+	}
+	if b.DefaultURIDisabled != nil {
+		sp.DefaultURIDisabled = *b.DefaultURIDisabled
+	}
+	for _, a := range b.CustomAudiences {
+		if strings.TrimSpace(a) == "" {
+			return sp, httpx.ErrInvalid("customAudiences must not hold empty values.")
+		}
+	}
+	return sp, nil
+}
+
+func boolParam(r *http.Request, name string) bool {
+	v, _ := strconv.ParseBool(r.URL.Query().Get(name))
+	return v
+}
+
+func (e *Server) runV2Create(w http.ResponseWriter, r *http.Request, vars map[string]string) {
+	var body runV2Body
+	if err := httpx.ReadJSON(r, &body); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p, aerr := e.runScopeLocked(vars, false)
+	if aerr != nil {
+		httpx.WriteError(w, aerr)
+		return
+	}
+	principal, aerr := e.authorizeInProject(r, "run.services.create", locationParent(vars), vars["p"], p)
+	if aerr != nil {
+		httpx.WriteError(w, aerr)
+		return
+	}
+	id := r.URL.Query().Get("serviceId")
+	if id == "" {
+		httpx.WriteError(w, httpx.ErrInvalid("serviceId is required."))
+		return
+	}
+	if !runServiceIDRe.MatchString(id) {
+		httpx.WriteError(w, httpx.ErrInvalid("Invalid serviceId %q: it must begin with a letter, contain only lower-case letters, digits and hyphens, not end with a hyphen, and have fewer than 50 characters.", id))
+		return
+	}
+	spec, aerr := body.spec()
+	if aerr != nil {
+		httpx.WriteError(w, aerr)
+		return
+	}
+	if e.st.Services[serviceKey(p.ID, vars["l"], id)] != nil {
+		httpx.WriteError(w, httpx.ErrAlreadyExists("Resource '%s' already exists.", id))
+		return
+	}
+	vars["s"] = id
+	if boolParam(r, "validateOnly") {
+		tmp := &model.Service{ProjectID: p.ID, Location: vars["l"], Name: id, Generation: 1, Ingress: spec.Ingress}
+		httpx.WriteJSON(w, http.StatusOK, e.newOperationLocked(p, vars, renderV2(tmp, p, vars["p"]), false))
+		return
+	}
+	svc := e.newServiceLocked(p, vars["l"], id, spec, principal)
+	e.finishOperationLocked(w, p, vars, renderV2(svc, p, vars["p"]))
+}
+
+// locationParent is "projects/{p}/locations/{l}" as the request names it.
+func locationParent(vars map[string]string) string {
+	return "projects/" + vars["p"] + "/locations/" + vars["l"]
+}
+
+func projectIDOr(p *model.Project, ref string) string {
+	if p != nil {
+		return p.ID
+	}
+	return ref
+}
+
+// runFieldMask parses an updateMask of service fields (camelCase or
+// snake_case), keeping only the top-level field names.
+func runFieldMask(mask string) map[string]bool {
+	out := map[string]bool{}
+	for _, f := range strings.Split(mask, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		top, _, _ := strings.Cut(f, ".")
+		out[snakeToCamel(top)] = true
+	}
+	return out
+}
+
+func snakeToCamel(s string) string {
+	parts := strings.Split(s, "_")
+	for i := 1; i < len(parts); i++ {
+		if parts[i] != "" {
+			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+		}
+	}
+	return strings.Join(parts, "")
+}
+
+func (e *Server) runV2Patch(w http.ResponseWriter, r *http.Request, vars map[string]string) {
+	var body runV2Body
+	if err := httpx.ReadJSON(r, &body); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p, aerr := e.runScopeLocked(vars, false)
+	if aerr != nil {
+		httpx.WriteError(w, aerr)
+		return
+	}
+	svc := e.serviceLocked(p, vars)
+	if svc == nil && p != nil && boolParam(r, "allowMissing") {
+		e.runV2PatchCreateLocked(w, r, vars, p, &body)
+		return
+	}
+	principal, aerr := e.authorizeService(r, "run.services.update", vars, p, svc)
+	if aerr != nil {
+		httpx.WriteError(w, aerr)
+		return
+	}
+	if body.Etag != "" && body.Etag != svc.Etag {
+		httpx.WriteError(w, httpx.ErrAborted("The etag %s does not match the current etag of service %s: it was changed concurrently. Read it again and retry.", body.Etag, vars["s"]))
+		return
+	}
+	spec, aerr := body.spec()
+	if aerr != nil {
+		httpx.WriteError(w, aerr)
+		return
+	}
+	mask := r.URL.Query().Get("updateMask")
+	all := mask == "" || mask == "*"
+	set := runFieldMask(mask)
+	want := func(f string) bool { return all || set[f] }
+	next := *svc
+	if want("description") {
+		next.Description = spec.Description
+	}
+	if want("labels") {
+		next.Labels = spec.Labels
+	}
+	if want("annotations") {
+		next.Annotations = spec.Annotations
+	}
+	if want("ingress") {
+		next.Ingress = spec.Ingress
+		if next.Ingress == "" {
+			next.Ingress = ingressAll
+		}
+	}
+	if want("invokerIamDisabled") {
+		next.InvokerIAMDisabled = spec.InvokerIAMDisabled
+	}
+	if want("customAudiences") {
+		next.CustomAudiences = spec.CustomAudiences
+	}
+	if want("defaultUriDisabled") {
+		next.DefaultURIDisabled = spec.DefaultURIDisabled
+	}
+	if want("template") && (spec.Template != nil || !all) {
+		next.Template = spec.Template
+	}
+	if boolParam(r, "validateOnly") {
+		httpx.WriteJSON(w, http.StatusOK, e.newOperationLocked(p, vars, renderV2(&next, p, vars["p"]), false))
+		return
+	}
+	next.Generation++
+	next.UpdateTime = e.opts.Now().UTC()
+	next.LastModifier = principalEmail(principal)
+	next.Etag = newResourceEtag()
+	*svc = next
+	e.finishOperationLocked(w, p, vars, renderV2(svc, p, vars["p"]))
+}
+
+// runV2PatchCreateLocked is a patch with allowMissing of a service that
+// does not exist (in a project that does): it creates the service.
+func (e *Server) runV2PatchCreateLocked(w http.ResponseWriter, r *http.Request, vars map[string]string, p *model.Project, body *runV2Body) {
+	principal, aerr := e.authorizeResource(r, "run.services.create", locationParent(vars), p.ID, nil)
+	if aerr != nil {
+		httpx.WriteError(w, aerr)
+		return
+	}
+	if !runServiceIDRe.MatchString(vars["s"]) {
+		httpx.WriteError(w, httpx.ErrInvalid("Invalid service name %q.", vars["s"]))
+		return
+	}
+	spec, aerr := body.spec()
+	if aerr != nil {
+		httpx.WriteError(w, aerr)
+		return
+	}
+	svc := e.newServiceLocked(p, vars["l"], vars["s"], spec, principal)
+	e.finishOperationLocked(w, p, vars, renderV2(svc, p, vars["p"]))
+}
+
+func (e *Server) runV2Delete(w http.ResponseWriter, r *http.Request, vars map[string]string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p, svc, aerr := e.authorizedServiceLocked(r, "run.services.delete", vars)
+	if aerr != nil {
+		httpx.WriteError(w, aerr)
+		return
+	}
+	if et := r.URL.Query().Get("etag"); et != "" && et != svc.Etag {
+		httpx.WriteError(w, httpx.ErrAborted("The etag %s does not match the current etag of service %s.", et, vars["s"]))
+		return
+	}
+	rendered := renderV2(svc, p, vars["p"])
+	if boolParam(r, "validateOnly") {
+		httpx.WriteJSON(w, http.StatusOK, e.newOperationLocked(p, vars, rendered, false))
+		return
+	}
+	key := serviceKey(p.ID, vars["l"], vars["s"])
+	e.closeServiceListenerLocked(key)
+	delete(e.st.Services, key)
+	e.finishOperationLocked(w, p, vars, rendered)
+}
+
+// newOperationLocked records a finished long-running operation whose
+// response (and metadata) is the service; stored unless validateOnly.
+func (e *Server) newOperationLocked(p *model.Project, vars map[string]string, svc *runV2Service, store bool) *model.Operation {
+	name := locationParent(vars) + "/operations/" + newUUID()
+	op := &model.Operation{
+		Name:     name,
+		Done:     true,
+		Metadata: toMap(svc, "type.googleapis.com/google.cloud.run.v2.Service"),
+		Response: toMap(svc, "type.googleapis.com/google.cloud.run.v2.Service"),
+	}
+	if store {
+		e.st.Operations[operationKey(p.ID, vars["l"], name)] = op
+	}
+	return op
+}
+
+// finishOperationLocked stores the finished operation of a change to the
+// service rendered, saves the state and answers the operation.
+func (e *Server) finishOperationLocked(w http.ResponseWriter, p *model.Project, vars map[string]string, rendered *runV2Service) {
+	e.saveAndWrite(w, e.newOperationLocked(p, vars, rendered, true))
+}
+
+// operationKey stores operations under the project id whatever the caller
+// used, so an operation named with the number is found by id and back.
+func operationKey(projectID, location, name string) string {
+	return "projects/" + projectID + "/locations/" + location + "/operations/" + name[strings.LastIndexByte(name, '/')+1:]
+}
+
+func (e *Server) runGetOperation(w http.ResponseWriter, r *http.Request, vars map[string]string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p := e.projectLocked(vars["p"])
+	perm := "run.operations.get"
+	var op *model.Operation
+	if p != nil {
+		op = e.st.Operations[operationKey(p.ID, vars["l"], vars["op"])]
+	}
+	if op != nil {
+		if t, _ := op.Response["@type"].(string); strings.Contains(t, "cloud.functions") {
+			perm = "cloudfunctions.functions.get"
+		}
+	}
+	if _, aerr := e.authorizeResource(r, perm, locationParent(vars)+"/operations/"+vars["op"], projectIDOr(p, vars["p"]), nil); aerr != nil {
+		httpx.WriteError(w, aerr)
+		return
+	}
+	if op == nil {
+		httpx.WriteError(w, httpx.ErrNotFound("Operation projects/%s/locations/%s/operations/%s not found.", vars["p"], vars["l"], vars["op"]))
+		return
+	}
+	out := *op
+	out.Name = locationParent(vars) + "/operations/" + vars["op"]
+	httpx.WriteJSON(w, http.StatusOK, &out)
+}
+
+// ---- IAM on services (v2 and v1 share these handlers) ----
+
+// serviceIAM is the lookup the shared IAM handlers call (with e.mu held).
+func (e *Server) serviceIAM(vars map[string]string) func() (*iamResource, *httpx.Error) {
+	return func() (*iamResource, *httpx.Error) {
+		p, aerr := e.runScopeLocked(vars, false)
+		if aerr != nil {
+			return nil, aerr
+		}
+		svc := e.serviceLocked(p, vars)
+		if svc == nil {
+			return nil, errServiceNotFound(vars)
+		}
+		return &iamResource{
+			Name:          serviceResource(vars),
+			ProjectID:     p.ID,
+			Policy:        &svc.Policy,
+			GetPermission: "run.services.getIamPolicy",
+			SetPermission: "run.services.setIamPolicy",
+		}, nil
+	}
+}
