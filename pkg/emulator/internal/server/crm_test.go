@@ -10,6 +10,8 @@ import (
 
 	crmv1 "google.golang.org/api/cloudresourcemanager/v1"
 	crmv3 "google.golang.org/api/cloudresourcemanager/v3"
+
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/seed"
 )
 
 func TestResourceManagerV1(t *testing.T) {
@@ -103,7 +105,7 @@ func TestResourceManagerV3(t *testing.T) {
 // each version's shape, read by the real clients; a bad parent is refused.
 func TestResourceManagerProjectParentAndLabels(t *testing.T) {
 	t.Parallel()
-	e := newTestEmulator(t, Options{Project: "crm-parent", Seed: &Seed{Projects: []SeedProject{
+	e := newTestEmulator(t, Options{Project: "crm-parent", Seed: &seed.Seed{Projects: []seed.SeedProject{
 		{ID: "crm-parent", Parent: "organizations/4242", Labels: map[string]string{"env": "test"}},
 		{ID: "crm-orphan"},
 	}}})
@@ -137,7 +139,7 @@ func TestResourceManagerProjectParentAndLabels(t *testing.T) {
 			t.Errorf("v3 %s: %v parent %q labels %v", tt.id, err, p3.Parent, p3.Labels)
 		}
 	}
-	if _, err := ParseSeed([]byte("projects:\n  - id: bad-parent\n    parent: orgs/1\n"), "s.yaml"); err == nil || !strings.Contains(err.Error(), "parent") {
+	if _, err := seed.ParseSeed([]byte("projects:\n  - id: bad-parent\n    parent: orgs/1\n"), "s.yaml"); err == nil || !strings.Contains(err.Error(), "parent") {
 		t.Errorf("bad parent: %v", err)
 	}
 }

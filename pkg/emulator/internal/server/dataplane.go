@@ -122,7 +122,7 @@ func (e *Server) startDataPlane() error {
 // listenServiceLocked opens svc's listener (its stored port first) and sets
 // its uri and urls. Called with e.mu held.
 func (e *Server) listenServiceLocked(svc *model.Service, p *model.Project) error {
-	key := serviceKey(svc.ProjectID, svc.Location, svc.Name)
+	key := model.ServiceKey(svc.ProjectID, svc.Location, svc.Name)
 	if e.dp.servers[key] != nil {
 		return nil
 	}
@@ -303,7 +303,7 @@ func (e *Server) invoke(w http.ResponseWriter, r *http.Request, key string, viaH
 // comment). Called with e.mu held.
 func (e *Server) checkInvocationLocked(svc *model.Service, tok string, claims *idClaims, verr error) invocation {
 	switch svc.Ingress {
-	case ingressNone, ingressInternal, ingressInternalLB:
+	case model.IngressNone, model.IngressInternal, model.IngressInternalLB:
 		return invocation{outcome: "ingress_denied", status: e.ingressDeniedStatus()}
 	}
 	if svc.DefaultURIDisabled {

@@ -23,6 +23,7 @@ import (
 	run "google.golang.org/api/run/v2"
 
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/seed"
 )
 
 // rtURI is the uri of a service of the fixture.
@@ -316,7 +317,7 @@ func TestDataPlaneDisabledAndDeletedAccounts(t *testing.T) {
 }
 
 func TestDataPlaneDeletedMemberNeverMatches(t *testing.T) {
-	seed, err := ParseSeed([]byte(`
+	seed, err := seed.ParseSeed([]byte(`
 projects: [{id: demo-project, number: "123456789012"}]
 serviceAccounts: [{project: demo-project, accountId: caller-one}]
 services:
@@ -440,7 +441,7 @@ func TestDataPlaneIngressDeniedStatusConfigurable(t *testing.T) {
 
 func TestDataPlanePortsSurviveRestart(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state.json")
-	seed, err := ParseSeed([]byte(rtSeed), "rtSeed")
+	seed, err := seed.ParseSeed([]byte(rtSeed), "rtSeed")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -496,7 +497,7 @@ func TestDataPlanePortsSurviveRestart(t *testing.T) {
 // BenchmarkDataPlaneInvoke measures one authorized call through a
 // service's own listener (token verification and the policy check).
 func BenchmarkDataPlaneInvoke(b *testing.B) {
-	seed, err := ParseSeed([]byte(rtSeed), "rtSeed")
+	seed, err := seed.ParseSeed([]byte(rtSeed), "rtSeed")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/httpx"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/seed"
 	"github.com/invokerctl/invokerctl/pkg/internal/hostrewrite"
 )
 
@@ -41,7 +42,7 @@ type Options struct {
 	BootstrapPrincipal string
 	// Seed, when set, creates projects, services, functions, accounts,
 	// groups and policies at start. SeedFile is read with LoadSeed.
-	Seed     *Seed
+	Seed     *seed.Seed
 	SeedFile string
 	// StateFile, when set, persists all state as JSON (written atomically);
 	// a restart with the same file keeps every account, key, service, policy.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/httpx"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/seed"
 )
 
 func (e *Server) registerFunctionRoutes() {
@@ -27,17 +28,17 @@ func (e *Server) registerFunctionRoutes() {
 
 // functionIngress maps a Run ingress to Cloud Functions' ingressSettings.
 var functionIngress = map[string]string{
-	ingressAll:        "ALLOW_ALL",
-	ingressInternal:   "ALLOW_INTERNAL_ONLY",
-	ingressInternalLB: "ALLOW_INTERNAL_AND_GCLB",
-	ingressNone:       "ALLOW_INTERNAL_ONLY",
+	model.IngressAll:        "ALLOW_ALL",
+	model.IngressInternal:   "ALLOW_INTERNAL_ONLY",
+	model.IngressInternalLB: "ALLOW_INTERNAL_AND_GCLB",
+	model.IngressNone:       "ALLOW_INTERNAL_ONLY",
 }
 
 // runIngressOf maps ingressSettings back to a Run ingress.
 var runIngressOf = map[string]string{
-	"ALLOW_ALL":               ingressAll,
-	"ALLOW_INTERNAL_ONLY":     ingressInternal,
-	"ALLOW_INTERNAL_AND_GCLB": ingressInternalLB,
+	"ALLOW_ALL":               model.IngressAll,
+	"ALLOW_INTERNAL_ONLY":     model.IngressInternal,
+	"ALLOW_INTERNAL_AND_GCLB": model.IngressInternalLB,
 }
 
 // renderFunction renders f (projRef as the caller named the project).
@@ -100,7 +101,7 @@ func (e *Server) functionGet(w http.ResponseWriter, r *http.Request, vars map[st
 	}
 	var f *model.Function
 	if p != nil {
-		f = e.st.Functions[functionKey(p.ID, vars["l"], vars["f"])]
+		f = e.st.Functions[model.FunctionKey(p.ID, vars["l"], vars["f"])]
 	}
 	if f == nil {
 		httpx.WriteError(w, httpx.ErrNotFound("Resource '%s' was not found", res))
@@ -156,12 +157,12 @@ func (e *Server) functionCreate(w http.ResponseWriter, r *http.Request, vars map
 		httpx.WriteError(w, aerr)
 		return
 	}
-	if !runLocationRe.MatchString(vars["l"]) {
+	if !model.RunLocationRe.MatchString(vars["l"]) {
 		httpx.WriteError(w, httpx.ErrInvalid("Invalid location %q.", vars["l"]))
 		return
 	}
 	id := r.URL.Query().Get("functionId")
-	if !runServiceIDRe.MatchString(id) {
+	if !model.RunServiceIDRe.MatchString(id) {
 		httpx.WriteError(w, httpx.ErrInvalid("Invalid functionId %q: it must begin with a letter, contain only lower-case letters, digits and hyphens, and have fewer than 50 characters.", id))
 		return
 	}
@@ -169,7 +170,7 @@ func (e *Server) functionCreate(w http.ResponseWriter, r *http.Request, vars map
 		httpx.WriteError(w, httpx.ErrInvalid("Only environment GEN_2 is supported by the emulator, not %q.", body.Environment))
 		return
 	}
-	fkey := functionKey(p.ID, vars["l"], id)
+	fkey := model.FunctionKey(p.ID, vars["l"], id)
 	if e.st.Functions[fkey] != nil {
 		httpx.WriteError(w, httpx.ErrAlreadyExists("Function %s in region %s in project %s already exists", id, vars["l"], vars["p"]))
 		return
@@ -197,7 +198,7 @@ func (e *Server) functionCreate(w http.ResponseWriter, r *http.Request, vars map
 	if sc := body.ServiceConfig; sc != nil {
 		if sc.Service != "" {
 			svcName = sc.Service[strings.LastIndexByte(sc.Service, '/')+1:]
-			if !runServiceIDRe.MatchString(svcName) {
+			if !model.RunServiceIDRe.MatchString(svcName) {
 				httpx.WriteError(w, httpx.ErrInvalid("Invalid serviceConfig.service %q.", sc.Service))
 				return
 			}
@@ -211,7 +212,7 @@ func (e *Server) functionCreate(w http.ResponseWriter, r *http.Request, vars map
 			spec.Ingress = ing
 		}
 	}
-	skey := serviceKey(p.ID, vars["l"], svcName)
+	skey := model.ServiceKey(p.ID, vars["l"], svcName)
 	for _, f := range e.st.Functions {
 		if f.Service == skey {
 			httpx.WriteError(w, httpx.ErrAlreadyExists("Service %s already backs function %s.", svcName, f.Name))
@@ -224,7 +225,7 @@ func (e *Server) functionCreate(w http.ResponseWriter, r *http.Request, vars map
 	}
 	if triggerSA != "" {
 		np := *svc.Policy
-		np.Bindings = mergeSeedBinding(cloneBindings(svc.Policy.Bindings), "roles/run.invoker", []string{triggerSA})
+		np.Bindings = seed.MergeBinding(cloneBindings(svc.Policy.Bindings), "roles/run.invoker", []string{triggerSA})
 		np.Etag = model.NewEtag()
 		np.PrevBindings = svc.Policy.BindingsAt(e.opts.Now(), e.opts.PropagationDelay)
 		np.UpdateTime = e.opts.Now().UTC()

@@ -13,7 +13,6 @@ import (
 	"math/big"
 	"net/http"
 	"net/url"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -27,8 +26,6 @@ var keyValidBefore = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
 
 // maxUserKeys is production's limit of user-managed keys per account.
 const maxUserKeys = 10
-
-var accountIDRE = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])$`)
 
 func (e *Server) registerIAMRoutes() {
 	const sa = "/v1/projects/{p}/serviceAccounts/{sa}"
@@ -173,7 +170,7 @@ func (e *Server) handleSACreate(w http.ResponseWriter, r *http.Request, v map[st
 		httpx.WriteError(w, aerr)
 		return
 	}
-	if len(req.AccountID) < 6 || len(req.AccountID) > 30 || !accountIDRE.MatchString(req.AccountID) {
+	if len(req.AccountID) < 6 || len(req.AccountID) > 30 || !model.AccountIDRE.MatchString(req.AccountID) {
 		httpx.WriteError(w, httpx.ErrInvalid("Invalid account ID %q: it must be 6 to 30 characters, start with a lower case letter, and contain only lower case letters, digits and dashes (not at the end).", req.AccountID))
 		return
 	}

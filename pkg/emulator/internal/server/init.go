@@ -27,6 +27,7 @@ import (
 
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/authz"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/seed"
 )
 
 // management holds what the management half derives at init and never
@@ -78,14 +79,14 @@ func (e *Server) init() error {
 	defer e.mu.Unlock()
 	e.st = st
 
-	seed := e.opts.Seed
-	if seed == nil && e.opts.SeedFile != "" {
-		if seed, err = LoadSeed(e.opts.SeedFile); err != nil {
+	sd := e.opts.Seed
+	if sd == nil && e.opts.SeedFile != "" {
+		if sd, err = seed.LoadSeed(e.opts.SeedFile); err != nil {
 			return err
 		}
 	}
-	if seed != nil {
-		if err := e.applySeed(seed); err != nil {
+	if sd != nil {
+		if err := e.applySeed(sd); err != nil {
 			return err
 		}
 	}

@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -224,11 +223,6 @@ func (e *Server) groupMembersLocked(group string) []string {
 
 // ---- IAM v1 roles API: predefined roles (roles.get/list) and custom roles (projects.roles) ----
 
-var (
-	customRoleIDRE = regexp.MustCompile(`^[a-zA-Z0-9_.]{3,64}$`)
-	permissionRE   = regexp.MustCompile(`^[a-z][a-zA-Z0-9]*(\.[a-zA-Z0-9]+){2,}$`)
-)
-
 // wireRole is the IAM v1 Role resource.
 type wireRole struct {
 	Name                string   `json:"name,omitempty"`
@@ -374,7 +368,7 @@ func (e *Server) handleRoleCreate(w http.ResponseWriter, r *http.Request, v map[
 		httpx.WriteError(w, aerr)
 		return
 	}
-	if !customRoleIDRE.MatchString(req.RoleID) {
+	if !model.CustomRoleIDRE.MatchString(req.RoleID) {
 		httpx.WriteError(w, httpx.ErrInvalid("The role_id %q is invalid: it must be 3 to 64 letters, digits, '_' or '.'.", req.RoleID))
 		return
 	}
@@ -406,7 +400,7 @@ func (e *Server) handleRoleCreate(w http.ResponseWriter, r *http.Request, v map[
 
 func validatePermissions(perms []string) *httpx.Error {
 	for _, p := range perms {
-		if !permissionRE.MatchString(p) {
+		if !model.PermissionRE.MatchString(p) {
 			return httpx.ErrInvalid("Permission %s is not valid.", p)
 		}
 	}

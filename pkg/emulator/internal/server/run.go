@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,27 +38,6 @@ func (e *Server) registerRunRoutes() {
 	e.registerFunctionRoutes()
 }
 
-// Ingress values of the v2 API.
-const (
-	ingressAll        = "INGRESS_TRAFFIC_ALL"
-	ingressInternal   = "INGRESS_TRAFFIC_INTERNAL_ONLY"
-	ingressInternalLB = "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
-	ingressNone       = "INGRESS_TRAFFIC_NONE"
-)
-
-var (
-	runServiceIDRe = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$`)
-	runLocationRe  = regexp.MustCompile(`^[a-z]+(-[a-z]+)+[0-9]+$`)
-)
-
-func serviceKey(projectID, location, name string) string {
-	return "projects/" + projectID + "/locations/" + location + "/services/" + name
-}
-
-func functionKey(projectID, location, name string) string {
-	return "projects/" + projectID + "/locations/" + location + "/functions/" + name
-}
-
 // serviceSpec holds the caller-settable fields of a new service.
 type serviceSpec struct {
 	Description        string
@@ -79,7 +57,7 @@ type serviceSpec struct {
 func (e *Server) newServiceLocked(p *model.Project, location, name string, spec serviceSpec, creator string) *model.Service {
 	now := e.opts.Now().UTC()
 	if spec.Ingress == "" {
-		spec.Ingress = ingressAll
+		spec.Ingress = model.IngressAll
 	}
 	svc := &model.Service{
 		ProjectID:          p.ID,
@@ -103,7 +81,7 @@ func (e *Server) newServiceLocked(p *model.Project, location, name string, spec 
 		Policy:             &model.Policy{Version: 1, Etag: model.NewEtag()},
 		ResponseStatus:     spec.ResponseStatus,
 	}
-	e.st.Services[serviceKey(p.ID, location, name)] = svc
+	e.st.Services[model.ServiceKey(p.ID, location, name)] = svc
 	e.setServiceURLs(svc, p)
 	if e.dp.started {
 		if err := e.listenServiceLocked(svc, p); err != nil {
@@ -287,7 +265,7 @@ func toMap(v any, typ string) map[string]any {
 // when unknown) and an error for a malformed location.
 func (e *Server) runScopeLocked(vars map[string]string, allowWildcard bool) (*model.Project, *httpx.Error) {
 	l := vars["l"]
-	if !(allowWildcard && l == "-") && !runLocationRe.MatchString(l) {
+	if !(allowWildcard && l == "-") && !model.RunLocationRe.MatchString(l) {
 		return nil, httpx.ErrInvalid("Invalid location %q.", l)
 	}
 	return e.projectLocked(vars["p"]), nil
@@ -298,7 +276,7 @@ func (e *Server) serviceLocked(p *model.Project, vars map[string]string) *model.
 	if p == nil {
 		return nil
 	}
-	return e.st.Services[serviceKey(p.ID, vars["l"], vars["s"])]
+	return e.st.Services[model.ServiceKey(p.ID, vars["l"], vars["s"])]
 }
 
 func serviceResource(vars map[string]string) string {
@@ -478,7 +456,7 @@ type runV2Body struct {
 
 func validIngress(s string) bool {
 	switch s {
-	case ingressAll, ingressInternal, ingressInternalLB, ingressNone:
+	case model.IngressAll, model.IngressInternal, model.IngressInternalLB, model.IngressNone:
 		return true
 	}
 	return false
@@ -537,7 +515,7 @@ func (e *Server) runV2Create(w http.ResponseWriter, r *http.Request, vars map[st
 		httpx.WriteError(w, httpx.ErrInvalid("serviceId is required."))
 		return
 	}
-	if !runServiceIDRe.MatchString(id) {
+	if !model.RunServiceIDRe.MatchString(id) {
 		httpx.WriteError(w, httpx.ErrInvalid("Invalid serviceId %q: it must begin with a letter, contain only lower-case letters, digits and hyphens, not end with a hyphen, and have fewer than 50 characters.", id))
 		return
 	}
@@ -546,7 +524,7 @@ func (e *Server) runV2Create(w http.ResponseWriter, r *http.Request, vars map[st
 		httpx.WriteError(w, aerr)
 		return
 	}
-	if e.st.Services[serviceKey(p.ID, vars["l"], id)] != nil {
+	if e.st.Services[model.ServiceKey(p.ID, vars["l"], id)] != nil {
 		httpx.WriteError(w, httpx.ErrAlreadyExists("Resource '%s' already exists.", id))
 		return
 	}
@@ -646,7 +624,7 @@ func (e *Server) runV2Patch(w http.ResponseWriter, r *http.Request, vars map[str
 	if want("ingress") {
 		next.Ingress = spec.Ingress
 		if next.Ingress == "" {
-			next.Ingress = ingressAll
+			next.Ingress = model.IngressAll
 		}
 	}
 	if want("invokerIamDisabled") {
@@ -681,7 +659,7 @@ func (e *Server) runV2PatchCreateLocked(w http.ResponseWriter, r *http.Request, 
 		httpx.WriteError(w, aerr)
 		return
 	}
-	if !runServiceIDRe.MatchString(vars["s"]) {
+	if !model.RunServiceIDRe.MatchString(vars["s"]) {
 		httpx.WriteError(w, httpx.ErrInvalid("Invalid service name %q.", vars["s"]))
 		return
 	}
@@ -711,7 +689,7 @@ func (e *Server) runV2Delete(w http.ResponseWriter, r *http.Request, vars map[st
 		httpx.WriteJSON(w, http.StatusOK, e.newOperationLocked(p, vars, rendered, false))
 		return
 	}
-	key := serviceKey(p.ID, vars["l"], vars["s"])
+	key := model.ServiceKey(p.ID, vars["l"], vars["s"])
 	e.closeServiceListenerLocked(key)
 	delete(e.st.Services, key)
 	e.finishOperationLocked(w, p, vars, rendered)

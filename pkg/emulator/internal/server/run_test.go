@@ -19,6 +19,8 @@ import (
 	"google.golang.org/api/idtoken"
 	"google.golang.org/api/option"
 	run "google.golang.org/api/run/v2"
+
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/seed"
 )
 
 // ---- helpers of the run half's tests (prefixed rt to stay apart) ----
@@ -109,7 +111,7 @@ func rtStart(t *testing.T, opts Options) (*Server, *rtClock) {
 		opts.Now = clock.Now
 	}
 	if opts.Seed == nil && opts.SeedFile == "" {
-		s, err := ParseSeed([]byte(rtSeed), "rtSeed")
+		s, err := seed.ParseSeed([]byte(rtSeed), "rtSeed")
 		if err != nil {
 			t.Fatalf("fixture seed: %v", err)
 		}

@@ -31,14 +31,6 @@ func (e *Server) registerRunV1Routes() {
 	e.router.Handle(http.MethodGet, kn, "run.v1.namespaces.services.list", e.knativeList)
 }
 
-// v1Ingress maps the v2 ingress enum to the v1 annotation value.
-var v1Ingress = map[string]string{
-	ingressAll:        "all",
-	ingressInternal:   "internal",
-	ingressInternalLB: "internal-and-cloud-load-balancing",
-	ingressNone:       "none",
-}
-
 // renderKnative renders svc as a Knative serving.knative.dev/v1 Service.
 func renderKnative(svc *model.Service, p *model.Project) map[string]any {
 	labels := map[string]string{"cloud.googleapis.com/location": svc.Location}
@@ -47,8 +39,8 @@ func renderKnative(svc *model.Service, p *model.Project) map[string]any {
 	maps.Copy(ann, svc.Annotations)
 	ann["serving.knative.dev/creator"] = svc.Creator
 	ann["serving.knative.dev/lastModifier"] = svc.LastModifier
-	ann["run.googleapis.com/ingress"] = v1Ingress[svc.Ingress]
-	ann["run.googleapis.com/ingress-status"] = v1Ingress[svc.Ingress]
+	ann["run.googleapis.com/ingress"] = model.V1Ingress[svc.Ingress]
+	ann["run.googleapis.com/ingress-status"] = model.V1Ingress[svc.Ingress]
 	urls, _ := json.Marshal(svc.URLs)
 	ann["run.googleapis.com/urls"] = string(urls)
 	if svc.InvokerIAMDisabled {
@@ -213,7 +205,7 @@ func (e *Server) knativeFindLocked(p *model.Project, v map[string]string) (*mode
 		return nil, nil
 	}
 	if v["l"] != "-" {
-		return e.st.Services[serviceKey(p.ID, v["l"], v["s"])], nil
+		return e.st.Services[model.ServiceKey(p.ID, v["l"], v["s"])], nil
 	}
 	var found *model.Service
 	for _, svc := range inScope(e.st.Services, p.ID, "-") {
@@ -274,7 +266,7 @@ func (e *Server) knativeDelete(w http.ResponseWriter, r *http.Request, vars map[
 		httpx.WriteError(w, aerr)
 		return
 	}
-	key := serviceKey(p.ID, svc.Location, svc.Name)
+	key := model.ServiceKey(p.ID, svc.Location, svc.Name)
 	e.closeServiceListenerLocked(key)
 	delete(e.st.Services, key)
 	e.saveAndWrite(w, map[string]any{

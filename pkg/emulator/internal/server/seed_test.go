@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	functions "google.golang.org/api/cloudfunctions/v2"
+
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/seed"
 )
 
 const exampleSeed = "../../../../examples/emulator-seed.yaml"
@@ -136,7 +138,7 @@ func TestSeedErrorsNameFileEntryAndProblem(t *testing.T) {
 			path := writeSeed(t, "seed.yaml", c.seed)
 			// Context-free problems stop LoadSeed; references are resolved
 			// when the seed meets the state (New).
-			_, err := LoadSeed(path)
+			_, err := seed.LoadSeed(path)
 			if err == nil {
 				var e *Server
 				if e, err = New(Options{SeedFile: path}); err == nil {
@@ -213,7 +215,7 @@ func TestSeedJSONAndProgrammatic(t *testing.T) {
   "serviceAccounts": [{"accountId": "json-caller", "disabled": true}],
   "services": [{"name": "json-svc", "invokerIamDisabled": true}]
 }`)
-	s, err := LoadSeed(path)
+	s, err := seed.LoadSeed(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +238,7 @@ func TestSeedJSONAndProgrammatic(t *testing.T) {
 
 	// A programmatic seed whose entries use the default project without
 	// declaring it: the default project is created for them.
-	prog := &Seed{ServiceAccounts: []SeedServiceAccount{{AccountID: "prog-caller"}}, Defaults: SeedDefaults{Project: "demo-project"}}
+	prog := &seed.Seed{ServiceAccounts: []seed.SeedServiceAccount{{AccountID: "prog-caller"}}, Defaults: seed.SeedDefaults{Project: "demo-project"}}
 	e2, err := New(Options{Seed: prog})
 	if err != nil {
 		t.Fatal(err)
@@ -246,7 +248,7 @@ func TestSeedJSONAndProgrammatic(t *testing.T) {
 		t.Errorf("prog-caller: %v", err)
 	}
 	// A programmatic seed is validated too.
-	_, err = New(Options{Seed: &Seed{Services: []SeedService{{Name: "x"}}}})
+	_, err = New(Options{Seed: &seed.Seed{Services: []seed.SeedService{{Name: "x"}}}})
 	if err == nil || !strings.Contains(err.Error(), "services[0] (x)") {
 		t.Errorf("bad programmatic seed: %v", err)
 	}

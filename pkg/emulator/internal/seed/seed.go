@@ -1,6 +1,5 @@
-package server
-
-// Seed files: the initial state of an emulator, written by hand.
+// Package seed parses and validates seed files: the initial state of an
+// emulator, written by hand.
 //
 // A seed file is YAML (or JSON, which is YAML too) decoded strictly: an
 // unknown key is an error. Every top-level key is optional:
@@ -71,6 +70,7 @@ package server
 //
 // Everything is validated before anything changes; a bad seed is one error
 // listing each problem as "seed FILE: services[2] (orders-api): what".
+package seed
 
 import (
 	"bytes"
@@ -229,13 +229,13 @@ func ParseSeed(b []byte, name string) (*Seed, error) {
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("seed %s: more than one YAML document; put everything in one", name)
 	}
-	if err := s.validate(nil); err != nil {
+	if err := s.Validate(nil); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Seed) name() string {
+func (s *Seed) Name() string {
 	if s.source == "" {
 		return "(Options.Seed)"
 	}
@@ -253,17 +253,17 @@ var (
 // A seed accepts the account ids, custom role ids, service names and
 // locations the APIs accept.
 var (
-	seedAccountIDRe = accountIDRE
-	seedRoleIDRe    = customRoleIDRE
-	seedServiceRe   = runServiceIDRe
-	seedLocationRe  = runLocationRe
+	seedAccountIDRe = model.AccountIDRE
+	seedRoleIDRe    = model.CustomRoleIDRE
+	seedServiceRe   = model.RunServiceIDRe
+	seedLocationRe  = model.RunLocationRe
 )
 
 // seedIngress maps accepted ingress spellings (v2 enum and the v1
 // annotation values) to the v2 enum; absent means all.
-var seedIngress = func() map[string]string {
-	m := map[string]string{"": ingressAll}
-	for v2, v1 := range v1Ingress {
+var Ingress = func() map[string]string {
+	m := map[string]string{"": model.IngressAll}
+	for v2, v1 := range model.V1Ingress {
 		m[v2], m[v1] = v2, v2
 	}
 	return m
@@ -302,14 +302,14 @@ type seedView struct {
 	full     bool            // references to unknown things are errors
 }
 
-func (s *Seed) project(p string) string {
+func (s *Seed) Project(p string) string {
 	if p == "" {
 		return s.Defaults.Project
 	}
 	return p
 }
 
-func (s *Seed) location(l string) string {
+func (s *Seed) Location(l string) string {
 	if l == "" {
 		return s.Defaults.Location
 	}
@@ -319,23 +319,23 @@ func (s *Seed) location(l string) string {
 // validate checks the seed. With st == nil it checks only what the file
 // alone determines; with a state (and the default project id) it also
 // resolves every reference against what exists.
-func (s *Seed) validate(st *seedState) error {
-	p := &seedProblems{src: s.name()}
+func (s *Seed) Validate(st *State) error {
+	p := &seedProblems{src: s.Name()}
 	v := seedView{projects: map[string]bool{}, accounts: map[string]bool{}, roles: map[string]bool{}}
 	if st != nil {
 		v.full = true
-		for id := range st.st.Projects {
+		for id := range st.St.Projects {
 			v.projects[id] = true
 		}
-		if st.defaultProject != "" {
-			v.projects[st.defaultProject] = true
+		if st.DefaultProject != "" {
+			v.projects[st.DefaultProject] = true
 		}
-		for email, sa := range st.st.ServiceAccounts {
+		for email, sa := range st.St.ServiceAccounts {
 			if !sa.Deleted {
 				v.accounts[strings.ToLower(email)] = true
 			}
 		}
-		for name, r := range st.st.Roles {
+		for name, r := range st.St.Roles {
 			if !r.Deleted {
 				v.roles[name] = true
 			}
@@ -367,10 +367,10 @@ func (s *Seed) validate(st *seedState) error {
 			}
 			numbers[pr.Number] = pr.ID
 			if st != nil {
-				if ex := st.st.Projects[pr.ID]; ex != nil && ex.Number != pr.Number {
+				if ex := st.St.Projects[pr.ID]; ex != nil && ex.Number != pr.Number {
 					p.add(ent, "project already exists with number %s, not %s", ex.Number, pr.Number)
 				}
-				for id, ex := range st.st.Projects {
+				for id, ex := range st.St.Projects {
 					if id != pr.ID && ex.Number == pr.Number {
 						p.add(ent, "number %s is already used by existing project %q", pr.Number, id)
 					}
@@ -385,7 +385,7 @@ func (s *Seed) validate(st *seedState) error {
 
 	for i, sa := range s.ServiceAccounts {
 		ent := seedEntry("serviceAccounts", i, sa.AccountID)
-		proj := s.project(sa.Project)
+		proj := s.Project(sa.Project)
 		switch {
 		case sa.AccountID == "":
 			p.add(ent, "accountId is required")
@@ -398,21 +398,21 @@ func (s *Seed) validate(st *seedState) error {
 		}
 		email := strings.ToLower(sa.AccountID + "@" + proj + ".iam.gserviceaccount.com")
 		if seedDeclared(s.ServiceAccounts[:i], func(o SeedServiceAccount) bool {
-			return o.AccountID == sa.AccountID && s.project(o.Project) == proj
+			return o.AccountID == sa.AccountID && s.Project(o.Project) == proj
 		}) {
 			p.add(ent, "service account %s is declared twice", email)
 		}
 		v.accounts[email] = true
 	}
 	for i, sa := range s.ServiceAccounts {
-		if proj := s.project(sa.Project); proj != "" {
+		if proj := s.Project(sa.Project); proj != "" {
 			s.checkProject(p, &v, seedEntry("serviceAccounts", i, sa.AccountID), proj)
 		}
 	}
 
 	for i, cr := range s.CustomRoles {
 		ent := seedEntry("customRoles", i, cr.RoleID)
-		proj := s.project(cr.Project)
+		proj := s.Project(cr.Project)
 		if cr.RoleID == "" {
 			p.add(ent, "roleId is required")
 		} else if !seedRoleIDRe.MatchString(cr.RoleID) {
@@ -437,7 +437,7 @@ func (s *Seed) validate(st *seedState) error {
 			p.add(ent, "stage %q is not one of ALPHA, BETA, GA, DEPRECATED, DISABLED, EAP", cr.Stage)
 		}
 		name := "projects/" + proj + "/roles/" + cr.RoleID
-		if seedDeclared(s.CustomRoles[:i], func(o SeedCustomRole) bool { return o.RoleID == cr.RoleID && s.project(o.Project) == proj }) {
+		if seedDeclared(s.CustomRoles[:i], func(o SeedCustomRole) bool { return o.RoleID == cr.RoleID && s.Project(o.Project) == proj }) {
 			p.add(ent, "custom role %s is declared twice", name)
 		}
 		v.roles[name] = true
@@ -469,9 +469,9 @@ func (s *Seed) validate(st *seedState) error {
 	declaredSvc := map[string]int{} // key → index in Services
 	for i, sv := range s.Services {
 		ent := seedEntry("services", i, sv.Name)
-		proj, loc := s.project(sv.Project), s.location(sv.Location)
+		proj, loc := s.Project(sv.Project), s.Location(sv.Location)
 		s.checkServiceFields(p, &v, ent, proj, loc, sv)
-		key := serviceKey(proj, loc, sv.Name)
+		key := model.ServiceKey(proj, loc, sv.Name)
 		if _, dup := declaredSvc[key]; dup {
 			p.add(ent, "service %s is declared twice", key)
 		}
@@ -480,15 +480,15 @@ func (s *Seed) validate(st *seedState) error {
 	backedBy := map[string]string{} // service key → function name
 	for i, fn := range s.Functions {
 		ent := seedEntry("functions", i, fn.Name)
-		proj, loc := s.project(fn.Project), s.location(fn.Location)
+		proj, loc := s.Project(fn.Project), s.Location(fn.Location)
 		if fn.Name == "" {
 			p.add(ent, "name is required")
 		} else if !seedServiceRe.MatchString(fn.Name) {
 			p.add(ent, "name %q must be lower-case letters, digits and hyphens, start with a letter, at most 49 characters", fn.Name)
 		}
-		backing := fn.backingService()
+		backing := fn.BackingService()
 		svcName := backing.Name
-		key := serviceKey(proj, loc, svcName)
+		key := model.ServiceKey(proj, loc, svcName)
 		if j, ok := declaredSvc[key]; ok {
 			if fn.Ingress != "" || fn.InvokerIAMDisabled || len(fn.CustomAudiences) > 0 || fn.ResponseStatus != 0 || len(fn.Policy) > 0 {
 				p.add(ent, "its backing service %s is declared in services[%d]; set ingress, invokerIamDisabled, customAudiences, responseStatus and policy there", svcName, j)
@@ -502,7 +502,7 @@ func (s *Seed) validate(st *seedState) error {
 		}
 		backedBy[key] = fn.Name
 		if seedDeclared(s.Functions[:i], func(o SeedFunction) bool {
-			return o.Name == fn.Name && s.project(o.Project) == proj && s.location(o.Location) == loc
+			return o.Name == fn.Name && s.Project(o.Project) == proj && s.Location(o.Location) == loc
 		}) {
 			p.add(ent, "function %s is declared twice", fn.Name)
 		}
@@ -530,13 +530,13 @@ func (s *Seed) validate(st *seedState) error {
 	}
 	if st != nil {
 		for i, fn := range s.Functions {
-			proj, loc := s.project(fn.Project), s.location(fn.Location)
-			if ex := st.st.Functions[functionKey(proj, loc, fn.Name)]; ex != nil {
+			proj, loc := s.Project(fn.Project), s.Location(fn.Location)
+			if ex := st.St.Functions[model.FunctionKey(proj, loc, fn.Name)]; ex != nil {
 				continue // exists: left as it is
 			}
-			svcName := fn.backingService().Name
-			svcKey := serviceKey(proj, loc, svcName)
-			for fk, f := range st.st.Functions {
+			svcName := fn.BackingService().Name
+			svcKey := model.ServiceKey(proj, loc, svcName)
+			for fk, f := range st.St.Functions {
 				if f.Service == svcKey {
 					p.add(seedEntry("functions", i, fn.Name), "service %s already backs function %s", svcName, fk)
 				}
@@ -580,7 +580,7 @@ func (s *Seed) checkServiceFields(p *seedProblems, v *seedView, ent, proj, loc s
 		p.add(ent, "service name %q must be lower-case letters, digits and hyphens, start with a letter, at most 49 characters", sv.Name)
 	}
 	s.checkScope(p, v, ent, proj, loc)
-	if _, ok := seedIngress[sv.Ingress]; !ok {
+	if _, ok := Ingress[sv.Ingress]; !ok {
 		p.add(ent, "ingress %q is not one of INGRESS_TRAFFIC_ALL, INGRESS_TRAFFIC_INTERNAL_ONLY, INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER, INGRESS_TRAFFIC_NONE (or all, internal, internal-and-cloud-load-balancing, none)", sv.Ingress)
 	}
 	for _, a := range sv.CustomAudiences {
@@ -596,7 +596,7 @@ func (s *Seed) checkServiceFields(p *seedProblems, v *seedView, ent, proj, loc s
 
 // backingService is the Run service a function declares: its own fields
 // under the service's name (service, else the function's name).
-func (fn SeedFunction) backingService() SeedService {
+func (fn SeedFunction) BackingService() SeedService {
 	name := fn.Service
 	if name == "" {
 		name = fn.Name
@@ -658,13 +658,13 @@ func (s *Seed) checkMember(p *seedProblems, v *seedView, ent, m string) {
 }
 
 // seedState is the state a seed is applied to.
-type seedState struct {
-	st             *model.State
-	defaultProject string
+type State struct {
+	St             *model.State
+	DefaultProject string
 }
 
 // seedUniqueID is a new 21-digit service-account unique id.
-func seedUniqueID() string {
+func UniqueID() string {
 	b := make([]byte, 20)
 	_, _ = rand.Read(b)
 	var sb strings.Builder
@@ -675,21 +675,21 @@ func seedUniqueID() string {
 	return sb.String()
 }
 
-func seedBindings(bs []SeedBinding) []*model.Binding {
+func Bindings(bs []SeedBinding) []*model.Binding {
 	var out []*model.Binding
 	for _, b := range bs {
 		members := make([]string, 0, len(b.Members))
 		for _, m := range b.Members {
 			members = append(members, authz.NormalizeMemberOrKeep(m))
 		}
-		out = mergeSeedBinding(out, b.Role, members)
+		out = MergeBinding(out, b.Role, members)
 	}
 	return out
 }
 
 // mergeSeedBinding adds members to the binding for role (unconditional),
 // creating it when needed and skipping duplicates.
-func mergeSeedBinding(bs []*model.Binding, role string, members []string) []*model.Binding {
+func MergeBinding(bs []*model.Binding, role string, members []string) []*model.Binding {
 	var b *model.Binding
 	for _, x := range bs {
 		if x.Role == role && x.Condition == nil {
@@ -707,181 +707,4 @@ func mergeSeedBinding(bs []*model.Binding, role string, members []string) []*mod
 		}
 	}
 	return bs
-}
-
-// applySeed creates what s describes. Called with e.mu held during init,
-// before the default project is created; it validates everything against
-// the current state before changing anything.
-func (e *Server) applySeed(s *Seed) error {
-	if s == nil {
-		return nil
-	}
-	if err := s.validate(&seedState{st: e.st, defaultProject: e.opts.Project}); err != nil {
-		return err
-	}
-	now := e.opts.Now().UTC()
-	ensureProject := func(id, number, name string, bindings []SeedBinding, parent string, labels map[string]string) error {
-		if number == "" && id == e.opts.Project {
-			number = e.opts.ProjectNumber
-		}
-		existed := e.st.Projects[id] != nil
-		pr, err := e.ensureProjectLocked(id, number)
-		if err != nil {
-			return fmt.Errorf("seed %s: project %s: %w", s.name(), id, err)
-		}
-		if !existed && name != "" {
-			pr.Name = name
-		}
-		if !existed {
-			pr.Parent, pr.Labels = parent, labels
-		}
-		if len(bindings) > 0 {
-			for _, b := range seedBindings(bindings) {
-				pr.Policy.Bindings = mergeSeedBinding(pr.Policy.Bindings, b.Role, b.Members)
-			}
-			pr.Policy.Etag = model.NewEtag()
-		}
-		return nil
-	}
-	// Projects first (validated above, so this cannot fail in practice).
-	for _, pr := range s.Projects {
-		if err := ensureProject(pr.ID, pr.Number, pr.Name, pr.Policy, pr.Parent, pr.Labels); err != nil {
-			return err
-		}
-	}
-	// The default project, when an entry uses it without declaring it.
-	uses := func(p string) bool { return s.project(p) == e.opts.Project }
-	if slices.ContainsFunc(s.ServiceAccounts, func(x SeedServiceAccount) bool { return uses(x.Project) }) ||
-		slices.ContainsFunc(s.CustomRoles, func(x SeedCustomRole) bool { return uses(x.Project) }) ||
-		slices.ContainsFunc(s.Services, func(x SeedService) bool { return uses(x.Project) }) ||
-		slices.ContainsFunc(s.Functions, func(x SeedFunction) bool { return uses(x.Project) }) {
-		if err := ensureProject(e.opts.Project, "", "", nil, "", nil); err != nil {
-			return err
-		}
-	}
-	for _, sa := range s.ServiceAccounts {
-		proj := s.project(sa.Project)
-		email := strings.ToLower(sa.AccountID + "@" + proj + ".iam.gserviceaccount.com")
-		if ex := e.st.ServiceAccounts[email]; ex != nil && !ex.Deleted {
-			continue
-		}
-		e.st.ServiceAccounts[email] = &model.ServiceAccount{
-			ProjectID:   proj,
-			AccountID:   sa.AccountID,
-			Email:       email,
-			UniqueID:    seedUniqueID(),
-			DisplayName: sa.DisplayName,
-			Description: sa.Description,
-			Disabled:    sa.Disabled,
-			Etag:        model.NewEtag(),
-			Keys:        map[string]*model.SAKey{},
-			Policy:      &model.Policy{Etag: model.NewEtag()},
-		}
-	}
-	for _, cr := range s.CustomRoles {
-		name := "projects/" + s.project(cr.Project) + "/roles/" + cr.RoleID
-		if ex := e.st.Roles[name]; ex != nil && !ex.Deleted {
-			continue
-		}
-		stage := cr.Stage
-		if stage == "" {
-			stage = "GA"
-		}
-		e.st.Roles[name] = &model.CustomRole{Name: name, Title: cr.Title, Description: cr.Description,
-			IncludedPermissions: slices.Clone(cr.Permissions), Stage: stage, Etag: model.NewEtag()}
-	}
-	for _, g := range s.Groups {
-		key := "group:" + strings.ToLower(strings.TrimPrefix(g.Name, "group:"))
-		if _, ok := e.st.Groups[key]; ok {
-			continue
-		}
-		members := make([]string, 0, len(g.Members))
-		for _, m := range g.Members {
-			members = append(members, authz.NormalizeMemberOrKeep(m))
-		}
-		e.st.Groups[key] = members
-	}
-	for _, sv := range s.Services {
-		e.seedServiceLocked(e.st.Projects[s.project(sv.Project)], s.location(sv.Location), sv)
-	}
-	for _, fn := range s.Functions {
-		proj := e.st.Projects[s.project(fn.Project)]
-		loc := s.location(fn.Location)
-		fkey := functionKey(proj.ID, loc, fn.Name)
-		if e.st.Functions[fkey] != nil {
-			continue
-		}
-		svc := e.seedServiceLocked(proj, loc, fn.backingService())
-		f := &model.Function{
-			ProjectID:   proj.ID,
-			Location:    loc,
-			Name:        fn.Name,
-			Description: fn.Description,
-			Labels:      fn.Labels,
-			State:       "ACTIVE",
-			Environment: "GEN_2",
-			Service:     serviceKey(proj.ID, loc, svc.Name),
-			Runtime:     fn.Runtime,
-			EntryPoint:  fn.EntryPoint,
-			CreateTime:  now,
-			UpdateTime:  now,
-		}
-		if t := fn.EventTrigger; t != nil {
-			f.EventTrigger = seedTrigger(proj.ID, loc, fn.Name, t)
-			if t.ServiceAccountEmail != "" {
-				svc.Policy.Bindings = mergeSeedBinding(svc.Policy.Bindings, "roles/run.invoker",
-					[]string{"serviceAccount:" + strings.ToLower(t.ServiceAccountEmail)})
-			}
-		}
-		e.st.Functions[fkey] = f
-	}
-	return nil
-}
-
-// seedServiceLocked returns the service sv declares in proj and loc,
-// creating it (with its policy) unless it exists.
-func (e *Server) seedServiceLocked(proj *model.Project, loc string, sv SeedService) *model.Service {
-	if svc := e.st.Services[serviceKey(proj.ID, loc, sv.Name)]; svc != nil {
-		return svc
-	}
-	svc := e.newServiceLocked(proj, loc, sv.Name, serviceSpec{
-		Description:        sv.Description,
-		Labels:             sv.Labels,
-		Ingress:            seedIngress[sv.Ingress],
-		InvokerIAMDisabled: sv.InvokerIAMDisabled,
-		CustomAudiences:    slices.Clone(sv.CustomAudiences),
-		ResponseStatus:     sv.ResponseStatus,
-	}, e.opts.BootstrapPrincipal)
-	svc.Policy.Bindings = seedBindings(sv.Policy)
-	return svc
-}
-
-// seedTrigger renders an event trigger as Cloud Functions v2 shows it.
-func seedTrigger(project, location, fn string, t *SeedEventTrigger) map[string]any {
-	m := map[string]any{"eventType": t.EventType}
-	if t.TriggerRegion != "" {
-		m["triggerRegion"] = t.TriggerRegion
-	}
-	if t.RetryPolicy != "" {
-		m["retryPolicy"] = t.RetryPolicy
-	}
-	if t.ServiceAccountEmail != "" {
-		m["serviceAccountEmail"] = strings.ToLower(t.ServiceAccountEmail)
-	}
-	if t.PubsubTopic != "" {
-		m["pubsubTopic"] = t.PubsubTopic
-	}
-	if len(t.EventFilters) > 0 {
-		var fs []any
-		for _, f := range t.EventFilters {
-			ef := map[string]any{"attribute": f.Attribute, "value": f.Value}
-			if f.Operator != "" {
-				ef["operator"] = f.Operator
-			}
-			fs = append(fs, ef)
-		}
-		m["eventFilters"] = fs
-	}
-	fillTriggerDefaults(m, project, location, fn)
-	return m
 }
