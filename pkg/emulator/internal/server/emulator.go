@@ -109,8 +109,9 @@ type Server struct {
 	mgmt management
 }
 
-// New starts an emulator and returns once it is listening.
-func New(opts Options) (*Server, error) {
+// Start starts an emulator whose APIs register calls register with, and
+// returns once it is listening.
+func Start(opts Options, register func(*Server)) (*Server, error) {
 	if opts.Addr == "" {
 		opts.Addr = "127.0.0.1:0"
 	}
@@ -155,7 +156,7 @@ func New(opts Options) (*Server, error) {
 	}
 	e.ln = ln
 	e.url = "http://" + ln.Addr().String()
-	e.registerRoutes()
+	register(e)
 	if err := e.startDataPlane(); err != nil {
 		ln.Close()
 		e.stopDataPlane(context.Background())

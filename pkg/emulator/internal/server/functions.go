@@ -272,22 +272,6 @@ func (e *Server) functionCreate(w http.ResponseWriter, r *http.Request, vars map
 	httpx.WriteJSON(w, http.StatusOK, op)
 }
 
-// fillTriggerDefaults gives an event trigger of function fn what a
-// deployment fills in when the request leaves it out: the Eventarc
-// trigger's name, the trigger region (the function's) and the retry
-// policy (no retries).
-func fillTriggerDefaults(t map[string]any, project, location, fn string) {
-	if _, ok := t["trigger"]; !ok {
-		t["trigger"] = "projects/" + project + "/locations/" + location + "/triggers/" + fn + "-" + randomHex(3)
-	}
-	if _, ok := t["triggerRegion"]; !ok {
-		t["triggerRegion"] = location
-	}
-	if _, ok := t["retryPolicy"]; !ok {
-		t["retryPolicy"] = "RETRY_POLICY_DO_NOT_RETRY"
-	}
-}
-
 func cloneBindings(bs []*model.Binding) []*model.Binding {
 	out := make([]*model.Binding, 0, len(bs))
 	for _, b := range bs {

@@ -7,10 +7,8 @@ package server
 // authorized through the account's policy ∪ its project's policy.
 
 import (
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"math/big"
 	"net/http"
 	"net/url"
 	"sort"
@@ -29,8 +27,6 @@ const maxUserKeys = 10
 
 func (e *Server) registerIAMRoutes() {
 	const sa = "/v1/projects/{p}/serviceAccounts/{sa}"
-	// Custom verbs first (IAM Credentials shares the prefix).
-	e.registerCredentialsRoutes()
 	e.handleIAMVerbs(sa, "iam.v1.serviceAccounts", e.saIamResource, http.MethodPost)
 	e.router.Handle(http.MethodPost, sa+":enable", "iam.v1.serviceAccounts.enable", e.handleSAEnable)
 	e.router.Handle(http.MethodPost, sa+":disable", "iam.v1.serviceAccounts.disable", e.handleSADisable)
@@ -69,57 +65,6 @@ func saWire(sa *model.ServiceAccount) *wireSA {
 		Etag: sa.Etag, Disabled: sa.Disabled}
 }
 
-// saRef strips a "projects/{p}/serviceAccounts/" prefix from a name.
-func saRef(name string) string {
-	if rest, ok := strings.CutPrefix(name, "projects/"); ok {
-		if _, ref, ok := strings.Cut(rest, "/serviceAccounts/"); ok {
-			return ref
-		}
-	}
-	return name
-}
-
-// serviceAccountLocked finds a live (not deleted) account by email,
-// uniqueId or full name. Disabled accounts are returned (callers check).
-// Called with e.mu held.
-func (e *Server) serviceAccountLocked(ref string) *model.ServiceAccount {
-	ref = strings.ToLower(saRef(ref))
-	if strings.Contains(ref, "@") {
-		if sa := e.st.ServiceAccounts[ref]; sa != nil && !sa.Deleted {
-			return sa
-		}
-		return nil
-	}
-	for _, sa := range e.st.ServiceAccounts {
-		if sa.UniqueID == ref && !sa.Deleted {
-			return sa
-		}
-	}
-	return nil
-}
-
-// newUniqueIDLocked returns a fresh 21-digit account id.
-func (e *Server) newUniqueIDLocked() string {
-	for {
-		n, _ := rand.Int(rand.Reader, new(big.Int).Exp(big.NewInt(10), big.NewInt(20), nil))
-		id := "1" + leftPad(n.String(), 20)
-		clash := false
-		for _, sa := range e.st.ServiceAccounts {
-			clash = clash || sa.UniqueID == id
-		}
-		if !clash {
-			return id
-		}
-	}
-}
-
-func leftPad(s string, n int) string {
-	for len(s) < n {
-		s = "0" + s
-	}
-	return s
-}
-
 // saAuthorized authenticates r, finds the account {sa} and checks
 // permission on it. A missing account is 404 to callers that hold the
 // permission on the named project (or when the project is "-"), 403
@@ -140,15 +85,6 @@ func (e *Server) saAuthorized(r *http.Request, v map[string]string, permission s
 		return nil, httpx.ErrPermissionDenied(permission, saName(sa))
 	}
 	return sa, nil
-}
-
-// saveAndWrite saves state and writes v (or the save error).
-func (e *Server) saveAndWrite(w http.ResponseWriter, v any) {
-	if err := e.saveLocked(); err != nil {
-		httpx.WriteError(w, err)
-		return
-	}
-	httpx.WriteJSON(w, http.StatusOK, v)
 }
 
 func (e *Server) handleSACreate(w http.ResponseWriter, r *http.Request, v map[string]string) {
@@ -554,15 +490,6 @@ func (e *Server) handleKeyList(w http.ResponseWriter, r *http.Request, v map[str
 		out["keys"] = keys
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // keyFor authorizes and finds the key {key} of account {sa}.

@@ -186,14 +186,3 @@ func (e *Server) projectLocked(ref string) *model.Project {
 	}
 	return nil
 }
-
-// registerManagementRoutes registers IAM, IAM Credentials, OAuth2, certs,
-// metadata and Resource Manager routes (custom-verb routes first).
-func (e *Server) registerManagementRoutes() {
-	e.registerIAMRoutes()
-	e.registerRoleRoutes()
-	e.registerCRMRoutes()
-	e.registerOAuthRoutes()
-	e.registerCertRoutes()
-	e.registerMetadataRoutes()
-}

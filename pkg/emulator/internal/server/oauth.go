@@ -20,9 +20,6 @@ import (
 
 const (
 	jwtBearerGrant = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-	// accessTokenLifetime is the lifetime of minted access tokens;
-	// expires_in reports one second less, as Google does.
-	accessTokenLifetime = time.Hour
 	// assertionSkew is the clock skew tolerated on assertion iat.
 	assertionSkew = 5 * time.Minute
 )
@@ -46,22 +43,6 @@ func (e *Server) acceptedAudiences(r *http.Request) []string {
 		out = append(out, base+"/token", base+"/oauth2/v4/token", base+"/o/oauth2/token")
 	}
 	return out
-}
-
-// mintAccessTokenLocked stores and returns a new opaque access token for
-// principal. Expired tokens are dropped on the way. Called with e.mu held;
-// the caller saves.
-func (e *Server) mintAccessTokenLocked(principal string, scopes []string, lifetime time.Duration) (string, time.Time) {
-	now := e.opts.Now()
-	for tok, at := range e.st.AccessTokens {
-		if !now.Before(at.Expiry) {
-			delete(e.st.AccessTokens, tok)
-		}
-	}
-	tok := "ya29.emu-" + randomHex(32)
-	exp := now.Add(lifetime).UTC().Truncate(time.Second)
-	e.st.AccessTokens[tok] = &model.AccessToken{Principal: principal, Scopes: scopes, Expiry: exp}
-	return tok, exp
 }
 
 // tokenError is an OAuth error of the token endpoint.

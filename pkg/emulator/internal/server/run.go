@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -34,103 +33,8 @@ func (e *Server) registerRunRoutes() {
 	e.router.Handle(http.MethodGet, "/v2/projects/{p}/locations/{l}/services", "run.v2.services.list", e.runV2List)
 	e.router.Handle(http.MethodPost, "/v2/projects/{p}/locations/{l}/services", "run.v2.services.create", e.runV2Create)
 	e.router.Handle(http.MethodGet, "/v2/projects/{p}/locations/{l}/operations/{op}", "run.v2.operations.get", e.runGetOperation)
-	e.registerRunV1Routes()
-	e.registerFunctionRoutes()
 }
 
-// serviceSpec holds the caller-settable fields of a new service.
-type serviceSpec struct {
-	Description        string
-	Labels             map[string]string
-	Annotations        map[string]string
-	Ingress            string
-	InvokerIAMDisabled bool
-	CustomAudiences    []string
-	DefaultURIDisabled bool
-	Template           map[string]any
-	ResponseStatus     int
-}
-
-// newServiceLocked creates and stores a service (generation 1, ready, an
-// empty IAM policy) and, once the data plane is running, its listener.
-// Called with e.mu held; does not save.
-func (e *Server) newServiceLocked(p *model.Project, location, name string, spec serviceSpec, creator string) *model.Service {
-	now := e.opts.Now().UTC()
-	if spec.Ingress == "" {
-		spec.Ingress = model.IngressAll
-	}
-	svc := &model.Service{
-		ProjectID:          p.ID,
-		Location:           location,
-		Name:               name,
-		UID:                newUUID(),
-		Description:        spec.Description,
-		Labels:             spec.Labels,
-		Annotations:        spec.Annotations,
-		Generation:         1,
-		CreateTime:         now,
-		UpdateTime:         now,
-		Creator:            principalEmail(creator),
-		LastModifier:       principalEmail(creator),
-		Ingress:            spec.Ingress,
-		InvokerIAMDisabled: spec.InvokerIAMDisabled,
-		CustomAudiences:    spec.CustomAudiences,
-		DefaultURIDisabled: spec.DefaultURIDisabled,
-		Template:           spec.Template,
-		Etag:               newResourceEtag(),
-		Policy:             &model.Policy{Version: 1, Etag: model.NewEtag()},
-		ResponseStatus:     spec.ResponseStatus,
-	}
-	e.st.Services[model.ServiceKey(p.ID, location, name)] = svc
-	e.setServiceURLs(svc, p)
-	if e.dp.started {
-		if err := e.listenServiceLocked(svc, p); err != nil {
-			e.log.Error("cannot listen for service", "service", name, "err", err)
-		}
-	}
-	return svc
-}
-
-// setServiceURLs fills uri and urls from the listener port: uri is the
-// service's own loopback origin, urls adds the deterministic run.app URL.
-func (e *Server) setServiceURLs(svc *model.Service, p *model.Project) {
-	det := deterministicURL(svc.Name, p.Number, svc.Location)
-	if svc.Port == 0 || e.dp.host == "" {
-		svc.URI = ""
-		svc.URLs = []string{det}
-		return
-	}
-	svc.URI = "http://" + joinHostPort(e.dp.host, svc.Port)
-	svc.URLs = []string{svc.URI, det}
-}
-
-// deterministicURL is https://{service}-{projectNumber}.{region}.run.app.
-func deterministicURL(service, number, region string) string {
-	return "https://" + service + "-" + number + "." + region + ".run.app"
-}
-
-// principalEmail turns "user:a@b" into "a@b" (creator/lastModifier fields).
-func principalEmail(principal string) string {
-	if _, v, ok := strings.Cut(principal, ":"); ok {
-		return v
-	}
-	return principal
-}
-
-// newUUID is a random version-4 UUID.
-func newUUID() string {
-	b := []byte(randomHex(16))
-	h, _ := hex.DecodeString(string(b))
-	h[6] = h[6]&0x0f | 0x40
-	h[8] = h[8]&0x3f | 0x80
-	s := hex.EncodeToString(h)
-	return s[0:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:]
-}
-
-// newResourceEtag is an opaque resource etag (not a policy etag).
-func newResourceEtag() string {
-	return `"` + base64.RawURLEncoding.EncodeToString([]byte(randomHex(12))) + `"`
-}
 
 // revisionName is the name of the revision serving generation gen.
 func revisionName(svc *model.Service) string {

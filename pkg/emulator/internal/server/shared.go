@@ -1,0 +1,216 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"math/big"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/httpx"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
+)
+
+// Helpers of the engine that several API families share: account and
+// service lookups and creation, token minting, trigger defaults.
+
+// accessTokenLifetime is the lifetime of minted access tokens; expires_in
+// reports one second less, as Google does.
+const accessTokenLifetime = time.Hour
+
+// serviceAccountLocked finds a live (not deleted) account by email,
+// uniqueId or full name. Disabled accounts are returned (callers check).
+// Called with e.mu held.
+func (e *Server) serviceAccountLocked(ref string) *model.ServiceAccount {
+	ref = strings.ToLower(saRef(ref))
+	if strings.Contains(ref, "@") {
+		if sa := e.st.ServiceAccounts[ref]; sa != nil && !sa.Deleted {
+			return sa
+		}
+		return nil
+	}
+	for _, sa := range e.st.ServiceAccounts {
+		if sa.UniqueID == ref && !sa.Deleted {
+			return sa
+		}
+	}
+	return nil
+}
+
+// saveAndWrite saves state and writes v (or the save error).
+func (e *Server) saveAndWrite(w http.ResponseWriter, v any) {
+	if err := e.saveLocked(); err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, v)
+}
+
+func leftPad(s string, n int) string {
+	for len(s) < n {
+		s = "0" + s
+	}
+	return s
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// saRef strips a "projects/{p}/serviceAccounts/" prefix from a name.
+func saRef(name string) string {
+	if rest, ok := strings.CutPrefix(name, "projects/"); ok {
+		if _, ref, ok := strings.Cut(rest, "/serviceAccounts/"); ok {
+			return ref
+		}
+	}
+	return name
+}
+
+// newUniqueIDLocked returns a fresh 21-digit account id.
+func (e *Server) newUniqueIDLocked() string {
+	for {
+		n, _ := rand.Int(rand.Reader, new(big.Int).Exp(big.NewInt(10), big.NewInt(20), nil))
+		id := "1" + leftPad(n.String(), 20)
+		clash := false
+		for _, sa := range e.st.ServiceAccounts {
+			clash = clash || sa.UniqueID == id
+		}
+		if !clash {
+			return id
+		}
+	}
+}
+
+// mintAccessTokenLocked stores and returns a new opaque access token for
+// principal. Expired tokens are dropped on the way. Called with e.mu held;
+// the caller saves.
+func (e *Server) mintAccessTokenLocked(principal string, scopes []string, lifetime time.Duration) (string, time.Time) {
+	now := e.opts.Now()
+	for tok, at := range e.st.AccessTokens {
+		if !now.Before(at.Expiry) {
+			delete(e.st.AccessTokens, tok)
+		}
+	}
+	tok := "ya29.emu-" + randomHex(32)
+	exp := now.Add(lifetime).UTC().Truncate(time.Second)
+	e.st.AccessTokens[tok] = &model.AccessToken{Principal: principal, Scopes: scopes, Expiry: exp}
+	return tok, exp
+}
+
+// serviceSpec holds the caller-settable fields of a new service.
+type serviceSpec struct {
+	Description        string
+	Labels             map[string]string
+	Annotations        map[string]string
+	Ingress            string
+	InvokerIAMDisabled bool
+	CustomAudiences    []string
+	DefaultURIDisabled bool
+	Template           map[string]any
+	ResponseStatus     int
+}
+
+// newServiceLocked creates and stores a service (generation 1, ready, an
+// empty IAM policy) and, once the data plane is running, its listener.
+// Called with e.mu held; does not save.
+func (e *Server) newServiceLocked(p *model.Project, location, name string, spec serviceSpec, creator string) *model.Service {
+	now := e.opts.Now().UTC()
+	if spec.Ingress == "" {
+		spec.Ingress = model.IngressAll
+	}
+	svc := &model.Service{
+		ProjectID:          p.ID,
+		Location:           location,
+		Name:               name,
+		UID:                newUUID(),
+		Description:        spec.Description,
+		Labels:             spec.Labels,
+		Annotations:        spec.Annotations,
+		Generation:         1,
+		CreateTime:         now,
+		UpdateTime:         now,
+		Creator:            principalEmail(creator),
+		LastModifier:       principalEmail(creator),
+		Ingress:            spec.Ingress,
+		InvokerIAMDisabled: spec.InvokerIAMDisabled,
+		CustomAudiences:    spec.CustomAudiences,
+		DefaultURIDisabled: spec.DefaultURIDisabled,
+		Template:           spec.Template,
+		Etag:               newResourceEtag(),
+		Policy:             &model.Policy{Version: 1, Etag: model.NewEtag()},
+		ResponseStatus:     spec.ResponseStatus,
+	}
+	e.st.Services[model.ServiceKey(p.ID, location, name)] = svc
+	e.setServiceURLs(svc, p)
+	if e.dp.started {
+		if err := e.listenServiceLocked(svc, p); err != nil {
+			e.log.Error("cannot listen for service", "service", name, "err", err)
+		}
+	}
+	return svc
+}
+
+// setServiceURLs fills uri and urls from the listener port: uri is the
+// service's own loopback origin, urls adds the deterministic run.app URL.
+func (e *Server) setServiceURLs(svc *model.Service, p *model.Project) {
+	det := deterministicURL(svc.Name, p.Number, svc.Location)
+	if svc.Port == 0 || e.dp.host == "" {
+		svc.URI = ""
+		svc.URLs = []string{det}
+		return
+	}
+	svc.URI = "http://" + joinHostPort(e.dp.host, svc.Port)
+	svc.URLs = []string{svc.URI, det}
+}
+
+// deterministicURL is https://{service}-{projectNumber}.{region}.run.app.
+func deterministicURL(service, number, region string) string {
+	return "https://" + service + "-" + number + "." + region + ".run.app"
+}
+
+// newUUID is a random version-4 UUID.
+func newUUID() string {
+	b := []byte(randomHex(16))
+	h, _ := hex.DecodeString(string(b))
+	h[6] = h[6]&0x0f | 0x40
+	h[8] = h[8]&0x3f | 0x80
+	s := hex.EncodeToString(h)
+	return s[0:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:]
+}
+
+// newResourceEtag is an opaque resource etag (not a policy etag).
+func newResourceEtag() string {
+	return `"` + base64.RawURLEncoding.EncodeToString([]byte(randomHex(12))) + `"`
+}
+
+// fillTriggerDefaults gives an event trigger of function fn what a
+// deployment fills in when the request leaves it out: the Eventarc
+// trigger's name, the trigger region (the function's) and the retry
+// policy (no retries).
+func fillTriggerDefaults(t map[string]any, project, location, fn string) {
+	if _, ok := t["trigger"]; !ok {
+		t["trigger"] = "projects/" + project + "/locations/" + location + "/triggers/" + fn + "-" + randomHex(3)
+	}
+	if _, ok := t["triggerRegion"]; !ok {
+		t["triggerRegion"] = location
+	}
+	if _, ok := t["retryPolicy"]; !ok {
+		t["retryPolicy"] = "RETRY_POLICY_DO_NOT_RETRY"
+	}
+}
+
+// principalEmail turns "user:a@b" into "a@b" (creator/lastModifier fields).
+func principalEmail(principal string) string {
+	if _, v, ok := strings.Cut(principal, ":"); ok {
+		return v
+	}
+	return principal
+}
