@@ -16,23 +16,24 @@ package emulator
 import (
 	"net/http"
 
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/server"
 )
 
 // Options configures an Emulator. The zero value is usable: it listens on a
 // random loopback port with one project "demo-project". See the fields'
 // documentation for each setting and knob.
-type Options = server.Options
+type Options = core.Options
 
 // Fault makes the next Count API requests that match Method and Path fail
 // with Status (see Emulator.InjectFault).
-type Fault = server.Fault
+type Fault = core.Fault
 
 // Request is one API request in the emulator's request log.
-type Request = server.Request
+type Request = core.Request
 
 // Emulator is a running emulator.
-type Emulator struct{ s *server.Server }
+type Emulator struct{ s *core.Server }
 
 // New starts an emulator and returns once it is listening.
 func New(opts Options) (*Emulator, error) {

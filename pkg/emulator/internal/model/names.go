@@ -28,7 +28,7 @@ func FunctionKey(projectID, location, name string) string {
 	return "projects/" + projectID + "/locations/" + location + "/functions/" + name
 }
 
-// v1Ingress maps the v2 ingress enum to the v1 annotation value.
+// V1Ingress maps the v2 ingress enum to the v1 annotation value.
 var V1Ingress = map[string]string{
 	IngressAll:        "all",
 	IngressInternal:   "internal",

@@ -316,7 +316,7 @@ func (s *Seed) Location(l string) string {
 	return l
 }
 
-// validate checks the seed. With st == nil it checks only what the file
+// Validate checks the seed. With st == nil it checks only what the file
 // alone determines; with a state (and the default project id) it also
 // resolves every reference against what exists.
 func (s *Seed) Validate(st *State) error {
@@ -594,7 +594,7 @@ func (s *Seed) checkServiceFields(p *seedProblems, v *seedView, ent, proj, loc s
 	s.checkBindings(p, v, ent, proj, sv.Policy)
 }
 
-// backingService is the Run service a function declares: its own fields
+// BackingService is the Run service a function declares: its own fields
 // under the service's name (service, else the function's name).
 func (fn SeedFunction) BackingService() SeedService {
 	name := fn.Service

@@ -9,6 +9,8 @@ import (
 
 	iam "google.golang.org/api/iam/v1"
 	"google.golang.org/api/option"
+
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 )
 
 // testClock is a settable clock for Options.Now.
@@ -34,7 +36,7 @@ func (c *testClock) Advance(d time.Duration) {
 func TestManagementAPIsNeedAKnownToken(t *testing.T) {
 	t.Parallel()
 	clock := newTestClock()
-	e := newTestEmulator(t, Options{Now: clock.Now})
+	e := newTestEmulator(t, core.Options{Now: clock.Now})
 	parent := "projects/" + e.Project()
 	disabled := createSA(t, e, "disabled-caller")
 	deleted := createSA(t, e, "deleted-caller")
@@ -88,7 +90,7 @@ func TestManagementAPIsNeedAKnownToken(t *testing.T) {
 
 func TestMissingPermissionIs403WithErrorInfo(t *testing.T) {
 	t.Parallel()
-	e := newTestEmulator(t, Options{})
+	e := newTestEmulator(t, core.Options{})
 	sa := createSA(t, e, "no-perms")
 	tok := accessTokenFor(t, e, sa.Email)
 	_, err := iamAs(t, e, tok).Projects.ServiceAccounts.Create("projects/"+e.Project(), &iam.CreateServiceAccountRequest{AccountId: "sneaky-one"}).Do()
@@ -116,7 +118,7 @@ func TestMissingPermissionIs403WithErrorInfo(t *testing.T) {
 
 func TestInjectedFaultsReachTheClient(t *testing.T) {
 	t.Parallel()
-	e := newTestEmulator(t, Options{})
+	e := newTestEmulator(t, core.Options{})
 	s := ownerIAM(t, e)
 	parent := "projects/" + e.Project()
 	for _, code := range []int{429, 503} {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 )
 
@@ -33,18 +34,18 @@ func getJSON(t *testing.T, c *http.Client, u string, v any) http.Header {
 
 func TestCertificateDocuments(t *testing.T) {
 	t.Parallel()
-	e := newTestEmulator(t, Options{})
+	e := newTestEmulator(t, core.Options{})
 	sa := createSA(t, e, "certs-sa")
 	createKeyFile(t, e, sa.Email)
 	c := e.HTTPClient() // the real Google URLs, rewritten
-	e.mu.Lock()
-	kid := e.mgmt.signKID
-	sa2 := e.st.ServiceAccounts[sa.Email]
+	e.Mu.Lock()
+	kid := e.Mgmt.SignKID
+	sa2 := e.St.ServiceAccounts[sa.Email]
 	var userKey string
 	for id := range sa2.Keys {
 		userKey = id
 	}
-	e.mu.Unlock()
+	e.Mu.Unlock()
 
 	var v1 map[string]string
 	h := getJSON(t, c, "https://www.googleapis.com/oauth2/v1/certs", &v1)
@@ -98,12 +99,12 @@ func TestCertificateDocuments(t *testing.T) {
 // refuses tokens signed by another key, for another audience, or expired.
 func TestValidatorRejections(t *testing.T) {
 	t.Parallel()
-	e := newTestEmulator(t, Options{})
-	other := newTestEmulator(t, Options{})
-	past := newTestEmulator(t, Options{Now: func() time.Time { return time.Now().Add(-3 * time.Hour) }})
-	mint := func(em *Server) string {
+	e := newTestEmulator(t, core.Options{})
+	other := newTestEmulator(t, core.Options{})
+	past := newTestEmulator(t, core.Options{Now: func() time.Time { return time.Now().Add(-3 * time.Hour) }})
+	mint := func(em *core.Server) string {
 		t.Helper()
-		tok, err := em.mintIDToken(&model.ServiceAccount{UniqueID: "123456789012345678901", Email: "x@p.iam.gserviceaccount.com"}, "https://svc.example", true, nil)
+		tok, err := em.MintIDToken(&model.ServiceAccount{UniqueID: "123456789012345678901", Email: "x@p.iam.gserviceaccount.com"}, "https://svc.example", true, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,13 +127,13 @@ func TestValidatorRejections(t *testing.T) {
 		}
 	}
 	// An expired token: minted three hours ago by an emulator sharing the key.
-	past.mgmt.signers, past.mgmt.signKID = e.mgmt.signers, e.mgmt.signKID
+	past.Mgmt.Signers, past.Mgmt.SignKID = e.Mgmt.Signers, e.Mgmt.SignKID
 	if _, err := v.Validate(ctx, mint(past), "https://svc.example"); err == nil || !strings.Contains(err.Error(), "expired") {
 		t.Errorf("expired token: %v", err)
 	}
 	// The kid is in the header.
 	parsed, _, _ := jwt.NewParser().ParseUnverified(mint(e), jwt.MapClaims{})
-	if parsed.Header["kid"] != e.mgmt.signKID || parsed.Header["typ"] != "JWT" {
+	if parsed.Header["kid"] != e.Mgmt.SignKID || parsed.Header["typ"] != "JWT" {
 		t.Errorf("header %v", parsed.Header)
 	}
 }

@@ -11,12 +11,13 @@ import (
 	crmv1 "google.golang.org/api/cloudresourcemanager/v1"
 	crmv3 "google.golang.org/api/cloudresourcemanager/v3"
 
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/seed"
 )
 
 func TestResourceManagerV1(t *testing.T) {
 	t.Parallel()
-	e := newTestEmulator(t, Options{Project: "crm-proj", ProjectNumber: "210987654321"})
+	e := newTestEmulator(t, core.Options{Project: "crm-proj", ProjectNumber: "210987654321"})
 	crm := ownerCRM(t, e)
 	for _, ref := range []string{"crm-proj", "210987654321"} {
 		p, err := crm.Projects.Get(ref).Do()
@@ -70,7 +71,7 @@ func TestResourceManagerV1(t *testing.T) {
 
 func TestResourceManagerV3(t *testing.T) {
 	t.Parallel()
-	e := newTestEmulator(t, Options{Project: "crm3-proj", ProjectNumber: "345678901234"})
+	e := newTestEmulator(t, core.Options{Project: "crm3-proj", ProjectNumber: "345678901234"})
 	crm, err := crmv3.NewService(context.Background(), withToken(e, e.BootstrapToken())...)
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +106,7 @@ func TestResourceManagerV3(t *testing.T) {
 // each version's shape, read by the real clients; a bad parent is refused.
 func TestResourceManagerProjectParentAndLabels(t *testing.T) {
 	t.Parallel()
-	e := newTestEmulator(t, Options{Project: "crm-parent", Seed: &seed.Seed{Projects: []seed.SeedProject{
+	e := newTestEmulator(t, core.Options{Project: "crm-parent", Seed: &seed.Seed{Projects: []seed.SeedProject{
 		{ID: "crm-parent", Parent: "organizations/4242", Labels: map[string]string{"env": "test"}},
 		{ID: "crm-orphan"},
 	}}})

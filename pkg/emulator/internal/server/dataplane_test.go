@@ -22,12 +22,13 @@ import (
 	iam "google.golang.org/api/iam/v1"
 	run "google.golang.org/api/run/v2"
 
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/seed"
 )
 
 // rtURI is the uri of a service of the fixture.
-func rtURI(t *testing.T, e *Server, service string) string {
+func rtURI(t *testing.T, e *core.Server, service string) string {
 	t.Helper()
 	svc, err := rtRun(t, e, e.BootstrapToken()).Projects.Locations.Services.Get(rtParent + "/services/" + service).Do()
 	if err != nil {
@@ -65,7 +66,7 @@ func rtWant(t *testing.T, what string, got, want int, body string) {
 }
 
 func TestDataPlaneTokenChecksAndPolicies(t *testing.T) {
-	e, _ := rtStart(t, Options{})
+	e, _ := rtStart(t, core.Options{})
 	private := rtURI(t, e, "private-api")
 	callerKey := rtKey(t, e, "caller-one")
 	tok := rtIDToken(t, callerKey, private)
@@ -182,13 +183,13 @@ func TestDataPlaneTokenChecksAndPolicies(t *testing.T) {
 }
 
 func TestDataPlaneCallerFromSubWhenTokenHasNoEmail(t *testing.T) {
-	e, _ := rtStart(t, Options{})
+	e, _ := rtStart(t, core.Options{})
 	private := rtURI(t, e, "private-api")
-	e.mu.Lock()
-	sa := *e.st.ServiceAccounts["caller-one@demo-project.iam.gserviceaccount.com"]
-	e.mu.Unlock()
+	e.Mu.Lock()
+	sa := *e.St.ServiceAccounts["caller-one@demo-project.iam.gserviceaccount.com"]
+	e.Mu.Unlock()
 	// generateIdToken with includeEmail=false mints such tokens: sub only.
-	tok, err := e.mintIDToken(&sa, private, false, nil)
+	tok, err := e.MintIDToken(&sa, private, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,13 +200,13 @@ func TestDataPlaneCallerFromSubWhenTokenHasNoEmail(t *testing.T) {
 	}
 	ghost := sa
 	ghost.UniqueID = "100000000000000000001"
-	tok, _ = e.mintIDToken(&ghost, private, false, nil)
+	tok, _ = e.MintIDToken(&ghost, private, false, nil)
 	status, body, _ = rtCall(t, private, bearer(tok))
 	rtWant(t, "token whose sub names no account", status, 403, body)
 }
 
 func TestDataPlaneProjectLevelGrantIsInherited(t *testing.T) {
-	e, _ := rtStart(t, Options{})
+	e, _ := rtStart(t, core.Options{})
 	private := rtURI(t, e, "private-api")
 	tok := rtIDToken(t, rtKey(t, e, "stranger"), private)
 	status, body, _ := rtCall(t, private, bearer(tok))
@@ -228,7 +229,7 @@ func TestDataPlaneProjectLevelGrantIsInherited(t *testing.T) {
 }
 
 func TestDataPlaneExpiredToken(t *testing.T) {
-	e, clock := rtStart(t, Options{})
+	e, clock := rtStart(t, core.Options{})
 	private := rtURI(t, e, "private-api")
 	tok := rtIDToken(t, rtKey(t, e, "caller-one"), private)
 	clock.Advance(50 * time.Minute)
@@ -240,7 +241,7 @@ func TestDataPlaneExpiredToken(t *testing.T) {
 }
 
 func TestDataPlaneTokenSignedByAnotherKey(t *testing.T) {
-	e, _ := rtStart(t, Options{})
+	e, _ := rtStart(t, core.Options{})
 	private := rtURI(t, e, "private-api")
 	real := rtIDToken(t, rtKey(t, e, "caller-one"), private)
 	// Same header (kid) and claims as a real token, signed by a key that is not Google's.
@@ -272,8 +273,8 @@ func TestDataPlaneTokenSignedByAnotherKey(t *testing.T) {
 	}
 	claims["iss"] = "https://issuer.example.com"
 	wrongIss := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
-	wrongIss.Header["kid"] = e.mgmt.signKID
-	raw, err = wrongIss.SignedString(e.mgmt.signers[e.mgmt.signKID])
+	wrongIss.Header["kid"] = e.Mgmt.SignKID
+	raw, err = wrongIss.SignedString(e.Mgmt.Signers[e.Mgmt.SignKID])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +285,7 @@ func TestDataPlaneTokenSignedByAnotherKey(t *testing.T) {
 }
 
 func TestDataPlaneDisabledAndDeletedAccounts(t *testing.T) {
-	e, _ := rtStart(t, Options{})
+	e, _ := rtStart(t, core.Options{})
 	private := rtURI(t, e, "private-api")
 	tok := rtIDToken(t, rtKey(t, e, "caller-one"), private)
 	is := rtIAM(t, e)
@@ -331,14 +332,14 @@ services:
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, _ := rtStart(t, Options{Seed: seed})
+	e, _ := rtStart(t, core.Options{Seed: seed})
 	private := rtURI(t, e, "private-api")
 	status, body, _ := rtCall(t, private, bearer(rtIDToken(t, rtKey(t, e, "caller-one"), private)))
 	rtWant(t, "deleted: member", status, 403, body)
 }
 
 func TestDataPlanePropagationDelay(t *testing.T) {
-	e, clock := rtStart(t, Options{PropagationDelay: 5 * time.Minute})
+	e, clock := rtStart(t, core.Options{PropagationDelay: 5 * time.Minute})
 	private := rtURI(t, e, "private-api")
 	tok := rtIDToken(t, rtKey(t, e, "stranger"), private)
 	rs := rtRun(t, e, e.BootstrapToken())
@@ -393,7 +394,7 @@ func mustJSON(v any) string {
 }
 
 func TestDataPlaneByHostOnTheMainListener(t *testing.T) {
-	e, _ := rtStart(t, Options{})
+	e, _ := rtStart(t, core.Options{})
 	host := "public-api-123456789012.us-central1.run.app"
 	// Host header (curl --resolve style).
 	req, _ := http.NewRequest(http.MethodGet, e.URL()+"/v2/projects/x", nil)
@@ -434,7 +435,7 @@ func TestDataPlaneByHostOnTheMainListener(t *testing.T) {
 }
 
 func TestDataPlaneIngressDeniedStatusConfigurable(t *testing.T) {
-	e, _ := rtStart(t, Options{IngressDeniedStatus: http.StatusForbidden})
+	e, _ := rtStart(t, core.Options{IngressDeniedStatus: http.StatusForbidden})
 	status, body, _ := rtCall(t, rtURI(t, e, "closed-api"), nil)
 	rtWant(t, "ingress none with IngressDeniedStatus 403", status, 403, body)
 }
@@ -445,7 +446,7 @@ func TestDataPlanePortsSurviveRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e1, err := New(Options{StateFile: state, Seed: seed})
+	e1, err := New(core.Options{StateFile: state, Seed: seed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -464,7 +465,7 @@ func TestDataPlanePortsSurviveRestart(t *testing.T) {
 	}
 	defer blocker.Close()
 
-	e2, err := New(Options{StateFile: state})
+	e2, err := New(core.Options{StateFile: state})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -501,16 +502,16 @@ func BenchmarkDataPlaneInvoke(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	e, err := New(Options{Seed: seed})
+	e, err := New(core.Options{Seed: seed})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer e.Close()
-	e.mu.Lock()
-	svc := *e.st.Services[rtParent+"/services/private-api"]
-	sa := *e.st.ServiceAccounts["caller-one@demo-project.iam.gserviceaccount.com"]
-	e.mu.Unlock()
-	tok, err := e.mintIDToken(&sa, svc.URI, true, nil)
+	e.Mu.Lock()
+	svc := *e.St.Services[rtParent+"/services/private-api"]
+	sa := *e.St.ServiceAccounts["caller-one@demo-project.iam.gserviceaccount.com"]
+	e.Mu.Unlock()
+	tok, err := e.MintIDToken(&sa, svc.URI, true, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,9 +8,11 @@ import (
 
 	functions "google.golang.org/api/cloudfunctions/v2"
 	"google.golang.org/api/option"
+
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 )
 
-func rtFunctions(t *testing.T, e *Server, token string) *functions.Service {
+func rtFunctions(t *testing.T, e *core.Server, token string) *functions.Service {
 	t.Helper()
 	s, err := functions.NewService(context.Background(), rtOpts(e, token)...)
 	if err != nil {
@@ -21,12 +23,12 @@ func rtFunctions(t *testing.T, e *Server, token string) *functions.Service {
 
 // rtRunWithKeyOpts are client options authenticating with a key file
 // (the client exchanges it at the emulator's token endpoint).
-func rtRunWithKeyOpts(e *Server, key []byte) []option.ClientOption {
+func rtRunWithKeyOpts(e *core.Server, key []byte) []option.ClientOption {
 	return []option.ClientOption{option.WithEndpoint(e.URL() + "/"), option.WithAuthCredentialsJSON(option.ServiceAccount, key)}
 }
 
 func TestFunctionsV2GetListFromSeed(t *testing.T) {
-	e, _ := rtStart(t, Options{})
+	e, _ := rtStart(t, core.Options{})
 	fs := rtFunctions(t, e, e.BootstrapToken())
 	list, err := fs.Projects.Locations.Functions.List(rtParent).Do()
 	if err != nil {
@@ -83,7 +85,7 @@ func TestFunctionsV2GetListFromSeed(t *testing.T) {
 }
 
 func TestFunctionsV2CreateMakesItsService(t *testing.T) {
-	e, _ := rtStart(t, Options{})
+	e, _ := rtStart(t, core.Options{})
 	fs := rtFunctions(t, e, e.BootstrapToken())
 	op, err := fs.Projects.Locations.Functions.Create(rtParent, &functions.Function{
 		Description:  "resize",

@@ -22,12 +22,13 @@ import (
 	"google.golang.org/api/idtoken"
 	"google.golang.org/api/option"
 
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 )
 
 func TestServiceAccountLifecycle(t *testing.T) {
 	t.Parallel()
-	e := newTestEmulator(t, Options{Project: "proj-1", ProjectNumber: "111122223333"})
+	e := newTestEmulator(t, core.Options{Project: "proj-1", ProjectNumber: "111122223333"})
 	s := ownerIAM(t, e)
 	sas := s.Projects.ServiceAccounts
 
@@ -130,19 +131,19 @@ func TestServiceAccountLifecycle(t *testing.T) {
 
 func TestDeleteRewritesMembersToDeleted(t *testing.T) {
 	t.Parallel()
-	e := newTestEmulator(t, Options{})
+	e := newTestEmulator(t, core.Options{})
 	victim := createSA(t, e, "victim-sa")
 	other := createSA(t, e, "other-sa")
 	member := "serviceAccount:" + victim.Email
 	grantOnProject(t, e, "roles/viewer", member)
 	grantOnSA(t, e, other.Email, "roles/iam.serviceAccountTokenCreator", member)
 	// A Cloud Run service policy naming it (stored as the run half stores it).
-	e.mu.Lock()
+	e.Mu.Lock()
 	svc := &model.Service{ProjectID: e.Project(), Location: "us-central1", Name: "svc",
 		Policy: &model.Policy{Version: 1, Etag: model.NewEtag(), Bindings: []*model.Binding{{Role: "roles/run.invoker", Members: []string{member, "user:keep@example.com"}}}}}
-	e.st.Services["projects/"+e.Project()+"/locations/us-central1/services/svc"] = svc
+	e.St.Services["projects/"+e.Project()+"/locations/us-central1/services/svc"] = svc
 	svcEtag := svc.Policy.Etag
-	e.mu.Unlock()
+	e.Mu.Unlock()
 
 	if _, err := ownerIAM(t, e).Projects.ServiceAccounts.Delete("projects/-/serviceAccounts/" + victim.Email).Do(); err != nil {
 		t.Fatal(err)
@@ -159,26 +160,26 @@ func TestDeleteRewritesMembersToDeleted(t *testing.T) {
 	if err != nil || !slices.Equal(sp.Bindings[0].Members, []string{want}) {
 		t.Errorf("account policy: %v %+v", err, sp)
 	}
-	e.mu.Lock()
+	e.Mu.Lock()
 	got := slices.Clone(svc.Policy.Bindings[0].Members)
 	etagChanged := svc.Policy.Etag != svcEtag
-	e.mu.Unlock()
+	e.Mu.Unlock()
 	if !slices.Equal(got, []string{want, "user:keep@example.com"}) || !etagChanged {
 		t.Errorf("service policy members %v (etag changed %v)", got, etagChanged)
 	}
 
 	// The re-created account does not inherit the deleted bindings.
 	again := createSA(t, e, "victim-sa")
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.principalPermitted("serviceAccount:"+again.Email, "resourcemanager.projects.get", e.Project()) {
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	if e.PrincipalPermitted("serviceAccount:"+again.Email, "resourcemanager.projects.get", e.Project()) {
 		t.Error("re-created account inherits the deleted account's project role")
 	}
 }
 
 func TestServiceAccountKeys(t *testing.T) {
 	t.Parallel()
-	e := newTestEmulator(t, Options{})
+	e := newTestEmulator(t, core.Options{})
 	sa := createSA(t, e, "keyed-sa")
 	keys := ownerIAM(t, e).Projects.ServiceAccounts.Keys
 	k, err := keys.Create(sa.Name, &iam.CreateServiceAccountKeyRequest{KeyAlgorithm: "KEY_ALG_RSA_2048", PrivateKeyType: "TYPE_GOOGLE_CREDENTIALS_FILE"}).Do()
@@ -257,7 +258,7 @@ func TestServiceAccountKeys(t *testing.T) {
 
 func TestServiceAccountIamPolicy(t *testing.T) {
 	t.Parallel()
-	e := newTestEmulator(t, Options{})
+	e := newTestEmulator(t, core.Options{})
 	sa := createSA(t, e, "policy-sa")
 	caller := createSA(t, e, "policy-caller")
 	s := ownerIAM(t, e)
@@ -292,7 +293,7 @@ func TestGcloudIAM(t *testing.T) {
 		t.Skip("gcloud is slow; skipped with -short")
 	}
 	t.Parallel()
-	e := newTestEmulator(t, Options{Project: "gc-proj"})
+	e := newTestEmulator(t, core.Options{Project: "gc-proj"})
 	dir := t.TempDir()
 	tokFile := filepath.Join(dir, "token")
 	if err := os.WriteFile(tokFile, []byte(e.BootstrapToken()), 0o600); err != nil {
@@ -333,7 +334,7 @@ func TestGcloudIAM(t *testing.T) {
 	}
 	run("iam", "service-accounts", "add-iam-policy-binding", email, "--member=user:owner@example.com", "--role=roles/iam.serviceAccountTokenCreator")
 	tok := strings.TrimSpace(run("auth", "print-identity-token", "--impersonate-service-account="+email, "--audiences=https://svc.example"))
-	if c, err := e.verifyIDToken(tok[strings.LastIndex(tok, "\n")+1:]); err != nil || c.Audience != "https://svc.example" {
+	if c, err := e.VerifyIDToken(tok[strings.LastIndex(tok, "\n")+1:]); err != nil || c.Audience != "https://svc.example" {
 		t.Fatalf("impersonated identity token: %v %q", err, tok)
 	}
 	if out := run("projects", "get-iam-policy", "gc-proj", "--format=json"); !strings.Contains(out, "roles/owner") {

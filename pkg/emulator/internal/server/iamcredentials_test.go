@@ -16,9 +16,11 @@ import (
 	"google.golang.org/api/idtoken"
 	"google.golang.org/api/impersonate"
 	"google.golang.org/api/option"
+
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 )
 
-func credsAs(t *testing.T, e *Server, token string) *iamcredentials.Service {
+func credsAs(t *testing.T, e *core.Server, token string) *iamcredentials.Service {
 	t.Helper()
 	s, err := iamcredentials.NewService(context.Background(), withToken(e, token)...)
 	if err != nil {
@@ -27,7 +29,7 @@ func credsAs(t *testing.T, e *Server, token string) *iamcredentials.Service {
 	return s
 }
 
-func validator(t *testing.T, e *Server) *idtoken.Validator {
+func validator(t *testing.T, e *core.Server) *idtoken.Validator {
 	t.Helper()
 	v, err := idtoken.NewValidator(context.Background(), option.WithHTTPClient(e.HTTPClient()))
 	if err != nil {
@@ -41,7 +43,7 @@ func validator(t *testing.T, e *Server) *idtoken.Validator {
 // getOpenIdToken nor getAccessToken.
 func TestOwnerCannotMintUntilGrantedTokenCreator(t *testing.T) {
 	t.Parallel()
-	e := newTestEmulator(t, Options{})
+	e := newTestEmulator(t, core.Options{})
 	target := createSA(t, e, "target-sa")
 	grantOnProject(t, e, "roles/viewer", "serviceAccount:"+target.Email)
 	creds := credsAs(t, e, e.BootstrapToken())
@@ -92,7 +94,7 @@ func TestOwnerCannotMintUntilGrantedTokenCreator(t *testing.T) {
 
 func TestImpersonateThroughRewritingClient(t *testing.T) {
 	t.Parallel()
-	e := newTestEmulator(t, Options{})
+	e := newTestEmulator(t, core.Options{})
 	target := createSA(t, e, "imp-target")
 	middle := createSA(t, e, "imp-middle")
 	// Token Creator on the whole project for the owner, on the target for the middle hop.
@@ -140,7 +142,7 @@ func TestImpersonateThroughRewritingClient(t *testing.T) {
 
 func TestDelegationNeedsEveryHop(t *testing.T) {
 	t.Parallel()
-	e := newTestEmulator(t, Options{})
+	e := newTestEmulator(t, core.Options{})
 	a := createSA(t, e, "hop-one")
 	b := createSA(t, e, "hop-two")
 	c := createSA(t, e, "hop-three")
@@ -167,7 +169,7 @@ func TestDelegationNeedsEveryHop(t *testing.T) {
 
 func TestCredentialsRequestChecks(t *testing.T) {
 	t.Parallel()
-	e := newTestEmulator(t, Options{})
+	e := newTestEmulator(t, core.Options{})
 	sa := createSA(t, e, "checked-sa")
 	grantOnProject(t, e, "roles/iam.serviceAccountTokenCreator", "user:owner@example.com")
 	creds := credsAs(t, e, e.BootstrapToken()).Projects.ServiceAccounts
@@ -213,7 +215,7 @@ func TestCredentialsRequestChecks(t *testing.T) {
 
 func TestSignJwtVerifiesWithRobotCerts(t *testing.T) {
 	t.Parallel()
-	e := newTestEmulator(t, Options{})
+	e := newTestEmulator(t, core.Options{})
 	sa := createSA(t, e, "signer-sa")
 	grantOnSA(t, e, sa.Email, "roles/iam.serviceAccountTokenCreator", "user:owner@example.com")
 	payload := `{"iss": "` + sa.Email + `", "aud": "https://example.com", "exp": ` + itoa(time.Now().Add(time.Hour).Unix()) + `}`

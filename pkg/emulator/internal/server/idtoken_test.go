@@ -8,21 +8,22 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 )
 
 func TestMintAndVerifyIDToken(t *testing.T) {
 	t.Parallel()
 	clock := newTestClock()
-	e := newTestEmulator(t, Options{Now: clock.Now})
-	other := newTestEmulator(t, Options{})
+	e := newTestEmulator(t, core.Options{Now: clock.Now})
+	other := newTestEmulator(t, core.Options{})
 	sa := &model.ServiceAccount{UniqueID: "100000000000000000042", Email: "caller@p.iam.gserviceaccount.com"}
 
-	tok, err := e.mintIDToken(sa, "https://svc-abc.a.run.app", true, map[string]any{"iss": "ignored", "custom": "x"})
+	tok, err := e.MintIDToken(sa, "https://svc-abc.a.run.app", true, map[string]any{"iss": "ignored", "custom": "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := e.verifyIDToken(tok)
+	c, err := e.VerifyIDToken(tok)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,16 +31,16 @@ func TestMintAndVerifyIDToken(t *testing.T) {
 		c.AuthorizedParty != sa.UniqueID || c.Email != sa.Email || !c.EmailVerified || c.Expiry.Sub(c.IssuedAt) != time.Hour {
 		t.Fatalf("claims %+v", c)
 	}
-	noEmail, _ := e.mintIDToken(sa, "aud", false, map[string]any{"email": "forged@example.com"})
-	if c, err := e.verifyIDToken(noEmail); err != nil || c.Email != "" || c.EmailVerified {
+	noEmail, _ := e.MintIDToken(sa, "aud", false, map[string]any{"email": "forged@example.com"})
+	if c, err := e.VerifyIDToken(noEmail); err != nil || c.Email != "" || c.EmailVerified {
 		t.Fatalf("includeEmail=false: %v %+v", err, c)
 	}
 
 	// Tokens the emulator must refuse.
-	signWith := func(claims jwt.MapClaims, em *Server) string {
+	signWith := func(claims jwt.MapClaims, em *core.Server) string {
 		tk := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
-		tk.Header["kid"] = em.mgmt.signKID
-		s, err := tk.SignedString(em.mgmt.signers[em.mgmt.signKID])
+		tk.Header["kid"] = em.Mgmt.SignKID
+		s, err := tk.SignedString(em.Mgmt.Signers[em.Mgmt.SignKID])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -49,7 +50,7 @@ func TestMintAndVerifyIDToken(t *testing.T) {
 	base := func() jwt.MapClaims {
 		return jwt.MapClaims{"iss": "accounts.google.com", "aud": "a", "sub": "1", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
 	}
-	if _, err := e.verifyIDToken(signWith(base(), e)); err != nil {
+	if _, err := e.VerifyIDToken(signWith(base(), e)); err != nil {
 		t.Fatalf("issuer without https:// is Google's too: %v", err)
 	}
 	foreignIss := base()
@@ -58,7 +59,7 @@ func TestMintAndVerifyIDToken(t *testing.T) {
 	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"https://accounts.google.com","aud":"x","exp":9999999999}`)) + "." + parts[2]
 	unsigned := parts[0] + "." + parts[1] + "."
 	noneTok, _ := jwt.NewWithClaims(jwt.SigningMethodNone, base()).SignedString(jwt.UnsafeAllowNoneSignatureType)
-	otherTok, _ := other.mintIDToken(sa, "https://svc-abc.a.run.app", true, nil)
+	otherTok, _ := other.MintIDToken(sa, "https://svc-abc.a.run.app", true, nil)
 	tests := []struct{ name, token string }{
 		{"another emulator's key", otherTok},
 		{"foreign issuer", signWith(foreignIss, e)},
@@ -68,12 +69,12 @@ func TestMintAndVerifyIDToken(t *testing.T) {
 		{"garbage", "not.a.jwt"},
 	}
 	for _, tt := range tests {
-		if _, err := e.verifyIDToken(tt.token); err == nil {
+		if _, err := e.VerifyIDToken(tt.token); err == nil {
 			t.Errorf("%s: accepted", tt.name)
 		}
 	}
 	clock.Advance(time.Hour + time.Minute)
-	if _, err := e.verifyIDToken(tok); err == nil || !strings.Contains(err.Error(), "expired") {
+	if _, err := e.VerifyIDToken(tok); err == nil || !strings.Contains(err.Error(), "expired") {
 		t.Errorf("expired token: %v", err)
 	}
 }

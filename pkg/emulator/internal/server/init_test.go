@@ -21,11 +21,13 @@ import (
 	iam "google.golang.org/api/iam/v1"
 	"google.golang.org/api/idtoken"
 	"google.golang.org/api/option"
+
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 )
 
 // ---- helpers shared by the management half's tests ----
 
-func newTestEmulator(t *testing.T, opts Options) *Server {
+func newTestEmulator(t *testing.T, opts core.Options) *core.Server {
 	t.Helper()
 	e, err := New(opts)
 	if err != nil {
@@ -36,19 +38,19 @@ func newTestEmulator(t *testing.T, opts Options) *Server {
 }
 
 // withToken are client options for the emulator's endpoint with a static token.
-func withToken(e *Server, token string) []option.ClientOption {
+func withToken(e *core.Server, token string) []option.ClientOption {
 	return []option.ClientOption{
 		option.WithEndpoint(e.URL() + "/"),
 		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token})),
 	}
 }
 
-func ownerIAM(t *testing.T, e *Server) *iam.Service {
+func ownerIAM(t *testing.T, e *core.Server) *iam.Service {
 	t.Helper()
 	return iamAs(t, e, e.BootstrapToken())
 }
 
-func iamAs(t *testing.T, e *Server, token string) *iam.Service {
+func iamAs(t *testing.T, e *core.Server, token string) *iam.Service {
 	t.Helper()
 	s, err := iam.NewService(context.Background(), withToken(e, token)...)
 	if err != nil {
@@ -57,7 +59,7 @@ func iamAs(t *testing.T, e *Server, token string) *iam.Service {
 	return s
 }
 
-func ownerCRM(t *testing.T, e *Server) *crmv1.Service {
+func ownerCRM(t *testing.T, e *core.Server) *crmv1.Service {
 	t.Helper()
 	s, err := crmv1.NewService(context.Background(), withToken(e, e.BootstrapToken())...)
 	if err != nil {
@@ -66,7 +68,7 @@ func ownerCRM(t *testing.T, e *Server) *crmv1.Service {
 	return s
 }
 
-func createSA(t *testing.T, e *Server, accountID string) *iam.ServiceAccount {
+func createSA(t *testing.T, e *core.Server, accountID string) *iam.ServiceAccount {
 	t.Helper()
 	sa, err := ownerIAM(t, e).Projects.ServiceAccounts.Create("projects/"+e.Project(),
 		&iam.CreateServiceAccountRequest{AccountId: accountID}).Do()
@@ -77,7 +79,7 @@ func createSA(t *testing.T, e *Server, accountID string) *iam.ServiceAccount {
 }
 
 // createKeyFile creates a key for the account and writes the key file.
-func createKeyFile(t *testing.T, e *Server, email string) string {
+func createKeyFile(t *testing.T, e *core.Server, email string) string {
 	t.Helper()
 	k, err := ownerIAM(t, e).Projects.ServiceAccounts.Keys.Create("projects/-/serviceAccounts/"+email,
 		&iam.CreateServiceAccountKeyRequest{}).Do()
@@ -97,7 +99,7 @@ func createKeyFile(t *testing.T, e *Server, email string) string {
 
 // accessTokenFor exchanges a fresh key of the account for an access token
 // at the token endpoint (as a real client library does).
-func accessTokenFor(t *testing.T, e *Server, email string) string {
+func accessTokenFor(t *testing.T, e *core.Server, email string) string {
 	t.Helper()
 	creds, err := os.ReadFile(createKeyFile(t, e, email))
 	if err != nil {
@@ -116,7 +118,7 @@ func accessTokenFor(t *testing.T, e *Server, email string) string {
 
 // grantOnSA adds member to role in the account's policy (read-modify-write
 // through the real client, as gcloud does).
-func grantOnSA(t *testing.T, e *Server, email, role, member string) {
+func grantOnSA(t *testing.T, e *core.Server, email, role, member string) {
 	t.Helper()
 	s := ownerIAM(t, e)
 	name := "projects/-/serviceAccounts/" + email
@@ -131,7 +133,7 @@ func grantOnSA(t *testing.T, e *Server, email, role, member string) {
 }
 
 // grantOnProject adds member to role in the project policy.
-func grantOnProject(t *testing.T, e *Server, role, member string) {
+func grantOnProject(t *testing.T, e *core.Server, role, member string) {
 	t.Helper()
 	s := ownerCRM(t, e)
 	p, err := s.Projects.GetIamPolicy(e.Project(), &crmv1.GetIamPolicyRequest{}).Do()
@@ -178,7 +180,7 @@ func (b *bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return b.base.RoundTrip(r)
 }
 
-func clientAs(e *Server, token string) *http.Client {
+func clientAs(e *core.Server, token string) *http.Client {
 	return &http.Client{Transport: &bearerTransport{token: token, base: e.HTTPClient().Transport}}
 }
 
@@ -186,7 +188,7 @@ func clientAs(e *Server, token string) *http.Client {
 
 func TestInitDefaultProjectOwnedByBootstrap(t *testing.T) {
 	t.Parallel()
-	e := newTestEmulator(t, Options{Project: "proj-a", BootstrapPrincipal: "user:Admin@Example.com"})
+	e := newTestEmulator(t, core.Options{Project: "proj-a", BootstrapPrincipal: "user:Admin@Example.com"})
 	p, err := ownerCRM(t, e).Projects.GetIamPolicy("proj-a", &crmv1.GetIamPolicyRequest{}).Do()
 	if err != nil {
 		t.Fatal(err)
@@ -198,10 +200,10 @@ func TestInitDefaultProjectOwnedByBootstrap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !regexp.MustCompile(`^[1-9][0-9]{11}$`).MatchString(itoa(proj.ProjectNumber)) || itoa(proj.ProjectNumber) != projectNumberFor("proj-a") {
-		t.Fatalf("project number %d not the stable 12-digit one %s", proj.ProjectNumber, projectNumberFor("proj-a"))
+	if !regexp.MustCompile(`^[1-9][0-9]{11}$`).MatchString(itoa(proj.ProjectNumber)) || itoa(proj.ProjectNumber) != core.ProjectNumberFor("proj-a") {
+		t.Fatalf("project number %d not the stable 12-digit one %s", proj.ProjectNumber, core.ProjectNumberFor("proj-a"))
 	}
-	e2 := newTestEmulator(t, Options{Project: "proj-a", ProjectNumber: "123456789012"})
+	e2 := newTestEmulator(t, core.Options{Project: "proj-a", ProjectNumber: "123456789012"})
 	proj2, err := ownerCRM(t, e2).Projects.Get("123456789012").Do()
 	if err != nil || proj2.ProjectId != "proj-a" {
 		t.Fatalf("get by configured number: %v %+v", err, proj2)
@@ -217,7 +219,7 @@ func googleJWTConfig(creds []byte) (*jwt.Config, error) {
 func TestInitRefusesABadBootstrapPrincipal(t *testing.T) {
 	t.Parallel()
 	for _, p := range []string{"owner@example.com", "allUsers", "user:"} {
-		if _, err := New(Options{BootstrapPrincipal: p}); err == nil || !strings.Contains(err.Error(), "bootstrap principal") {
+		if _, err := New(core.Options{BootstrapPrincipal: p}); err == nil || !strings.Contains(err.Error(), "bootstrap principal") {
 			t.Errorf("BootstrapPrincipal %q: err = %v", p, err)
 		}
 	}
@@ -229,7 +231,7 @@ func TestInitBadStateFileIsClearError(t *testing.T) {
 	if err := os.WriteFile(path, []byte("{not json"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := New(Options{StateFile: path})
+	_, err := New(core.Options{StateFile: path})
 	if err == nil || !strings.Contains(err.Error(), path) {
 		t.Fatalf("New with a corrupt state file: err = %v, want one naming %s", err, path)
 	}
@@ -241,7 +243,7 @@ func TestInitBadStateFileIsClearError(t *testing.T) {
 func TestPersistenceRoundTrip(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "state.json")
-	opts := Options{StateFile: path, BootstrapToken: "boot-token"}
+	opts := core.Options{StateFile: path, BootstrapToken: "boot-token"}
 	e1, err := New(opts)
 	if err != nil {
 		t.Fatal(err)

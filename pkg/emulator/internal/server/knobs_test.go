@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 )
 
 // The knobs (Latency, ErrorRate/ErrorCode, QPS, FailNext) and the admin
@@ -26,7 +28,7 @@ type knobsResp struct {
 
 // knobsDo sends method path (with body, when not empty) to e's listener,
 // with token as the bearer token when not empty.
-func knobsDo(t *testing.T, e *Server, token, method, path, body string) knobsResp {
+func knobsDo(t *testing.T, e *core.Server, token, method, path, body string) knobsResp {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -61,7 +63,7 @@ func knobsDo(t *testing.T, e *Server, token, method, path, body string) knobsRes
 }
 
 // knobsList lists the default project's accounts as the bootstrap owner.
-func knobsList(t *testing.T, e *Server) knobsResp {
+func knobsList(t *testing.T, e *core.Server) knobsResp {
 	t.Helper()
 	return knobsDo(t, e, e.BootstrapToken(), http.MethodGet, knobsListPath, "")
 }
@@ -114,7 +116,7 @@ func knobsWantOK(t *testing.T, what string, r knobsResp) {
 func TestKnobLatency(t *testing.T) {
 	t.Parallel()
 	const latency = 150 * time.Millisecond
-	e := newTestEmulator(t, Options{Latency: latency})
+	e := newTestEmulator(t, core.Options{Latency: latency})
 	for i := range 2 {
 		start := time.Now()
 		r := knobsList(t, e)
@@ -133,7 +135,7 @@ func TestKnobErrorRate(t *testing.T) {
 	const n = 20
 	t.Run("429 at rate 1", func(t *testing.T) {
 		t.Parallel()
-		e := newTestEmulator(t, Options{ErrorRate: 1, ErrorCode: http.StatusTooManyRequests})
+		e := newTestEmulator(t, core.Options{ErrorRate: 1, ErrorCode: http.StatusTooManyRequests})
 		for i := range n {
 			knobsWantRateLimited(t, "request "+itoa(int64(i+1)), knobsList(t, e))
 		}
@@ -144,19 +146,19 @@ func TestKnobErrorRate(t *testing.T) {
 	})
 	t.Run("503 at rate 1", func(t *testing.T) {
 		t.Parallel()
-		e := newTestEmulator(t, Options{ErrorRate: 1, ErrorCode: http.StatusServiceUnavailable})
+		e := newTestEmulator(t, core.Options{ErrorRate: 1, ErrorCode: http.StatusServiceUnavailable})
 		for i := range n {
 			knobsWantError(t, "request "+itoa(int64(i+1)), knobsList(t, e), http.StatusServiceUnavailable, "UNAVAILABLE")
 		}
 	})
 	t.Run("503 is the default code", func(t *testing.T) {
 		t.Parallel()
-		e := newTestEmulator(t, Options{ErrorRate: 1})
+		e := newTestEmulator(t, core.Options{ErrorRate: 1})
 		knobsWantError(t, "request", knobsList(t, e), http.StatusServiceUnavailable, "UNAVAILABLE")
 	})
 	t.Run("rate 0", func(t *testing.T) {
 		t.Parallel()
-		e := newTestEmulator(t, Options{ErrorRate: 0, ErrorCode: http.StatusServiceUnavailable})
+		e := newTestEmulator(t, core.Options{ErrorRate: 0, ErrorCode: http.StatusServiceUnavailable})
 		for i := range n {
 			knobsWantOK(t, "request "+itoa(int64(i+1)), knobsList(t, e))
 		}
@@ -165,7 +167,7 @@ func TestKnobErrorRate(t *testing.T) {
 		t.Parallel()
 		// A fraction, not all or nothing: out of 200 requests at 0.5, fewer
 		// than 40 or more than 160 failures has a probability below 1e-15.
-		e := newTestEmulator(t, Options{ErrorRate: 0.5})
+		e := newTestEmulator(t, core.Options{ErrorRate: 0.5})
 		failed := 0
 		for range 200 {
 			switch r := knobsList(t, e); r.status {
@@ -187,7 +189,7 @@ func TestKnobErrorRate(t *testing.T) {
 func TestKnobQPS(t *testing.T) {
 	t.Parallel()
 	clock := newTestClock()
-	e := newTestEmulator(t, Options{QPS: 3, Now: clock.Now})
+	e := newTestEmulator(t, core.Options{QPS: 3, Now: clock.Now})
 	for i := range 3 {
 		knobsWantOK(t, "request "+itoa(int64(i+1))+" of the first second", knobsList(t, e))
 	}
@@ -205,7 +207,7 @@ func TestKnobQPS(t *testing.T) {
 // required), their reset, and deterministic faults.
 func TestKnobAdminPaths(t *testing.T) {
 	t.Parallel()
-	e := newTestEmulator(t, Options{})
+	e := newTestEmulator(t, core.Options{})
 	tok := e.BootstrapToken()
 	for range 2 {
 		knobsWantOK(t, "list", knobsList(t, e))
@@ -273,7 +275,7 @@ func TestKnobFaultRules(t *testing.T) {
 	tests := []struct {
 		name   string
 		rule   string // admin body; "" uses InjectFault
-		fault  Fault
+		fault  core.Fault
 		method string
 		path   string
 		body   string
@@ -281,11 +283,11 @@ func TestKnobFaultRules(t *testing.T) {
 		status string
 		header string // Retry-After wanted
 	}{
-		{name: "503 on one verb", fault: Fault{Method: "POST", Path: ":getIamPolicy", Count: 2, Status: 503},
+		{name: "503 on one verb", fault: core.Fault{Method: "POST", Path: ":getIamPolicy", Count: 2, Status: 503},
 			method: "POST", path: projPolicy + ":getIamPolicy", body: "{}", code: 503, status: "UNAVAILABLE"},
-		{name: "409 etag conflict", fault: Fault{Method: "POST", Path: ":setIamPolicy", Count: 2, Status: 409},
+		{name: "409 etag conflict", fault: core.Fault{Method: "POST", Path: ":setIamPolicy", Count: 2, Status: 409},
 			method: "POST", path: projPolicy + ":setIamPolicy", body: `{"policy":{}}`, code: 409, status: "ABORTED"},
-		{name: "429 with Retry-After", fault: Fault{Path: "/serviceAccounts", Count: 2, Status: 429, Header: map[string]string{"Retry-After": "3"}},
+		{name: "429 with Retry-After", fault: core.Fault{Path: "/serviceAccounts", Count: 2, Status: 429, Header: map[string]string{"Retry-After": "3"}},
 			method: "GET", path: knobsListPath, code: 429, status: "RESOURCE_EXHAUSTED", header: "3"},
 		{name: "admin rule, 403 with a message", rule: `{"rules":[{"method":"GET","path":"/serviceAccounts","count":2,"status":403,"message":"injected 403"}]}`,
 			method: "GET", path: knobsListPath, code: 403, status: "PERMISSION_DENIED"},
@@ -293,7 +295,7 @@ func TestKnobFaultRules(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			e := newTestEmulator(t, Options{})
+			e := newTestEmulator(t, core.Options{})
 			tok := e.BootstrapToken()
 			if tt.rule != "" {
 				knobsWantOK(t, "add rule", knobsDo(t, e, tok, http.MethodPost, "/_emulator/faults", tt.rule))
@@ -341,7 +343,7 @@ func TestKnobFaultRules(t *testing.T) {
 // a bad rule status is refused.
 func TestKnobDropPolicyWrites(t *testing.T) {
 	t.Parallel()
-	e := newTestEmulator(t, Options{})
+	e := newTestEmulator(t, core.Options{})
 	tok := e.BootstrapToken()
 	before, err := e.IAMPolicy("projects/demo-project")
 	if err != nil {

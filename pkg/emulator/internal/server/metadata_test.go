@@ -12,11 +12,13 @@ import (
 
 	"cloud.google.com/go/compute/metadata"
 	"google.golang.org/api/idtoken"
+
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 )
 
-func newMetadataEmulator(t *testing.T) (*Server, string) {
+func newMetadataEmulator(t *testing.T) (*core.Server, string) {
 	t.Helper()
-	e := newTestEmulator(t, Options{Project: "md-proj", MetadataServiceAccount: "runtime-sa@md-proj.iam.gserviceaccount.com"})
+	e := newTestEmulator(t, core.Options{Project: "md-proj", MetadataServiceAccount: "runtime-sa@md-proj.iam.gserviceaccount.com"})
 	sa := createSA(t, e, "runtime-sa")
 	return e, sa.Email
 }
@@ -49,7 +51,7 @@ func TestMetadataServerPaths(t *testing.T) {
 	}{
 		{"project/project-id", false, 403, nil},
 		{"project/project-id", true, 200, func(b string) bool { return b == "md-proj" }},
-		{"project/numeric-project-id", true, 200, func(b string) bool { return b == projectNumberFor("md-proj") }},
+		{"project/numeric-project-id", true, 200, func(b string) bool { return b == core.ProjectNumberFor("md-proj") }},
 		{"instance/service-accounts/", true, 200, func(b string) bool { return b == "default/\n"+email+"/\n" }},
 		{"instance/service-accounts/default/email", true, 200, func(b string) bool { return b == email }},
 		{"instance/service-accounts/" + email + "/email", true, 200, func(b string) bool { return b == email }},
@@ -83,7 +85,7 @@ func TestMetadataServerPaths(t *testing.T) {
 	// Identity formats: full carries email and the compute_engine claim.
 	for _, format := range []string{"full", "standard"} {
 		_, tok, _ := get("instance/service-accounts/default/identity?audience="+aud+"&format="+format, true)
-		c, err := e.verifyIDToken(tok)
+		c, err := e.VerifyIDToken(tok)
 		if err != nil || c.Audience != "https://svc-abc.a.run.app" {
 			t.Fatalf("%s identity: %v %+v", format, err, c)
 		}
@@ -138,7 +140,7 @@ func TestMetadataClientAndIDTokenSource(t *testing.T) {
 	if id, err := c.ProjectIDWithContext(ctx); err != nil || id != "md-proj" {
 		t.Fatalf("ProjectID: %q %v", id, err)
 	}
-	if n, err := c.NumericProjectIDWithContext(ctx); err != nil || n != projectNumberFor("md-proj") {
+	if n, err := c.NumericProjectIDWithContext(ctx); err != nil || n != core.ProjectNumberFor("md-proj") {
 		t.Fatalf("NumericProjectID: %q %v", n, err)
 	}
 	if got, err := c.EmailWithContext(ctx, "default"); err != nil || got != email {

@@ -16,6 +16,10 @@ import (
 	iam "google.golang.org/api/iam/v1"
 	"google.golang.org/api/idtoken"
 	"google.golang.org/api/option"
+
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
+	emuiam "github.com/invokerctl/invokerctl/pkg/emulator/internal/iam"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/oauth"
 )
 
 // postAssertion posts a JWT-bearer grant and returns status and JSON body.
@@ -35,15 +39,15 @@ func postAssertion(t *testing.T, endpoint, grantType, assertion string) (int, ma
 
 func TestTokenEndpoint(t *testing.T) {
 	t.Parallel()
-	e := newTestEmulator(t, Options{})
+	e := newTestEmulator(t, core.Options{})
 	sa := createSA(t, e, "oauth-sa")
 	keyPath := createKeyFile(t, e, sa.Email)
 	raw, _ := os.ReadFile(keyPath)
-	var kf keyFile
+	var kf emuiam.KeyFile
 	if err := json.Unmarshal(raw, &kf); err != nil {
 		t.Fatal(err)
 	}
-	priv, err := parsePrivateKeyPEM(kf.PrivateKey)
+	priv, err := core.ParsePrivateKeyPEM(kf.PrivateKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,12 +55,12 @@ func TestTokenEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := newTestEmulator(t, Options{})
+	other := newTestEmulator(t, core.Options{})
 	otherSA := createSA(t, other, "oauth-sa")
 	otherKey, _ := os.ReadFile(createKeyFile(t, other, otherSA.Email))
-	var okf keyFile
+	var okf emuiam.KeyFile
 	_ = json.Unmarshal(otherKey, &okf)
-	otherPriv, _ := parsePrivateKeyPEM(okf.PrivateKey)
+	otherPriv, _ := core.ParsePrivateKeyPEM(okf.PrivateKey)
 
 	now := time.Now()
 	sign := func(claims jwt.MapClaims, key any, kid string, method jwt.SigningMethod) string {
@@ -92,26 +96,26 @@ func TestTokenEndpoint(t *testing.T) {
 		want      string // success field
 		descr     string // part of error_description, when it matters
 	}{
-		{"scope, aud = token_uri", "/token", jwtBearerGrant, good(nil), 200, "", "access_token", ""},
-		{"scope, gcloud's aud", "/token", jwtBearerGrant, good(func(c jwt.MapClaims) { c["aud"] = "https://oauth2.googleapis.com/token" }), 200, "", "access_token", ""},
-		{"v4 path and aud", "/oauth2/v4/token", jwtBearerGrant, good(func(c jwt.MapClaims) { c["aud"] = "https://www.googleapis.com/oauth2/v4/token" }), 200, "", "access_token", ""},
-		{"no kid: any key", "/token", jwtBearerGrant, sign(claims(nil), priv, "", jwt.SigningMethodRS256), 200, "", "access_token", ""},
-		{"target_audience", "/token", jwtBearerGrant, good(func(c jwt.MapClaims) { delete(c, "scope"); c["target_audience"] = "https://svc.example" }), 200, "", "id_token", ""},
-		{"signed by another key", "/token", jwtBearerGrant, sign(claims(nil), stranger, kf.PrivateKeyID, jwt.SigningMethodRS256), 400, "invalid_grant", "", "Signature"},
-		{"another emulator's key", "/token", jwtBearerGrant, sign(claims(nil), otherPriv, okf.PrivateKeyID, jwt.SigningMethodRS256), 400, "invalid_grant", "", "Signature"},
-		{"expired assertion", "/token", jwtBearerGrant, good(func(c jwt.MapClaims) {
+		{"scope, aud = token_uri", "/token", oauth.JwtBearerGrant, good(nil), 200, "", "access_token", ""},
+		{"scope, gcloud's aud", "/token", oauth.JwtBearerGrant, good(func(c jwt.MapClaims) { c["aud"] = "https://oauth2.googleapis.com/token" }), 200, "", "access_token", ""},
+		{"v4 path and aud", "/oauth2/v4/token", oauth.JwtBearerGrant, good(func(c jwt.MapClaims) { c["aud"] = "https://www.googleapis.com/oauth2/v4/token" }), 200, "", "access_token", ""},
+		{"no kid: any key", "/token", oauth.JwtBearerGrant, sign(claims(nil), priv, "", jwt.SigningMethodRS256), 200, "", "access_token", ""},
+		{"target_audience", "/token", oauth.JwtBearerGrant, good(func(c jwt.MapClaims) { delete(c, "scope"); c["target_audience"] = "https://svc.example" }), 200, "", "id_token", ""},
+		{"signed by another key", "/token", oauth.JwtBearerGrant, sign(claims(nil), stranger, kf.PrivateKeyID, jwt.SigningMethodRS256), 400, "invalid_grant", "", "Signature"},
+		{"another emulator's key", "/token", oauth.JwtBearerGrant, sign(claims(nil), otherPriv, okf.PrivateKeyID, jwt.SigningMethodRS256), 400, "invalid_grant", "", "Signature"},
+		{"expired assertion", "/token", oauth.JwtBearerGrant, good(func(c jwt.MapClaims) {
 			c["iat"] = now.Add(-2 * time.Hour).Unix()
 			c["exp"] = now.Add(-time.Hour).Unix()
 		}), 400, "invalid_grant", "", ""},
-		{"lifetime over an hour", "/token", jwtBearerGrant, good(func(c jwt.MapClaims) { c["exp"] = now.Add(2 * time.Hour).Unix() }), 400, "invalid_grant", "", ""},
-		{"issued in the future", "/token", jwtBearerGrant, good(func(c jwt.MapClaims) {
+		{"lifetime over an hour", "/token", oauth.JwtBearerGrant, good(func(c jwt.MapClaims) { c["exp"] = now.Add(2 * time.Hour).Unix() }), 400, "invalid_grant", "", ""},
+		{"issued in the future", "/token", oauth.JwtBearerGrant, good(func(c jwt.MapClaims) {
 			c["iat"] = now.Add(time.Hour).Unix()
 			c["exp"] = now.Add(90 * time.Minute).Unix()
 		}), 400, "invalid_grant", "", ""},
-		{"foreign audience", "/token", jwtBearerGrant, good(func(c jwt.MapClaims) { c["aud"] = "https://evil.example/token" }), 400, "invalid_grant", "", ""},
-		{"unknown account", "/token", jwtBearerGrant, good(func(c jwt.MapClaims) { c["iss"] = "ghost@" + e.Project() + ".iam.gserviceaccount.com" }), 400, "invalid_grant", "", ""},
-		{"neither scope nor audience", "/token", jwtBearerGrant, good(func(c jwt.MapClaims) { delete(c, "scope") }), 400, "invalid_scope", "", ""},
-		{"HS256", "/token", jwtBearerGrant, sign(claims(nil), []byte("secret"), kf.PrivateKeyID, jwt.SigningMethodHS256), 400, "invalid_grant", "", "Signature"},
+		{"foreign audience", "/token", oauth.JwtBearerGrant, good(func(c jwt.MapClaims) { c["aud"] = "https://evil.example/token" }), 400, "invalid_grant", "", ""},
+		{"unknown account", "/token", oauth.JwtBearerGrant, good(func(c jwt.MapClaims) { c["iss"] = "ghost@" + e.Project() + ".iam.gserviceaccount.com" }), 400, "invalid_grant", "", ""},
+		{"neither scope nor audience", "/token", oauth.JwtBearerGrant, good(func(c jwt.MapClaims) { delete(c, "scope") }), 400, "invalid_scope", "", ""},
+		{"HS256", "/token", oauth.JwtBearerGrant, sign(claims(nil), []byte("secret"), kf.PrivateKeyID, jwt.SigningMethodHS256), 400, "invalid_grant", "", "Signature"},
 		{"wrong grant type", "/token", "client_credentials", good(nil), 400, "unsupported_grant_type", "", ""},
 	}
 	for _, tt := range tests {
@@ -139,7 +143,7 @@ func TestTokenEndpoint(t *testing.T) {
 
 func TestTokenEndpointRefusesDisabledAccount(t *testing.T) {
 	t.Parallel()
-	e := newTestEmulator(t, Options{})
+	e := newTestEmulator(t, core.Options{})
 	sa := createSA(t, e, "to-disable")
 	keyPath := createKeyFile(t, e, sa.Email)
 	ctx := context.Background()

@@ -9,6 +9,7 @@ import (
 
 	crmv1 "google.golang.org/api/cloudresourcemanager/v1"
 
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 )
 
@@ -25,7 +26,7 @@ func TestNormalizeMember(t *testing.T) {
 		{"user:nobody", ""},
 	}
 	for _, tt := range tests {
-		got, err := normalizeMember(tt.in)
+		got, err := core.NormalizeMember(tt.in)
 		if tt.want == "" {
 			if err == nil || err.Code != 400 || err.Status != "INVALID_ARGUMENT" || !strings.Contains(err.Message, tt.in) {
 				t.Errorf("normalizeMember(%q) = %q, %v; want 400", tt.in, got, err)
@@ -60,13 +61,13 @@ func TestBindingsAtPropagation(t *testing.T) {
 func TestSetPolicyRecordsPropagation(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	e := newTestEmulator(t, Options{PropagationDelay: time.Minute, Now: func() time.Time { return now }})
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e := newTestEmulator(t, core.Options{PropagationDelay: time.Minute, Now: func() time.Time { return now }})
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
 	var p *model.Policy
 	set := func(member string) {
 		t.Helper()
-		_, aerr := e.setPolicy(&p, setIamPolicyRequest{Policy: &wirePolicy{Bindings: []*model.Binding{{Role: "roles/run.invoker", Members: []string{member}}}}})
+		_, aerr := e.SetPolicy(&p, core.SetIamPolicyRequest{Policy: &core.WirePolicy{Bindings: []*model.Binding{{Role: "roles/run.invoker", Members: []string{member}}}}})
 		if aerr != nil {
 			t.Fatal(aerr)
 		}
@@ -87,7 +88,7 @@ func TestSetPolicyRecordsPropagation(t *testing.T) {
 
 func TestSetIamPolicyStaleEtagIsAborted(t *testing.T) {
 	t.Parallel()
-	e := newTestEmulator(t, Options{})
+	e := newTestEmulator(t, core.Options{})
 	crm := ownerCRM(t, e)
 	p, err := crm.Projects.GetIamPolicy(e.Project(), &crmv1.GetIamPolicyRequest{}).Do()
 	if err != nil {
@@ -122,7 +123,7 @@ func TestSetIamPolicyStaleEtagIsAborted(t *testing.T) {
 
 func TestPolicyVersionsAndConditions(t *testing.T) {
 	t.Parallel()
-	e := newTestEmulator(t, Options{})
+	e := newTestEmulator(t, core.Options{})
 	crm := ownerCRM(t, e)
 	proj := e.Project()
 	cond := &crmv1.Expr{Expression: `request.time < timestamp("2030-01-01T00:00:00Z")`, Title: "until 2030"}
@@ -165,7 +166,7 @@ func TestPolicyVersionsAndConditions(t *testing.T) {
 	_, err = crm.Projects.SetIamPolicy(proj, &crmv1.SetIamPolicyRequest{Policy: again}).Do()
 	wantCode(t, err, 400)
 	// Without conditions the version is 1 even when 3 is requested.
-	e2 := newTestEmulator(t, Options{})
+	e2 := newTestEmulator(t, core.Options{})
 	plain, err := ownerCRM(t, e2).Projects.GetIamPolicy(e2.Project(), &crmv1.GetIamPolicyRequest{Options: &crmv1.GetPolicyOptions{RequestedPolicyVersion: 3}}).Do()
 	if err != nil || plain.Version != 1 {
 		t.Fatalf("unconditional policy version = %v, %v; want 1", plain.Version, err)
@@ -174,7 +175,7 @@ func TestPolicyVersionsAndConditions(t *testing.T) {
 
 func TestSetIamPolicyMembersMaskAndMerging(t *testing.T) {
 	t.Parallel()
-	e := newTestEmulator(t, Options{})
+	e := newTestEmulator(t, core.Options{})
 	crm := ownerCRM(t, e)
 	proj := e.Project()
 	sa := createSA(t, e, "member-sa")
@@ -232,7 +233,7 @@ func TestSetIamPolicyMembersMaskAndMerging(t *testing.T) {
 	wantCode(t, err, 400)
 
 	// The existence check can be turned off.
-	lax := newTestEmulator(t, Options{AllowUnknownServiceAccountMembers: true})
+	lax := newTestEmulator(t, core.Options{AllowUnknownServiceAccountMembers: true})
 	if _, err := ownerCRM(t, lax).Projects.SetIamPolicy(lax.Project(), &crmv1.SetIamPolicyRequest{Policy: &crmv1.Policy{Bindings: []*crmv1.Binding{owner,
 		{Role: "roles/viewer", Members: []string{"serviceAccount:ghost@" + lax.Project() + ".iam.gserviceaccount.com"}}}}}).Do(); err != nil {
 		t.Fatalf("with AllowUnknownServiceAccountMembers: %v", err)

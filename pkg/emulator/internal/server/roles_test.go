@@ -11,21 +11,22 @@ import (
 	crmv1 "google.golang.org/api/cloudresourcemanager/v1"
 	iam "google.golang.org/api/iam/v1"
 
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 )
 
 func TestPrincipalPermitted(t *testing.T) {
 	t.Parallel()
-	e := newTestEmulator(t, Options{Project: "proj"})
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.st.Groups = map[string][]string{
+	e := newTestEmulator(t, core.Options{Project: "proj"})
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	e.St.Groups = map[string][]string{
 		"group:outer@example.com":  {"group:Inner@example.com", "user:direct@example.com"},
 		"group:inner@example.com":  {"serviceAccount:nested@proj.iam.gserviceaccount.com", "group:outer@example.com"}, // a cycle
 		"group:public@example.com": {"allUsers"},
 	}
-	e.st.Roles["projects/proj/roles/invokerLite"] = &model.CustomRole{Name: "projects/proj/roles/invokerLite", IncludedPermissions: []string{"run.routes.invoke"}, Stage: "GA"}
-	e.st.Roles["projects/proj/roles/gone"] = &model.CustomRole{Name: "projects/proj/roles/gone", IncludedPermissions: []string{"run.routes.invoke"}, Deleted: true}
+	e.St.Roles["projects/proj/roles/invokerLite"] = &model.CustomRole{Name: "projects/proj/roles/invokerLite", IncludedPermissions: []string{"run.routes.invoke"}, Stage: "GA"}
+	e.St.Roles["projects/proj/roles/gone"] = &model.CustomRole{Name: "projects/proj/roles/gone", IncludedPermissions: []string{"run.routes.invoke"}, Deleted: true}
 	b := func(role string, members ...string) *model.Binding {
 		return &model.Binding{Role: role, Members: members}
 	}
@@ -58,7 +59,7 @@ func TestPrincipalPermitted(t *testing.T) {
 		{"owner has no getOpenIdToken in the data", "user:owner@example.com", "iam.serviceAccounts.getOpenIdToken", nil, false},
 	}
 	for _, tt := range tests {
-		if got := e.principalPermitted(tt.principal, tt.perm, "proj", tt.bindings); got != tt.want {
+		if got := e.PrincipalPermitted(tt.principal, tt.perm, "proj", tt.bindings); got != tt.want {
 			t.Errorf("%s: principalPermitted = %v, want %v", tt.name, got, tt.want)
 		}
 	}
@@ -67,27 +68,27 @@ func TestPrincipalPermitted(t *testing.T) {
 func TestPrincipalPermittedAtHonoursPropagation(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	e := newTestEmulator(t, Options{Project: "proj", PropagationDelay: time.Minute, Now: func() time.Time { return now }})
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e := newTestEmulator(t, core.Options{Project: "proj", PropagationDelay: time.Minute, Now: func() time.Time { return now }})
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
 	var svcPolicy *model.Policy
-	if _, aerr := e.setPolicy(&svcPolicy, setIamPolicyRequest{Policy: &wirePolicy{Bindings: []*model.Binding{{Role: "roles/run.invoker", Members: []string{"user:late@example.com"}}}}}); aerr != nil {
+	if _, aerr := e.SetPolicy(&svcPolicy, core.SetIamPolicyRequest{Policy: &core.WirePolicy{Bindings: []*model.Binding{{Role: "roles/run.invoker", Members: []string{"user:late@example.com"}}}}}); aerr != nil {
 		t.Fatal(aerr)
 	}
-	if e.principalPermittedAt("user:late@example.com", "run.routes.invoke", "proj", now.Add(30*time.Second), svcPolicy) {
+	if e.PrincipalPermittedAt("user:late@example.com", "run.routes.invoke", "proj", now.Add(30*time.Second), svcPolicy) {
 		t.Error("grant visible to the data plane before the propagation delay")
 	}
-	if !e.principalPermittedAt("user:late@example.com", "run.routes.invoke", "proj", now.Add(time.Minute), svcPolicy) {
+	if !e.PrincipalPermittedAt("user:late@example.com", "run.routes.invoke", "proj", now.Add(time.Minute), svcPolicy) {
 		t.Error("grant not visible after the propagation delay")
 	}
-	if !e.principalPermitted("user:late@example.com", "run.routes.invoke", "proj", svcPolicy.Bindings) {
+	if !e.PrincipalPermitted("user:late@example.com", "run.routes.invoke", "proj", svcPolicy.Bindings) {
 		t.Error("management view should see the grant at once")
 	}
 }
 
 func TestCustomRolesAPI(t *testing.T) {
 	t.Parallel()
-	e := newTestEmulator(t, Options{})
+	e := newTestEmulator(t, core.Options{})
 	s := ownerIAM(t, e)
 	parent := "projects/" + e.Project()
 	created, err := s.Projects.Roles.Create(parent, &iam.CreateRoleRequest{RoleId: "saLister", Role: &iam.Role{
@@ -160,14 +161,14 @@ func TestRolesFileOverride(t *testing.T) {
 	if err := os.WriteFile(path, []byte(`{"roles": {"roles/owner": {"title": "Owner", "permissions": ["resourcemanager.projects.get"]}}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e := newTestEmulator(t, Options{RolesFile: path})
+	e := newTestEmulator(t, core.Options{RolesFile: path})
 	_, err := ownerIAM(t, e).Projects.ServiceAccounts.List("projects/" + e.Project()).Do()
 	wantCode(t, err, 403)
 	if _, err := ownerCRM(t, e).Projects.Get(e.Project()).Do(); err != nil {
 		t.Fatalf("overridden owner keeps what the file gives: %v", err)
 	}
 	// Roles not in the file keep their embedded definitions.
-	if !e.mgmt.roles["roles/run.invoker"].perms["run.routes.invoke"] {
+	if !e.Mgmt.Roles["roles/run.invoker"].Perms["run.routes.invoke"] {
 		t.Fatal("embedded roles lost")
 	}
 
@@ -175,7 +176,7 @@ func TestRolesFileOverride(t *testing.T) {
 	if err := os.WriteFile(bad, []byte(`{"roles": {"owner": {}}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(Options{RolesFile: bad}); err == nil || !strings.Contains(err.Error(), bad) {
+	if _, err := New(core.Options{RolesFile: bad}); err == nil || !strings.Contains(err.Error(), bad) {
 		t.Fatalf("bad roles file: %v", err)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/api/option"
 	run "google.golang.org/api/run/v2"
 
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/seed"
 )
 
@@ -104,7 +105,7 @@ func (c *rtClock) Advance(d time.Duration) {
 }
 
 // rtStart starts an emulator seeded with rtSeed (plus opts) and a clock.
-func rtStart(t *testing.T, opts Options) (*Server, *rtClock) {
+func rtStart(t *testing.T, opts core.Options) (*core.Server, *rtClock) {
 	t.Helper()
 	clock := &rtClock{t: time.Now()}
 	if opts.Now == nil {
@@ -125,14 +126,14 @@ func rtStart(t *testing.T, opts Options) (*Server, *rtClock) {
 	return e, clock
 }
 
-func rtOpts(e *Server, token string) []option.ClientOption {
+func rtOpts(e *core.Server, token string) []option.ClientOption {
 	return []option.ClientOption{
 		option.WithEndpoint(e.URL() + "/"),
 		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token})),
 	}
 }
 
-func rtRun(t *testing.T, e *Server, token string) *run.Service {
+func rtRun(t *testing.T, e *core.Server, token string) *run.Service {
 	t.Helper()
 	s, err := run.NewService(context.Background(), rtOpts(e, token)...)
 	if err != nil {
@@ -141,7 +142,7 @@ func rtRun(t *testing.T, e *Server, token string) *run.Service {
 	return s
 }
 
-func rtIAM(t *testing.T, e *Server) *iam.Service {
+func rtIAM(t *testing.T, e *core.Server) *iam.Service {
 	t.Helper()
 	s, err := iam.NewService(context.Background(), rtOpts(e, e.BootstrapToken())...)
 	if err != nil {
@@ -151,7 +152,7 @@ func rtIAM(t *testing.T, e *Server) *iam.Service {
 }
 
 // rtKey creates a key for the account through IAM and returns the key file.
-func rtKey(t *testing.T, e *Server, accountID string) []byte {
+func rtKey(t *testing.T, e *core.Server, accountID string) []byte {
 	t.Helper()
 	email := accountID + "@" + e.Project() + ".iam.gserviceaccount.com"
 	k, err := rtIAM(t, e).Projects.ServiceAccounts.Keys.Create("projects/-/serviceAccounts/"+email,
@@ -183,7 +184,7 @@ func rtIDToken(t *testing.T, key []byte, aud string) string {
 
 // rtAccessToken exchanges a key for an access token through the run/v2
 // client's own credential flow and returns a client using it.
-func rtRunWithKey(t *testing.T, e *Server, key []byte) *run.Service {
+func rtRunWithKey(t *testing.T, e *core.Server, key []byte) *run.Service {
 	t.Helper()
 	s, err := run.NewService(context.Background(), option.WithEndpoint(e.URL()+"/"),
 		option.WithAuthCredentialsJSON(option.ServiceAccount, key))
@@ -206,7 +207,7 @@ func rtCode(t *testing.T, err error, code int) *googleapi.Error {
 }
 
 // rtGetRaw GETs path with the bootstrap token and decodes the JSON body.
-func rtGetRaw(t *testing.T, e *Server, path string) map[string]any {
+func rtGetRaw(t *testing.T, e *core.Server, path string) map[string]any {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, e.URL()+path, nil)
 	req.Header.Set("Authorization", "Bearer "+e.BootstrapToken())
@@ -231,7 +232,7 @@ const rtParent = "projects/demo-project/locations/us-central1"
 // ---- Run Admin API v2 ----
 
 func TestRunV2ServiceFieldsFromSeed(t *testing.T) {
-	e, _ := rtStart(t, Options{})
+	e, _ := rtStart(t, core.Options{})
 	svc, err := rtRun(t, e, e.BootstrapToken()).Projects.Locations.Services.Get(rtParent + "/services/private-api").Do()
 	if err != nil {
 		t.Fatal(err)
@@ -286,7 +287,7 @@ func TestRunV2ServiceFieldsFromSeed(t *testing.T) {
 }
 
 func TestRunV2CreatePatchDeleteWithOperations(t *testing.T) {
-	e, _ := rtStart(t, Options{})
+	e, _ := rtStart(t, core.Options{})
 	rs := rtRun(t, e, e.BootstrapToken())
 	ctx := context.Background()
 	op, err := rs.Projects.Locations.Services.Create(rtParent, &run.GoogleCloudRunV2Service{
@@ -367,7 +368,7 @@ func TestRunV2CreatePatchDeleteWithOperations(t *testing.T) {
 }
 
 func TestRunV2ListPagesAndAllLocations(t *testing.T) {
-	e, _ := rtStart(t, Options{})
+	e, _ := rtStart(t, core.Options{})
 	rs := rtRun(t, e, e.BootstrapToken())
 	var names []string
 	token := ""
@@ -414,7 +415,7 @@ func TestRunV2ListPagesAndAllLocations(t *testing.T) {
 }
 
 func TestRunV2IamPolicyEtagsAndPermissions(t *testing.T) {
-	e, _ := rtStart(t, Options{})
+	e, _ := rtStart(t, core.Options{})
 	rs := rtRun(t, e, e.BootstrapToken())
 	name := rtParent + "/services/private-api"
 	// getIamPolicy is a GET without a body; the version is optional.
@@ -495,7 +496,7 @@ func TestRunV2IamPolicyEtagsAndPermissions(t *testing.T) {
 }
 
 func TestRunV2InjectedFaults(t *testing.T) {
-	e, _ := rtStart(t, Options{})
+	e, _ := rtStart(t, core.Options{})
 	rs := rtRun(t, e, e.BootstrapToken())
 	name := rtParent + "/services/private-api"
 	e.FailNext(1, http.StatusTooManyRequests)
@@ -517,12 +518,12 @@ func TestRunV2InjectedFaults(t *testing.T) {
 }
 
 func TestRunSetIamPolicyEtagIsBytes(t *testing.T) {
-	e, _ := rtStart(t, Options{})
+	e, _ := rtStart(t, core.Options{})
 	rs := rtRun(t, e, e.BootstrapToken())
 	name := rtParent + "/services/private-api"
-	e.mu.Lock()
-	e.st.Services[name].Policy.Etag = "Ae7/MzmpVJk="
-	e.mu.Unlock()
+	e.Mu.Lock()
+	e.St.Services[name].Policy.Etag = "Ae7/MzmpVJk="
+	e.Mu.Unlock()
 	pol, err := rs.Projects.Locations.Services.GetIamPolicy(name).Do()
 	if err != nil || pol.Etag != "Ae7/MzmpVJk=" {
 		t.Fatalf("policy %+v %v", pol, err)

@@ -12,9 +12,11 @@ import (
 	"google.golang.org/api/option"
 	runv1 "google.golang.org/api/run/v1"
 	run "google.golang.org/api/run/v2"
+
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 )
 
-func rtRunV1(t *testing.T, e *Server, endpoint string, hc *http.Client) *runv1.APIService {
+func rtRunV1(t *testing.T, e *core.Server, endpoint string, hc *http.Client) *runv1.APIService {
 	t.Helper()
 	opts := []option.ClientOption{option.WithEndpoint(endpoint)}
 	if hc != nil {
@@ -42,7 +44,7 @@ func (a *rtAuthTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func TestRunV1IamPolicySharedWithV2(t *testing.T) {
-	e, _ := rtStart(t, Options{})
+	e, _ := rtStart(t, core.Options{})
 	v1 := rtRunV1(t, e, e.URL()+"/", nil)
 	name := rtParent + "/services/private-api"
 	pol, err := v1.Projects.Locations.Services.GetIamPolicy(name).OptionsRequestedPolicyVersion(3).Do()
@@ -78,7 +80,7 @@ func TestRunV1IamPolicySharedWithV2(t *testing.T) {
 }
 
 func TestRunV1ListAllRegionsIsKnative(t *testing.T) {
-	e, _ := rtStart(t, Options{})
+	e, _ := rtStart(t, core.Options{})
 	list, err := rtRunV1(t, e, e.URL()+"/", nil).Projects.Locations.Services.List("projects/demo-project/locations/-").Do()
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +114,7 @@ func TestRunV1ListAllRegionsIsKnative(t *testing.T) {
 }
 
 func TestRunKnativeRegionalSurfaceThroughProxy(t *testing.T) {
-	e, _ := rtStart(t, Options{})
+	e, _ := rtStart(t, core.Options{})
 	u, _ := url.Parse(e.URL())
 	// gcloud derives "{region}-{override host}" and reaches it through the
 	// emulator as an HTTP proxy (absolute-form requests).

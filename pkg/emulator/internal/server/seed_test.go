@@ -10,13 +10,14 @@ import (
 
 	functions "google.golang.org/api/cloudfunctions/v2"
 
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/seed"
 )
 
 const exampleSeed = "../../../../examples/emulator-seed.yaml"
 
 func TestSeedExampleFileServesTheDemo(t *testing.T) {
-	e, err := New(Options{SeedFile: exampleSeed})
+	e, err := New(core.Options{SeedFile: exampleSeed})
 	if err != nil {
 		t.Fatalf("the shipped example seed does not load: %v", err)
 	}
@@ -140,8 +141,8 @@ func TestSeedErrorsNameFileEntryAndProblem(t *testing.T) {
 			// when the seed meets the state (New).
 			_, err := seed.LoadSeed(path)
 			if err == nil {
-				var e *Server
-				if e, err = New(Options{SeedFile: path}); err == nil {
+				var e *core.Server
+				if e, err = New(core.Options{SeedFile: path}); err == nil {
 					e.Close()
 					t.Fatalf("seed accepted:\n%s", c.seed)
 				}
@@ -160,7 +161,7 @@ func TestSeedReferencesCheckedAgainstStateBeforeAnyChange(t *testing.T) {
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state.json")
 	good := writeSeed(t, "good.yaml", "projects: [{id: demo-project, number: '123456789012'}]\nserviceAccounts: [{project: demo-project, accountId: first-one}]\n")
-	e, err := New(Options{StateFile: state, SeedFile: good})
+	e, err := New(core.Options{StateFile: state, SeedFile: good})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +181,7 @@ services:
   - {project: demo-project, location: us-central1, name: fine-svc}
   - {project: other-project, location: us-central1, name: lost-svc}
 `)
-	_, err = New(Options{StateFile: state, SeedFile: bad})
+	_, err = New(core.Options{StateFile: state, SeedFile: bad})
 	if err == nil {
 		t.Fatal("New accepted a seed that contradicts the state")
 	}
@@ -197,7 +198,7 @@ services:
 		t.Errorf("a rejected seed changed the state file")
 	}
 	// Re-applying the good seed on the stored state is harmless: same account.
-	e, err = New(Options{StateFile: state, SeedFile: good})
+	e, err = New(core.Options{StateFile: state, SeedFile: good})
 	if err != nil {
 		t.Fatalf("re-applying a seed over its own state: %v", err)
 	}
@@ -219,7 +220,7 @@ func TestSeedJSONAndProgrammatic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(Options{Seed: s, Project: "json-project"})
+	e, err := New(core.Options{Seed: s, Project: "json-project"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +240,7 @@ func TestSeedJSONAndProgrammatic(t *testing.T) {
 	// A programmatic seed whose entries use the default project without
 	// declaring it: the default project is created for them.
 	prog := &seed.Seed{ServiceAccounts: []seed.SeedServiceAccount{{AccountID: "prog-caller"}}, Defaults: seed.SeedDefaults{Project: "demo-project"}}
-	e2, err := New(Options{Seed: prog})
+	e2, err := New(core.Options{Seed: prog})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +249,7 @@ func TestSeedJSONAndProgrammatic(t *testing.T) {
 		t.Errorf("prog-caller: %v", err)
 	}
 	// A programmatic seed is validated too.
-	_, err = New(Options{Seed: &seed.Seed{Services: []seed.SeedService{{Name: "x"}}}})
+	_, err = New(core.Options{Seed: &seed.Seed{Services: []seed.SeedService{{Name: "x"}}}})
 	if err == nil || !strings.Contains(err.Error(), "services[0] (x)") {
 		t.Errorf("bad programmatic seed: %v", err)
 	}

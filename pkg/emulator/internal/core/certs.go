@@ -1,4 +1,4 @@
-package server
+package core
 
 import (
 	"crypto/rand"
@@ -25,16 +25,16 @@ const certsCacheControl = "public, max-age=3600, must-revalidate, no-transform"
 // keyPair is a freshly generated RSA key with its PEM forms and a
 // self-signed X.509 certificate.
 type keyPair struct {
-	priv       *rsa.PrivateKey
-	privatePEM string // PKCS#8
-	publicPEM  string // PKIX
-	certPEM    string
+	Priv       *rsa.PrivateKey
+	PrivatePEM string // PKCS#8
+	PublicPEM  string // PKIX
+	CertPEM    string
 }
 
-// newKeyPair generates an RSA key of bits and a self-signed certificate
+// NewKeyPair generates an RSA key of bits and a self-signed certificate
 // for cn, valid from notBefore (minus a minute) to notAfter (default ten
 // years later).
-func newKeyPair(bits int, cn string, notBefore, notAfter time.Time) (*keyPair, error) {
+func NewKeyPair(bits int, cn string, notBefore, notAfter time.Time) (*keyPair, error) {
 	priv, err := rsa.GenerateKey(rand.Reader, bits)
 	if err != nil {
 		return nil, err
@@ -69,15 +69,15 @@ func newKeyPair(bits int, cn string, notBefore, notAfter time.Time) (*keyPair, e
 		return nil, err
 	}
 	return &keyPair{
-		priv:       priv,
-		privatePEM: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
-		publicPEM:  string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})),
-		certPEM:    string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert})),
+		Priv:       priv,
+		PrivatePEM: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		PublicPEM:  string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})),
+		CertPEM:    string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert})),
 	}, nil
 }
 
-// parsePrivateKeyPEM parses a PKCS#8 (or PKCS#1) RSA private key.
-func parsePrivateKeyPEM(s string) (*rsa.PrivateKey, error) {
+// ParsePrivateKeyPEM parses a PKCS#8 (or PKCS#1) RSA private key.
+func ParsePrivateKeyPEM(s string) (*rsa.PrivateKey, error) {
 	b, _ := pem.Decode([]byte(s))
 	if b == nil {
 		return nil, errors.New("no PEM private key")
@@ -92,8 +92,8 @@ func parsePrivateKeyPEM(s string) (*rsa.PrivateKey, error) {
 	return x509.ParsePKCS1PrivateKey(b.Bytes)
 }
 
-// parsePublicKeyPEM parses a PKIX public key or an X.509 certificate PEM.
-func parsePublicKeyPEM(s string) (*rsa.PublicKey, error) {
+// ParsePublicKeyPEM parses a PKIX public key or an X.509 certificate PEM.
+func ParsePublicKeyPEM(s string) (*rsa.PublicKey, error) {
 	b, _ := pem.Decode([]byte(s))
 	if b == nil {
 		return nil, errors.New("no PEM public key")
@@ -136,18 +136,18 @@ func rsaJWK(kid string, k *rsa.PublicKey) jwk {
 	}
 }
 
-func (e *Server) registerCertRoutes() {
-	e.router.Handle(http.MethodGet, "/oauth2/v1/certs", "oauth2.v1.certs", e.handleCertsPEM)
-	e.router.Handle(http.MethodGet, "/oauth2/v3/certs", "oauth2.v3.certs", e.handleCertsJWKS)
-	e.router.Handle(http.MethodGet, "/robot/v1/metadata/x509/{email}", "robot.v1.metadata.x509", e.handleRobotX509)
-	e.router.Handle(http.MethodGet, "/robot/v1/metadata/jwk/{email}", "robot.v1.metadata.jwk", e.handleRobotJWK)
-	e.router.Handle(http.MethodGet, "/.well-known/openid-configuration", "oidc.openidConfiguration", e.handleOpenIDConfig)
+func (e *Server) RegisterCertRoutes() {
+	e.Router.Handle(http.MethodGet, "/oauth2/v1/certs", "oauth2.v1.certs", e.handleCertsPEM)
+	e.Router.Handle(http.MethodGet, "/oauth2/v3/certs", "oauth2.v3.certs", e.handleCertsJWKS)
+	e.Router.Handle(http.MethodGet, "/robot/v1/metadata/x509/{email}", "robot.v1.metadata.x509", e.handleRobotX509)
+	e.Router.Handle(http.MethodGet, "/robot/v1/metadata/jwk/{email}", "robot.v1.metadata.jwk", e.handleRobotJWK)
+	e.Router.Handle(http.MethodGet, "/.well-known/openid-configuration", "oidc.openidConfiguration", e.handleOpenIDConfig)
 }
 
 // signingKIDs returns the signing key ids in a stable order.
 func (e *Server) signingKIDs() []string {
-	kids := make([]string, 0, len(e.mgmt.signers))
-	for kid := range e.mgmt.signers {
+	kids := make([]string, 0, len(e.Mgmt.Signers))
+	for kid := range e.Mgmt.Signers {
 		kids = append(kids, kid)
 	}
 	sort.Strings(kids)
@@ -156,11 +156,11 @@ func (e *Server) signingKIDs() []string {
 
 func (e *Server) handleCertsPEM(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 	out := map[string]string{}
-	e.mu.Lock()
-	for _, k := range e.st.SigningKeys {
+	e.Mu.Lock()
+	for _, k := range e.St.SigningKeys {
 		out[k.KID] = k.CertPEM
 	}
-	e.mu.Unlock()
+	e.Mu.Unlock()
 	w.Header().Set("Cache-Control", certsCacheControl)
 	httpx.WriteJSON(w, http.StatusOK, out)
 }
@@ -168,7 +168,7 @@ func (e *Server) handleCertsPEM(w http.ResponseWriter, r *http.Request, _ map[st
 func (e *Server) handleCertsJWKS(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 	keys := []jwk{}
 	for _, kid := range e.signingKIDs() {
-		keys = append(keys, rsaJWK(kid, &e.mgmt.signers[kid].PublicKey))
+		keys = append(keys, rsaJWK(kid, &e.Mgmt.Signers[kid].PublicKey))
 	}
 	w.Header().Set("Cache-Control", certsCacheControl)
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"keys": keys})
@@ -176,7 +176,7 @@ func (e *Server) handleCertsJWKS(w http.ResponseWriter, r *http.Request, _ map[s
 
 // robotKeys returns the enabled keys of a live account, sorted by id.
 func (e *Server) robotKeys(email string) ([]*model.SAKey, *httpx.Error) {
-	sa := e.serviceAccountLocked(email)
+	sa := e.ServiceAccountLocked(email)
 	if sa == nil {
 		return nil, httpx.ErrNotFound("Service account %s not found.", email)
 	}
@@ -191,9 +191,9 @@ func (e *Server) robotKeys(email string) ([]*model.SAKey, *httpx.Error) {
 }
 
 func (e *Server) handleRobotX509(w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.mu.Lock()
+	e.Mu.Lock()
 	keys, aerr := e.robotKeys(v["email"])
-	e.mu.Unlock()
+	e.Mu.Unlock()
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
@@ -207,16 +207,16 @@ func (e *Server) handleRobotX509(w http.ResponseWriter, r *http.Request, v map[s
 }
 
 func (e *Server) handleRobotJWK(w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.mu.Lock()
+	e.Mu.Lock()
 	keys, aerr := e.robotKeys(v["email"])
-	e.mu.Unlock()
+	e.Mu.Unlock()
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
 	}
 	out := []jwk{}
 	for _, k := range keys {
-		pub, err := parsePublicKeyPEM(k.PublicKeyPEM)
+		pub, err := ParsePublicKeyPEM(k.PublicKeyPEM)
 		if err != nil {
 			httpx.WriteError(w, fmt.Errorf("key %s: %w", k.ID, err))
 			return
@@ -231,7 +231,7 @@ func (e *Server) handleRobotJWK(w http.ResponseWriter, r *http.Request, v map[st
 // host the request came to, so generic OIDC verifiers that follow jwks_uri
 // stay on the emulator.
 func (e *Server) handleOpenIDConfig(w http.ResponseWriter, r *http.Request, _ map[string]string) {
-	base := e.requestBase(r)
+	base := e.RequestBase(r)
 	w.Header().Set("Cache-Control", certsCacheControl)
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{
 		"issuer":                                googleIssuer,
@@ -249,11 +249,11 @@ func (e *Server) handleOpenIDConfig(w http.ResponseWriter, r *http.Request, _ ma
 	})
 }
 
-// requestBase is "http://{Host}" of r (the emulator's own URL when the
+// RequestBase is "http://{Host}" of r (the emulator's own URL when the
 // request carries no Host).
-func (e *Server) requestBase(r *http.Request) string {
+func (e *Server) RequestBase(r *http.Request) string {
 	if r.Host == "" {
-		return e.url
+		return e.Url
 	}
 	return "http://" + r.Host
 }

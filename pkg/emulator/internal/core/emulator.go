@@ -1,8 +1,9 @@
-// Package server is the emulator's engine: one listener serving every API
-// by path, the shared state behind it, caller authentication, the IAM policy
-// verbs, the knobs and fault injection, and each API family's handlers.
-// Package emulator is its public face.
-package server
+// Package core is the emulator's engine that every API family shares: the
+// Server (one listener serving every API by path, the state behind it),
+// caller authentication, the IAM policy verbs, the role table and permission
+// check, signing keys and ID tokens, the Cloud Run data plane, seeding, and
+// the knobs and fault injection. API families register their routes on it.
+package core
 
 import (
 	"context"
@@ -90,23 +91,23 @@ type Options struct {
 
 // Emulator is a running emulator.
 type Server struct {
-	opts   Options
+	Opts   Options
 	ln     net.Listener
 	srv    *http.Server
-	url    string
-	router *httpx.Router
+	Url    string
+	Router *httpx.Router
 	store  model.Store
 	log    *slog.Logger
 
-	mu    sync.Mutex // guards st and the fields below
-	st    *model.State
-	calls map[string]int // per-method request counters
-	fault faultState
-	dp    dataPlane // per-service data-plane listeners (dataplane.go)
+	Mu         sync.Mutex // guards st and the fields below
+	St         *model.State
+	CallCounts map[string]int // per-method request counters
+	fault      faultState
+	dp         dataPlane // per-service data-plane listeners (dataplane.go)
 
-	// mgmt is derived at init and read-only afterwards (role table, parsed
+	// Mgmt is derived at init and read-only afterwards (role table, parsed
 	// signing keys), so it may be read with or without mu held.
-	mgmt management
+	Mgmt management
 }
 
 // Start starts an emulator whose APIs register calls register with, and
@@ -131,9 +132,9 @@ func Start(opts Options, register func(*Server)) (*Server, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.BootstrapToken == "" {
-		opts.BootstrapToken = "emulator-owner-" + randomHex(16)
+		opts.BootstrapToken = "emulator-owner-" + RandomHex(16)
 	}
-	e := &Server{opts: opts, router: &httpx.Router{}, log: opts.Logger, calls: map[string]int{}}
+	e := &Server{Opts: opts, Router: &httpx.Router{}, log: opts.Logger, CallCounts: map[string]int{}}
 	e.fault.failNext = opts.FailNext
 	e.fault.dropPolicyWrites = opts.DropPolicyWrites
 	for _, f := range opts.Faults {
@@ -155,7 +156,7 @@ func Start(opts Options, register func(*Server)) (*Server, error) {
 		return nil, fmt.Errorf("emulator: listen on %s: %w", opts.Addr, err)
 	}
 	e.ln = ln
-	e.url = "http://" + ln.Addr().String()
+	e.Url = "http://" + ln.Addr().String()
 	register(e)
 	if err := e.startDataPlane(); err != nil {
 		ln.Close()
@@ -172,16 +173,16 @@ func Start(opts Options, register func(*Server)) (*Server, error) {
 }
 
 // URL is the base URL of the single listener, e.g. "http://127.0.0.1:41234".
-func (e *Server) URL() string { return e.url }
+func (e *Server) URL() string { return e.Url }
 
 // Addr is the listener's host:port (the value for GCE_METADATA_HOST).
 func (e *Server) Addr() string { return e.ln.Addr().String() }
 
 // BootstrapToken is the bootstrap owner's static access token.
-func (e *Server) BootstrapToken() string { return e.opts.BootstrapToken }
+func (e *Server) BootstrapToken() string { return e.Opts.BootstrapToken }
 
 // Project is the default project id.
-func (e *Server) Project() string { return e.opts.Project }
+func (e *Server) Project() string { return e.Opts.Project }
 
 // HTTPClient returns a client whose transport sends requests for any Google
 // API host (*.googleapis.com, accounts.google.com, metadata.google.internal)
@@ -198,9 +199,9 @@ func (e *Server) Close() error {
 	defer cancel()
 	err := e.srv.Shutdown(ctx)
 	e.stopDataPlane(ctx)
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if serr := e.store.Save(e.st); serr != nil && err == nil {
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	if serr := e.store.Save(e.St); serr != nil && err == nil {
 		err = serr
 	}
 	return err
@@ -221,7 +222,7 @@ func (e *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.serveAdmin(w, r, path)
 		return
 	}
-	rt, vars, pathMatched := e.router.Match(r.Method, path)
+	rt, vars, pathMatched := e.Router.Match(r.Method, path)
 	if rt == nil {
 		if pathMatched {
 			httpx.WriteError(w, httpx.Errf(http.StatusMethodNotAllowed, "INVALID_ARGUMENT", "method %s not allowed on %s", r.Method, path))
@@ -230,18 +231,18 @@ func (e *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, httpx.ErrNotFound("no such API path: %s %s", r.Method, path))
 		return
 	}
-	if e.opts.Latency > 0 {
+	if e.Opts.Latency > 0 {
 		select {
-		case <-time.After(e.opts.Latency):
+		case <-time.After(e.Opts.Latency):
 		case <-r.Context().Done():
 			return
 		}
 	}
-	e.mu.Lock()
-	e.calls[rt.Name]++
+	e.Mu.Lock()
+	e.CallCounts[rt.Name]++
 	e.recordRequest(r, path)
 	ferr := e.injectFault(r.Method, path)
-	e.mu.Unlock()
+	e.Mu.Unlock()
 	if ferr != nil {
 		httpx.WriteError(w, ferr)
 		return

@@ -1,4 +1,4 @@
-package server
+package core
 
 // Roles: which role carries which permission is DATA, never branches.
 // Predefined roles come from pkg/internal/iamroles (the shared
@@ -38,7 +38,7 @@ type predefinedRole struct {
 	Description string   `json:"description,omitempty"`
 	Stage       string   `json:"stage,omitempty"`
 	Permissions []string `json:"permissions"`
-	perms       map[string]bool
+	Perms       map[string]bool
 }
 
 type roleTableFile struct {
@@ -72,9 +72,9 @@ func loadRoleTable(rolesFile string) (map[string]*predefinedRole, error) {
 		}
 	}
 	for _, r := range base.Roles {
-		r.perms = map[string]bool{}
+		r.Perms = map[string]bool{}
 		for _, p := range r.Permissions {
-			r.perms[p] = true
+			r.Perms[p] = true
 		}
 	}
 	return base.Roles, nil
@@ -83,8 +83,8 @@ func loadRoleTable(rolesFile string) (map[string]*predefinedRole, error) {
 // roleHasPermission reports whether role (predefined, or a live custom
 // role of a project) carries permission. Called with e.mu held.
 func (e *Server) roleHasPermission(role, permission string) bool {
-	if r := e.mgmt.roles[role]; r != nil {
-		return r.perms[permission]
+	if r := e.Mgmt.Roles[role]; r != nil {
+		return r.Perms[permission]
 	}
 	if cr := e.customRoleLocked(role); cr != nil && !cr.Deleted && cr.Stage != "DISABLED" {
 		return slices.Contains(cr.IncludedPermissions, permission)
@@ -95,13 +95,13 @@ func (e *Server) roleHasPermission(role, permission string) bool {
 // customRoleLocked finds a custom role by name, accepting a project number
 // in place of the id. Called with e.mu held.
 func (e *Server) customRoleLocked(name string) *model.CustomRole {
-	if cr := e.st.Roles[name]; cr != nil {
+	if cr := e.St.Roles[name]; cr != nil {
 		return cr
 	}
 	if rest, ok := strings.CutPrefix(name, "projects/"); ok {
 		p, r, _ := strings.Cut(rest, "/roles/")
-		if proj := e.projectLocked(p); proj != nil {
-			return e.st.Roles["projects/"+proj.ID+"/roles/"+r]
+		if proj := e.ProjectLocked(p); proj != nil {
+			return e.St.Roles["projects/"+proj.ID+"/roles/"+r]
 		}
 	}
 	return nil
@@ -115,7 +115,7 @@ func (e *Server) checkCustomRoleLocked(role string) *httpx.Error {
 		return nil
 	}
 	p, _, _ := strings.Cut(rest, "/roles/")
-	if e.projectLocked(p) == nil {
+	if e.ProjectLocked(p) == nil {
 		return nil
 	}
 	if cr := e.customRoleLocked(role); cr == nil || cr.Deleted {
@@ -124,29 +124,29 @@ func (e *Server) checkCustomRoleLocked(role string) *httpx.Error {
 	return nil
 }
 
-// principalPermitted reports whether principal (e.g. "serviceAccount:x@y",
+// PrincipalPermitted reports whether principal (e.g. "serviceAccount:x@y",
 // "user:owner@example.com"; "" for an anonymous caller) holds permission
 // through the union of the given bindings and the current policy of
 // projectID. This is the management APIs' view: changes apply at once.
 // Called with e.mu held.
-func (e *Server) principalPermitted(principal, permission, projectID string, policies ...[]*model.Binding) bool {
-	if p := e.projectLocked(projectID); p != nil {
+func (e *Server) PrincipalPermitted(principal, permission, projectID string, policies ...[]*model.Binding) bool {
+	if p := e.ProjectLocked(projectID); p != nil {
 		policies = append(policies, p.Policy.CurrentBindings())
 	}
 	return e.bindingsGrant(principal, permission, policies)
 }
 
-// principalPermittedAt is the data plane's view: like principalPermitted,
+// PrincipalPermittedAt is the data plane's view: like principalPermitted,
 // but each policy (the resource's and the project's) contributes the
 // bindings in force at now under Options.PropagationDelay (see
 // bindingsAt). Called with e.mu held.
-func (e *Server) principalPermittedAt(principal, permission, projectID string, now time.Time, resourcePolicies ...*model.Policy) bool {
+func (e *Server) PrincipalPermittedAt(principal, permission, projectID string, now time.Time, resourcePolicies ...*model.Policy) bool {
 	var sets [][]*model.Binding
 	for _, p := range resourcePolicies {
-		sets = append(sets, p.BindingsAt(now, e.opts.PropagationDelay))
+		sets = append(sets, p.BindingsAt(now, e.Opts.PropagationDelay))
 	}
-	if p := e.projectLocked(projectID); p != nil {
-		sets = append(sets, p.Policy.BindingsAt(now, e.opts.PropagationDelay))
+	if p := e.ProjectLocked(projectID); p != nil {
+		sets = append(sets, p.Policy.BindingsAt(now, e.Opts.PropagationDelay))
 	}
 	return e.bindingsGrant(principal, permission, sets)
 }
@@ -210,10 +210,10 @@ func (e *Server) memberMatches(member, principal string, visiting map[string]boo
 // groupMembersLocked returns State.Groups[group], matching the key
 // case-insensitively.
 func (e *Server) groupMembersLocked(group string) []string {
-	if ms, ok := e.st.Groups[group]; ok {
+	if ms, ok := e.St.Groups[group]; ok {
 		return ms
 	}
-	for k, ms := range e.st.Groups {
+	for k, ms := range e.St.Groups {
 		if strings.EqualFold(k, group) {
 			return ms
 		}
@@ -234,14 +234,14 @@ type wireRole struct {
 	Deleted             bool     `json:"deleted,omitempty"`
 }
 
-func (e *Server) registerRoleRoutes() {
-	e.router.Handle(http.MethodGet, "/v1/roles/{role}", "iam.v1.roles.get", e.handlePredefinedRoleGet)
-	e.router.Handle(http.MethodGet, "/v1/roles", "iam.v1.roles.list", e.handlePredefinedRoleList)
-	e.router.Handle(http.MethodPost, "/v1/projects/{p}/roles", "iam.v1.projects.roles.create", e.handleRoleCreate)
-	e.router.Handle(http.MethodGet, "/v1/projects/{p}/roles", "iam.v1.projects.roles.list", e.handleRoleList)
-	e.router.Handle(http.MethodGet, "/v1/projects/{p}/roles/{role}", "iam.v1.projects.roles.get", e.handleRoleGet)
-	e.router.Handle(http.MethodPatch, "/v1/projects/{p}/roles/{role}", "iam.v1.projects.roles.patch", e.handleRolePatch)
-	e.router.Handle(http.MethodDelete, "/v1/projects/{p}/roles/{role}", "iam.v1.projects.roles.delete", e.handleRoleDelete)
+func (e *Server) RegisterRoleRoutes() {
+	e.Router.Handle(http.MethodGet, "/v1/roles/{role}", "iam.v1.roles.get", e.handlePredefinedRoleGet)
+	e.Router.Handle(http.MethodGet, "/v1/roles", "iam.v1.roles.list", e.handlePredefinedRoleList)
+	e.Router.Handle(http.MethodPost, "/v1/projects/{p}/roles", "iam.v1.projects.roles.create", e.handleRoleCreate)
+	e.Router.Handle(http.MethodGet, "/v1/projects/{p}/roles", "iam.v1.projects.roles.list", e.handleRoleList)
+	e.Router.Handle(http.MethodGet, "/v1/projects/{p}/roles/{role}", "iam.v1.projects.roles.get", e.handleRoleGet)
+	e.Router.Handle(http.MethodPatch, "/v1/projects/{p}/roles/{role}", "iam.v1.projects.roles.patch", e.handleRolePatch)
+	e.Router.Handle(http.MethodDelete, "/v1/projects/{p}/roles/{role}", "iam.v1.projects.roles.delete", e.handleRoleDelete)
 }
 
 func predefinedWire(name string, r *predefinedRole, full bool) *wireRole {
@@ -264,15 +264,15 @@ func customWire(cr *model.CustomRole, full bool) *wireRole {
 // caller may read predefined roles. Permissions listed are the modelled
 // subset of the real role's.
 func (e *Server) handlePredefinedRoleGet(w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.mu.Lock()
-	_, aerr := e.callerLocked(r)
-	e.mu.Unlock()
+	e.Mu.Lock()
+	_, aerr := e.CallerLocked(r)
+	e.Mu.Unlock()
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
 	}
 	name := "roles/" + v["role"]
-	role := e.mgmt.roles[name]
+	role := e.Mgmt.Roles[name]
 	if role == nil {
 		httpx.WriteError(w, httpx.ErrNotFound("The role named %s was not found.", name))
 		return
@@ -281,33 +281,33 @@ func (e *Server) handlePredefinedRoleGet(w http.ResponseWriter, r *http.Request,
 }
 
 func (e *Server) handlePredefinedRoleList(w http.ResponseWriter, r *http.Request, _ map[string]string) {
-	e.mu.Lock()
-	_, aerr := e.callerLocked(r)
-	e.mu.Unlock()
+	e.Mu.Lock()
+	_, aerr := e.CallerLocked(r)
+	e.Mu.Unlock()
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
 	}
-	names := make([]string, 0, len(e.mgmt.roles))
-	for n := range e.mgmt.roles {
+	names := make([]string, 0, len(e.Mgmt.Roles))
+	for n := range e.Mgmt.Roles {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	full := r.URL.Query().Get("view") == "FULL"
-	page, next, aerr := paginate(names, r, 300, 1000)
+	page, next, aerr := Paginate(names, r, 300, 1000)
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
 	}
 	out := []*wireRole{}
 	for _, n := range page {
-		out = append(out, predefinedWire(n, e.mgmt.roles[n], full))
+		out = append(out, predefinedWire(n, e.Mgmt.Roles[n], full))
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"roles": out, "nextPageToken": next})
 }
 
-// paginate returns one page of items by pageSize/pageToken (an offset).
-func paginate[T any](items []T, r *http.Request, def, max int) ([]T, string, *httpx.Error) {
+// Paginate returns one page of items by pageSize/pageToken (an offset).
+func Paginate[T any](items []T, r *http.Request, def, max int) ([]T, string, *httpx.Error) {
 	q := r.URL.Query()
 	size := def
 	if s := q.Get("pageSize"); s != "" {
@@ -335,18 +335,18 @@ func paginate[T any](items []T, r *http.Request, def, max int) ([]T, string, *ht
 	return items[start:end], next, nil
 }
 
-// roleProjectAuthorized authenticates and checks permission on project p
+// RoleProjectAuthorized authenticates and checks permission on project p
 // (id or number). Called with e.mu held.
-func (e *Server) roleProjectAuthorized(r *http.Request, p, permission string) (*model.Project, *httpx.Error) {
-	principal, aerr := e.callerLocked(r)
+func (e *Server) RoleProjectAuthorized(r *http.Request, p, permission string) (*model.Project, *httpx.Error) {
+	principal, aerr := e.CallerLocked(r)
 	if aerr != nil {
 		return nil, aerr
 	}
-	proj := e.projectLocked(p)
+	proj := e.ProjectLocked(p)
 	if proj == nil {
 		return nil, httpx.ErrNotFound("Project %s not found.", p)
 	}
-	if !e.principalPermitted(principal, permission, proj.ID) {
+	if !e.PrincipalPermitted(principal, permission, proj.ID) {
 		return nil, httpx.ErrPermissionDenied(permission, "projects/"+proj.ID)
 	}
 	return proj, nil
@@ -361,9 +361,9 @@ func (e *Server) handleRoleCreate(w http.ResponseWriter, r *http.Request, v map[
 		httpx.WriteError(w, err)
 		return
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	proj, aerr := e.roleProjectAuthorized(r, v["p"], "iam.roles.create")
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	proj, aerr := e.RoleProjectAuthorized(r, v["p"], "iam.roles.create")
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
@@ -380,7 +380,7 @@ func (e *Server) handleRoleCreate(w http.ResponseWriter, r *http.Request, v map[
 		return
 	}
 	name := "projects/" + proj.ID + "/roles/" + req.RoleID
-	if e.st.Roles[name] != nil {
+	if e.St.Roles[name] != nil {
 		httpx.WriteError(w, httpx.ErrAlreadyExists("A role named %s in projects/%s already exists.", req.RoleID, proj.ID))
 		return
 	}
@@ -390,8 +390,8 @@ func (e *Server) handleRoleCreate(w http.ResponseWriter, r *http.Request, v map[
 	}
 	cr := &model.CustomRole{Name: name, Title: req.Role.Title, Description: req.Role.Description,
 		IncludedPermissions: dedupe(req.Role.IncludedPermissions), Stage: stage, Etag: model.NewEtag()}
-	e.st.Roles[name] = cr
-	if err := e.saveLocked(); err != nil {
+	e.St.Roles[name] = cr
+	if err := e.SaveLocked(); err != nil {
 		httpx.WriteError(w, err)
 		return
 	}
@@ -420,9 +420,9 @@ func dedupe(in []string) []string {
 }
 
 func (e *Server) handleRoleList(w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	proj, aerr := e.roleProjectAuthorized(r, v["p"], "iam.roles.list")
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	proj, aerr := e.RoleProjectAuthorized(r, v["p"], "iam.roles.list")
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
@@ -430,13 +430,13 @@ func (e *Server) handleRoleList(w http.ResponseWriter, r *http.Request, v map[st
 	showDeleted := r.URL.Query().Get("showDeleted") == "true"
 	full := r.URL.Query().Get("view") == "FULL"
 	var names []string
-	for n, cr := range e.st.Roles {
+	for n, cr := range e.St.Roles {
 		if strings.HasPrefix(n, "projects/"+proj.ID+"/roles/") && (showDeleted || !cr.Deleted) {
 			names = append(names, n)
 		}
 	}
 	sort.Strings(names)
-	page, next, aerr := paginate(names, r, 300, 1000)
+	page, next, aerr := Paginate(names, r, 300, 1000)
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
@@ -444,7 +444,7 @@ func (e *Server) handleRoleList(w http.ResponseWriter, r *http.Request, v map[st
 	out := map[string]any{}
 	var roles []*wireRole
 	for _, n := range page {
-		roles = append(roles, customWire(e.st.Roles[n], full))
+		roles = append(roles, customWire(e.St.Roles[n], full))
 	}
 	if len(roles) > 0 {
 		out["roles"] = roles
@@ -457,11 +457,11 @@ func (e *Server) handleRoleList(w http.ResponseWriter, r *http.Request, v map[st
 
 // customRoleFor authenticates, authorizes on the project and finds the role.
 func (e *Server) customRoleFor(r *http.Request, v map[string]string, permission string) (*model.CustomRole, *httpx.Error) {
-	proj, aerr := e.roleProjectAuthorized(r, v["p"], permission)
+	proj, aerr := e.RoleProjectAuthorized(r, v["p"], permission)
 	if aerr != nil {
 		return nil, aerr
 	}
-	cr := e.st.Roles["projects/"+proj.ID+"/roles/"+v["role"]]
+	cr := e.St.Roles["projects/"+proj.ID+"/roles/"+v["role"]]
 	if cr == nil {
 		return nil, httpx.ErrNotFound("The role named projects/%s/roles/%s was not found.", proj.ID, v["role"])
 	}
@@ -469,8 +469,8 @@ func (e *Server) customRoleFor(r *http.Request, v map[string]string, permission 
 }
 
 func (e *Server) handleRoleGet(w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
 	cr, aerr := e.customRoleFor(r, v, "iam.roles.get")
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
@@ -485,8 +485,8 @@ func (e *Server) handleRolePatch(w http.ResponseWriter, r *http.Request, v map[s
 		httpx.WriteError(w, err)
 		return
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
 	cr, aerr := e.customRoleFor(r, v, "iam.roles.update")
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
@@ -526,7 +526,7 @@ func (e *Server) handleRolePatch(w http.ResponseWriter, r *http.Request, v map[s
 	}
 	next.Etag = model.NewEtag()
 	*cr = next
-	if err := e.saveLocked(); err != nil {
+	if err := e.SaveLocked(); err != nil {
 		httpx.WriteError(w, err)
 		return
 	}
@@ -534,8 +534,8 @@ func (e *Server) handleRolePatch(w http.ResponseWriter, r *http.Request, v map[s
 }
 
 func (e *Server) handleRoleDelete(w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
 	cr, aerr := e.customRoleFor(r, v, "iam.roles.delete")
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
@@ -547,7 +547,7 @@ func (e *Server) handleRoleDelete(w http.ResponseWriter, r *http.Request, v map[
 	}
 	cr.Deleted = true
 	cr.Etag = model.NewEtag()
-	if err := e.saveLocked(); err != nil {
+	if err := e.SaveLocked(); err != nil {
 		httpx.WriteError(w, err)
 		return
 	}

@@ -1,4 +1,4 @@
-package server
+package core
 
 // The Cloud Run data plane (contract §13): every service's uri is served by
 // the emulator and behaves as Cloud Run's front end.
@@ -96,19 +96,19 @@ func dataPlaneHost(mainAddr net.Addr) string {
 // startDataPlane opens a listener for every stored service (on its stored
 // port when free) and saves the resulting uris. Called once from New.
 func (e *Server) startDataPlane() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
 	e.dp.host = dataPlaneHost(e.ln.Addr())
 	e.dp.servers = map[string]*dpServer{}
 	e.dp.started = true
-	keys := make([]string, 0, len(e.st.Services))
-	for k := range e.st.Services {
+	keys := make([]string, 0, len(e.St.Services))
+	for k := range e.St.Services {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		svc := e.st.Services[k]
-		p := e.st.Projects[svc.ProjectID]
+		svc := e.St.Services[k]
+		p := e.St.Projects[svc.ProjectID]
 		if p == nil {
 			continue
 		}
@@ -116,7 +116,7 @@ func (e *Server) startDataPlane() error {
 			return err
 		}
 	}
-	return e.saveLocked()
+	return e.SaveLocked()
 }
 
 // listenServiceLocked opens svc's listener (its stored port first) and sets
@@ -155,10 +155,10 @@ func (e *Server) listenServiceLocked(svc *model.Service, p *model.Project) error
 	return nil
 }
 
-// closeServiceListenerLocked stops the listener of a deleted service.
+// CloseServiceListenerLocked stops the listener of a deleted service.
 // Called with e.mu held (so it closes without waiting for handlers, which
 // take e.mu).
-func (e *Server) closeServiceListenerLocked(key string) {
+func (e *Server) CloseServiceListenerLocked(key string) {
 	if s := e.dp.servers[key]; s != nil {
 		_ = s.srv.Close()
 		delete(e.dp.servers, key)
@@ -168,11 +168,11 @@ func (e *Server) closeServiceListenerLocked(key string) {
 // stopDataPlane shuts every service listener down gracefully. Called from
 // Close without e.mu held.
 func (e *Server) stopDataPlane(ctx context.Context) {
-	e.mu.Lock()
+	e.Mu.Lock()
 	servers := e.dp.servers
 	e.dp.servers = map[string]*dpServer{}
 	e.dp.started = false
-	e.mu.Unlock()
+	e.Mu.Unlock()
 	for _, s := range servers {
 		if err := s.srv.Shutdown(ctx); err != nil {
 			_ = s.srv.Close()
@@ -192,9 +192,9 @@ func (e *Server) serveDataPlane(w http.ResponseWriter, r *http.Request) bool {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		hostOnly = h
 	}
-	e.mu.Lock()
+	e.Mu.Lock()
 	key := ""
-	for k, svc := range e.st.Services {
+	for k, svc := range e.St.Services {
 		for _, u := range svc.URLs {
 			uh := strings.ToLower(urlHost(u))
 			if uh == host || (strings.HasSuffix(uh, ".run.app") && uh == hostOnly) {
@@ -206,7 +206,7 @@ func (e *Server) serveDataPlane(w http.ResponseWriter, r *http.Request) bool {
 			break
 		}
 	}
-	e.mu.Unlock()
+	e.Mu.Unlock()
 	if key == "" {
 		return false
 	}
@@ -238,9 +238,9 @@ type invocation struct {
 
 // invoke runs the front-end checks for service key and answers.
 func (e *Server) invoke(w http.ResponseWriter, r *http.Request, key string, viaHost bool) {
-	if e.opts.Latency > 0 {
+	if e.Opts.Latency > 0 {
 		select {
-		case <-time.After(e.opts.Latency):
+		case <-time.After(e.Opts.Latency):
 		case <-r.Context().Done():
 			return
 		}
@@ -250,10 +250,10 @@ func (e *Server) invoke(w http.ResponseWriter, r *http.Request, key string, viaH
 	var claims *idClaims
 	var verr error
 	if tok != "" {
-		claims, verr = e.verifyIDToken(tok)
+		claims, verr = e.VerifyIDToken(tok)
 	}
-	e.mu.Lock()
-	svc := e.st.Services[key]
+	e.Mu.Lock()
+	svc := e.St.Services[key]
 	var inv invocation
 	var echo map[string]any
 	respStatus := http.StatusOK
@@ -284,9 +284,9 @@ func (e *Server) invoke(w http.ResponseWriter, r *http.Request, key string, viaH
 			echo["headers"] = forwardedHeaders(r)
 		}
 	}
-	e.calls["run.dataplane.invoke"]++
-	e.calls["run.dataplane.invoke."+inv.outcome]++
-	e.mu.Unlock()
+	e.CallCounts["run.dataplane.invoke"]++
+	e.CallCounts["run.dataplane.invoke."+inv.outcome]++
+	e.Mu.Unlock()
 	e.log.Debug("invoke", "service", key, "outcome", inv.outcome, "caller", inv.caller, "viaHost", viaHost)
 	if inv.status != http.StatusOK {
 		writeFrontEndError(w, inv.status, r.URL.Path)
@@ -309,7 +309,7 @@ func (e *Server) checkInvocationLocked(svc *model.Service, tok string, claims *i
 	if svc.DefaultURIDisabled {
 		return invocation{outcome: "ingress_denied", status: e.ingressDeniedStatus()}
 	}
-	now := e.opts.Now()
+	now := e.Opts.Now()
 	// Best-effort identity for open services.
 	identify := func() invocation {
 		inv := invocation{outcome: "ok", status: http.StatusOK}
@@ -320,7 +320,7 @@ func (e *Server) checkInvocationLocked(svc *model.Service, tok string, claims *i
 		}
 		return inv
 	}
-	if svc.InvokerIAMDisabled || e.principalPermittedAt("", "run.routes.invoke", svc.ProjectID, now, svc.Policy) {
+	if svc.InvokerIAMDisabled || e.PrincipalPermittedAt("", "run.routes.invoke", svc.ProjectID, now, svc.Policy) {
 		return identify()
 	}
 	if tok == "" {
@@ -336,15 +336,15 @@ func (e *Server) checkInvocationLocked(svc *model.Service, tok string, claims *i
 	if !ok {
 		return invocation{outcome: "account_disabled", status: http.StatusForbidden}
 	}
-	if !e.principalPermittedAt(caller, "run.routes.invoke", svc.ProjectID, now, svc.Policy) {
+	if !e.PrincipalPermittedAt(caller, "run.routes.invoke", svc.ProjectID, now, svc.Policy) {
 		return invocation{outcome: "denied", status: http.StatusForbidden, caller: caller}
 	}
 	return invocation{outcome: "ok", status: http.StatusOK, caller: caller, audience: claims.Audience}
 }
 
 func (e *Server) ingressDeniedStatus() int {
-	if e.opts.IngressDeniedStatus != 0 {
-		return e.opts.IngressDeniedStatus
+	if e.Opts.IngressDeniedStatus != 0 {
+		return e.Opts.IngressDeniedStatus
 	}
 	return defaultIngressDeniedStatus
 }
@@ -374,7 +374,7 @@ func audienceAccepted(svc *model.Service, aud string) bool {
 func (e *Server) callerOfLocked(c *idClaims) (string, bool) {
 	if c.Email != "" {
 		email := strings.ToLower(c.Email)
-		if sa := e.st.ServiceAccounts[email]; sa != nil {
+		if sa := e.St.ServiceAccounts[email]; sa != nil {
 			if sa.Deleted || sa.Disabled || (c.Subject != "" && sa.UniqueID != c.Subject) {
 				return "", false
 			}
@@ -386,7 +386,7 @@ func (e *Server) callerOfLocked(c *idClaims) (string, bool) {
 		}
 		return "user:" + email, true
 	}
-	for _, sa := range e.st.ServiceAccounts {
+	for _, sa := range e.St.ServiceAccounts {
 		if sa.UniqueID == c.Subject && c.Subject != "" {
 			if sa.Deleted || sa.Disabled {
 				return "", false

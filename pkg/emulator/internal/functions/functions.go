@@ -1,4 +1,6 @@
-package server
+// Package functions serves Cloud Functions v2 for the emulator: functions
+// get, list and create, each backed by a Cloud Run service.
+package functions
 
 // Cloud Functions v2 (functions get/list/create): each function is backed
 // by a Cloud Run service (serviceConfig.service = its full name,
@@ -14,16 +16,18 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/httpx"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/run"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/seed"
 )
 
-func (e *Server) registerFunctionRoutes() {
+func RegisterFunctionRoutes(e *core.Server) {
 	const fn = "/v2/projects/{p}/locations/{l}/functions"
-	e.router.Handle(http.MethodGet, fn+"/{f}", "cloudfunctions.v2.functions.get", e.functionGet)
-	e.router.Handle(http.MethodGet, fn, "cloudfunctions.v2.functions.list", e.functionList)
-	e.router.Handle(http.MethodPost, fn, "cloudfunctions.v2.functions.create", e.functionCreate)
+	e.Router.Handle(http.MethodGet, fn+"/{f}", "cloudfunctions.v2.functions.get", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { functionGet(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodGet, fn, "cloudfunctions.v2.functions.list", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { functionList(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodPost, fn, "cloudfunctions.v2.functions.create", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { functionCreate(e, a0, a1, a2) })
 }
 
 // functionIngress maps a Run ingress to Cloud Functions' ingressSettings.
@@ -42,13 +46,13 @@ var runIngressOf = map[string]string{
 }
 
 // renderFunction renders f (projRef as the caller named the project).
-func (e *Server) renderFunctionLocked(f *model.Function, p *model.Project, projRef string) map[string]any {
+func renderFunctionLocked(e *core.Server, f *model.Function, p *model.Project, projRef string) map[string]any {
 	out := map[string]any{
 		"name":        "projects/" + projRef + "/locations/" + f.Location + "/functions/" + f.Name,
 		"environment": f.Environment,
 		"state":       f.State,
-		"createTime":  rfc3339(f.CreateTime),
-		"updateTime":  rfc3339(f.UpdateTime),
+		"createTime":  run.Rfc3339(f.CreateTime),
+		"updateTime":  run.Rfc3339(f.UpdateTime),
 	}
 	if f.Description != "" {
 		out["description"] = f.Description
@@ -77,9 +81,9 @@ func (e *Server) renderFunctionLocked(f *model.Function, p *model.Project, projR
 		"serviceAccountEmail":           p.Number + "-compute@developer.gserviceaccount.com",
 		"ingressSettings":               "ALLOW_ALL",
 	}
-	if svc := e.st.Services[f.Service]; svc != nil {
+	if svc := e.St.Services[f.Service]; svc != nil {
 		sc["uri"] = svc.URI
-		sc["revision"] = revisionName(svc)
+		sc["revision"] = run.RevisionName(svc)
 		sc["ingressSettings"] = functionIngress[svc.Ingress]
 		out["url"] = svc.URI
 	}
@@ -90,40 +94,40 @@ func (e *Server) renderFunctionLocked(f *model.Function, p *model.Project, projR
 	return out
 }
 
-func (e *Server) functionGet(w http.ResponseWriter, r *http.Request, vars map[string]string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	p := e.projectLocked(vars["p"])
-	res := locationParent(vars) + "/functions/" + vars["f"]
-	if _, aerr := e.authorizeResource(r, "cloudfunctions.functions.get", res, projectIDOr(p, vars["p"]), nil); aerr != nil {
+func functionGet(e *core.Server, w http.ResponseWriter, r *http.Request, vars map[string]string) {
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	p := e.ProjectLocked(vars["p"])
+	res := run.LocationParent(vars) + "/functions/" + vars["f"]
+	if _, aerr := e.AuthorizeResource(r, "cloudfunctions.functions.get", res, run.ProjectIDOr(p, vars["p"]), nil); aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
 	}
 	var f *model.Function
 	if p != nil {
-		f = e.st.Functions[model.FunctionKey(p.ID, vars["l"], vars["f"])]
+		f = e.St.Functions[model.FunctionKey(p.ID, vars["l"], vars["f"])]
 	}
 	if f == nil {
 		httpx.WriteError(w, httpx.ErrNotFound("Resource '%s' was not found", res))
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, e.renderFunctionLocked(f, p, vars["p"]))
+	httpx.WriteJSON(w, http.StatusOK, renderFunctionLocked(e, f, p, vars["p"]))
 }
 
-func (e *Server) functionList(w http.ResponseWriter, r *http.Request, vars map[string]string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	p, aerr := e.runScopeLocked(vars, true)
+func functionList(e *core.Server, w http.ResponseWriter, r *http.Request, vars map[string]string) {
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	p, aerr := run.RunScopeLocked(e, vars, true)
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
 	}
-	if _, aerr := e.authorizeInProject(r, "cloudfunctions.functions.list", locationParent(vars), vars["p"], p); aerr != nil {
+	if _, aerr := run.AuthorizeInProject(e, r, "cloudfunctions.functions.list", run.LocationParent(vars), vars["p"], p); aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
 	}
-	fs := inScope(e.st.Functions, p.ID, vars["l"])
-	writePage(w, r, "functions", len(fs), func(i int) any { return e.renderFunctionLocked(fs[i], p, vars["p"]) })
+	fs := run.InScope(e.St.Functions, p.ID, vars["l"])
+	run.WritePage(w, r, "functions", len(fs), func(i int) any { return renderFunctionLocked(e, fs[i], p, vars["p"]) })
 }
 
 // functionBody is what create reads.
@@ -142,17 +146,17 @@ type functionBody struct {
 	EventTrigger map[string]any `json:"eventTrigger"`
 }
 
-func (e *Server) functionCreate(w http.ResponseWriter, r *http.Request, vars map[string]string) {
+func functionCreate(e *core.Server, w http.ResponseWriter, r *http.Request, vars map[string]string) {
 	var body functionBody
 	if err := httpx.ReadJSON(r, &body); err != nil {
 		httpx.WriteError(w, err)
 		return
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	p := e.projectLocked(vars["p"])
-	parent := locationParent(vars)
-	principal, aerr := e.authorizeInProject(r, "cloudfunctions.functions.create", parent, vars["p"], p)
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	p := e.ProjectLocked(vars["p"])
+	parent := run.LocationParent(vars)
+	principal, aerr := run.AuthorizeInProject(e, r, "cloudfunctions.functions.create", parent, vars["p"], p)
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
@@ -171,7 +175,7 @@ func (e *Server) functionCreate(w http.ResponseWriter, r *http.Request, vars map
 		return
 	}
 	fkey := model.FunctionKey(p.ID, vars["l"], id)
-	if e.st.Functions[fkey] != nil {
+	if e.St.Functions[fkey] != nil {
 		httpx.WriteError(w, httpx.ErrAlreadyExists("Function %s in region %s in project %s already exists", id, vars["l"], vars["p"]))
 		return
 	}
@@ -184,17 +188,17 @@ func (e *Server) functionCreate(w http.ResponseWriter, r *http.Request, vars map
 			return
 		}
 		trigger = maps.Clone(body.EventTrigger)
-		fillTriggerDefaults(trigger, vars["p"], vars["l"], id)
+		core.FillTriggerDefaults(trigger, vars["p"], vars["l"], id)
 		if sa, _ := trigger["serviceAccountEmail"].(string); sa != "" {
 			triggerSA = "serviceAccount:" + strings.ToLower(sa)
-			if aerr := e.checkMemberExistsLocked(triggerSA); aerr != nil {
+			if aerr := e.CheckMemberExistsLocked(triggerSA); aerr != nil {
 				httpx.WriteError(w, aerr)
 				return
 			}
 		}
 	}
 	svcName := id
-	spec := serviceSpec{Description: body.Description, Labels: body.Labels}
+	spec := core.ServiceSpec{Description: body.Description, Labels: body.Labels}
 	if sc := body.ServiceConfig; sc != nil {
 		if sc.Service != "" {
 			svcName = sc.Service[strings.LastIndexByte(sc.Service, '/')+1:]
@@ -213,25 +217,25 @@ func (e *Server) functionCreate(w http.ResponseWriter, r *http.Request, vars map
 		}
 	}
 	skey := model.ServiceKey(p.ID, vars["l"], svcName)
-	for _, f := range e.st.Functions {
+	for _, f := range e.St.Functions {
 		if f.Service == skey {
 			httpx.WriteError(w, httpx.ErrAlreadyExists("Service %s already backs function %s.", svcName, f.Name))
 			return
 		}
 	}
-	svc := e.st.Services[skey]
+	svc := e.St.Services[skey]
 	if svc == nil {
-		svc = e.newServiceLocked(p, vars["l"], svcName, spec, principal)
+		svc = e.NewServiceLocked(p, vars["l"], svcName, spec, principal)
 	}
 	if triggerSA != "" {
 		np := *svc.Policy
 		np.Bindings = seed.MergeBinding(cloneBindings(svc.Policy.Bindings), "roles/run.invoker", []string{triggerSA})
 		np.Etag = model.NewEtag()
-		np.PrevBindings = svc.Policy.BindingsAt(e.opts.Now(), e.opts.PropagationDelay)
-		np.UpdateTime = e.opts.Now().UTC()
+		np.PrevBindings = svc.Policy.BindingsAt(e.Opts.Now(), e.Opts.PropagationDelay)
+		np.UpdateTime = e.Opts.Now().UTC()
 		svc.Policy = &np
 	}
-	now := e.opts.Now().UTC()
+	now := e.Opts.Now().UTC()
 	f := &model.Function{
 		ProjectID:    p.ID,
 		Location:     vars["l"],
@@ -248,24 +252,24 @@ func (e *Server) functionCreate(w http.ResponseWriter, r *http.Request, vars map
 	if bc := body.BuildConfig; bc != nil {
 		f.Runtime, f.EntryPoint = bc.Runtime, bc.EntryPoint
 	}
-	e.st.Functions[fkey] = f
-	rendered := e.renderFunctionLocked(f, p, vars["p"])
-	opName := parent + "/operations/operation-" + randomHex(8)
+	e.St.Functions[fkey] = f
+	rendered := renderFunctionLocked(e, f, p, vars["p"])
+	opName := parent + "/operations/operation-" + core.RandomHex(8)
 	op := &model.Operation{
 		Name: opName,
 		Done: true,
 		Metadata: map[string]any{
 			"@type":      "type.googleapis.com/google.cloud.functions.v2.OperationMetadata",
-			"createTime": rfc3339(now),
-			"endTime":    rfc3339(now),
+			"createTime": run.Rfc3339(now),
+			"endTime":    run.Rfc3339(now),
 			"target":     rendered["name"],
 			"verb":       "create",
 			"apiVersion": "v2",
 		},
-		Response: toMap(rendered, "type.googleapis.com/google.cloud.functions.v2.Function"),
+		Response: run.ToMap(rendered, "type.googleapis.com/google.cloud.functions.v2.Function"),
 	}
-	e.st.Operations[operationKey(p.ID, vars["l"], opName)] = op
-	if err := e.saveLocked(); err != nil {
+	e.St.Operations[run.OperationKey(p.ID, vars["l"], opName)] = op
+	if err := e.SaveLocked(); err != nil {
 		httpx.WriteError(w, err)
 		return
 	}

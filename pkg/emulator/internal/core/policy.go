@@ -1,4 +1,4 @@
-package server
+package core
 
 // The IAM policy model shared by every API (contract §8).
 //
@@ -55,17 +55,17 @@ import (
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 )
 
-// wirePolicy is the JSON form of a policy on the wire.
-type wirePolicy struct {
+// WirePolicy is the JSON form of a policy on the wire.
+type WirePolicy struct {
 	Version      int                 `json:"version,omitempty"`
 	Etag         string              `json:"etag,omitempty"`
 	Bindings     []*model.Binding    `json:"bindings,omitempty"`
 	AuditConfigs []model.AuditConfig `json:"auditConfigs,omitempty"`
 }
 
-// setIamPolicyRequest is the body of every setIamPolicy.
-type setIamPolicyRequest struct {
-	Policy     *wirePolicy `json:"policy"`
+// SetIamPolicyRequest is the body of every setIamPolicy.
+type SetIamPolicyRequest struct {
+	Policy     *WirePolicy `json:"policy"`
 	UpdateMask string      `json:"updateMask"`
 }
 
@@ -78,8 +78,8 @@ func withcondHash(c *model.Expr) string {
 
 // getPolicyResponse renders p for a reader that asked for requestedVersion
 // (0 when not given). Always a JSON object with version and etag.
-func (e *Server) getPolicyResponse(p *model.Policy, requestedVersion int) *wirePolicy {
-	out := &wirePolicy{Version: 1, Etag: p.EffectiveEtag()}
+func (e *Server) getPolicyResponse(p *model.Policy, requestedVersion int) *WirePolicy {
+	out := &WirePolicy{Version: 1, Etag: p.EffectiveEtag()}
 	if p == nil {
 		return out
 	}
@@ -136,8 +136,8 @@ func requestedPolicyVersion(r *http.Request) (int, *httpx.Error) {
 }
 
 // readSetIamPolicyRequest parses a setIamPolicy body.
-func readSetIamPolicyRequest(r *http.Request) (setIamPolicyRequest, *httpx.Error) {
-	var req setIamPolicyRequest
+func readSetIamPolicyRequest(r *http.Request) (SetIamPolicyRequest, *httpx.Error) {
+	var req SetIamPolicyRequest
 	if err := httpx.ReadJSON(r, &req); err != nil {
 		return req, err.(*httpx.Error)
 	}
@@ -166,14 +166,14 @@ func parseUpdateMask(mask string) (bindings, auditConfigs bool, _ *httpx.Error) 
 	return bindings, auditConfigs, nil
 }
 
-// setPolicy applies a setIamPolicy request to *cur (nil when the resource
+// SetPolicy applies a setIamPolicy request to *cur (nil when the resource
 // never had a policy) and returns the new stored policy. Called with e.mu
 // held; the caller saves. Errors: 400 for bad versions, conditions, roles
 // or members; 409 ABORTED for a stale etag.
-func (e *Server) setPolicy(cur **model.Policy, req setIamPolicyRequest) (*model.Policy, *httpx.Error) {
+func (e *Server) SetPolicy(cur **model.Policy, req SetIamPolicyRequest) (*model.Policy, *httpx.Error) {
 	in := req.Policy
 	if in == nil {
-		in = &wirePolicy{}
+		in = &WirePolicy{}
 	}
 	old := *cur
 	if in.Etag != "" && !model.SameEtag(in.Etag, old.EffectiveEtag()) {
@@ -188,7 +188,7 @@ func (e *Server) setPolicy(cur **model.Policy, req setIamPolicyRequest) (*model.
 	if aerr != nil {
 		return nil, aerr
 	}
-	now := e.opts.Now().UTC()
+	now := e.Opts.Now().UTC()
 	np := &model.Policy{}
 	if old != nil {
 		np.Bindings = old.Bindings
@@ -217,7 +217,7 @@ func (e *Server) setPolicy(cur **model.Policy, req setIamPolicyRequest) (*model.
 	}
 	np.Etag = model.NewEtag()
 	np.UpdateTime = now
-	np.PrevBindings = old.BindingsAt(now, e.opts.PropagationDelay)
+	np.PrevBindings = old.BindingsAt(now, e.Opts.PropagationDelay)
 	*cur = np
 	return np, nil
 }
@@ -287,11 +287,11 @@ func (e *Server) normalizeBindings(in []*model.Binding, version int, old *model.
 			out = append(out, nb)
 		}
 		for _, m := range b.Members {
-			nm, aerr := normalizeMember(m)
+			nm, aerr := NormalizeMember(m)
 			if aerr != nil {
 				return nil, aerr
 			}
-			if aerr := e.checkMemberExistsLocked(nm); aerr != nil {
+			if aerr := e.CheckMemberExistsLocked(nm); aerr != nil {
 				return nil, aerr
 			}
 			if !seen[nb][nm] {
@@ -303,10 +303,10 @@ func (e *Server) normalizeBindings(in []*model.Binding, version int, old *model.
 	return slices.DeleteFunc(out, func(b *model.Binding) bool { return len(b.Members) == 0 }), nil
 }
 
-// normalizeMember validates and normalizes one member of a setIamPolicy
+// NormalizeMember validates and normalizes one member of a setIamPolicy
 // request with the emulator's member grammar (authz.NormalizeMember); an
 // invalid member is production's 400.
-func normalizeMember(m string) (string, *httpx.Error) {
+func NormalizeMember(m string) (string, *httpx.Error) {
 	n, err := authz.NormalizeMember(m)
 	if err != nil {
 		return "", httpx.ErrInvalid("Invalid member %q: members must be allUsers, allAuthenticatedUsers, or of the form user:, serviceAccount:, group:, domain:, principal://, principalSet:// or deleted:.", m)
@@ -314,27 +314,27 @@ func normalizeMember(m string) (string, *httpx.Error) {
 	return n, nil
 }
 
-// checkMemberExistsLocked is the production check that a serviceAccount:
+// CheckMemberExistsLocked is the production check that a serviceAccount:
 // member of an *.iam.gserviceaccount.com account in a project the emulator
 // owns names a live account (400 "Service account X does not exist.").
 // Options.AllowUnknownServiceAccountMembers turns it off.
-func (e *Server) checkMemberExistsLocked(member string) *httpx.Error {
-	if e.opts.AllowUnknownServiceAccountMembers {
+func (e *Server) CheckMemberExistsLocked(member string) *httpx.Error {
+	if e.Opts.AllowUnknownServiceAccountMembers {
 		return nil
 	}
 	project, email, ok := authz.ServiceAccountProject(member)
-	if !ok || e.st.Projects[project] == nil {
+	if !ok || e.St.Projects[project] == nil {
 		return nil
 	}
-	if sa := e.st.ServiceAccounts[email]; sa != nil && !sa.Deleted {
+	if sa := e.St.ServiceAccounts[email]; sa != nil && !sa.Deleted {
 		return nil
 	}
 	return httpx.ErrInvalid("Service account %s does not exist.", email)
 }
 
-// iamResource describes a resource with an IAM policy for the shared
+// IamResource describes a resource with an IAM policy for the shared
 // getIamPolicy / setIamPolicy / testIamPermissions handlers.
-type iamResource struct {
+type IamResource struct {
 	// Name is the full resource name used in errors, e.g.
 	// "projects/p/locations/l/services/s".
 	Name string
@@ -349,20 +349,20 @@ type iamResource struct {
 	GetPermission, SetPermission string
 }
 
-// handleIAMVerbs registers getIamPolicy (with each of getMethods),
+// HandleIAMVerbs registers getIamPolicy (with each of getMethods),
 // setIamPolicy and testIamPermissions (POST) on pattern, a resource path,
 // for the resource lookup(vars) finds; name prefixes the counter keys
 // (e.g. "run.v2.services" → "run.v2.services.getIamPolicy").
-func (e *Server) handleIAMVerbs(pattern, name string, lookup func(vars map[string]string) func() (*iamResource, *httpx.Error), getMethods ...string) {
+func (e *Server) HandleIAMVerbs(pattern, name string, lookup func(vars map[string]string) func() (*IamResource, *httpx.Error), getMethods ...string) {
 	for _, m := range getMethods {
-		e.router.Handle(m, pattern+":getIamPolicy", name+".getIamPolicy", func(w http.ResponseWriter, r *http.Request, v map[string]string) {
+		e.Router.Handle(m, pattern+":getIamPolicy", name+".getIamPolicy", func(w http.ResponseWriter, r *http.Request, v map[string]string) {
 			e.serveGetIamPolicy(w, r, lookup(v))
 		})
 	}
-	e.router.Handle(http.MethodPost, pattern+":setIamPolicy", name+".setIamPolicy", func(w http.ResponseWriter, r *http.Request, v map[string]string) {
+	e.Router.Handle(http.MethodPost, pattern+":setIamPolicy", name+".setIamPolicy", func(w http.ResponseWriter, r *http.Request, v map[string]string) {
 		e.serveSetIamPolicy(w, r, lookup(v))
 	})
-	e.router.Handle(http.MethodPost, pattern+":testIamPermissions", name+".testIamPermissions", func(w http.ResponseWriter, r *http.Request, v map[string]string) {
+	e.Router.Handle(http.MethodPost, pattern+":testIamPermissions", name+".testIamPermissions", func(w http.ResponseWriter, r *http.Request, v map[string]string) {
 		e.serveTestIamPermissions(w, r, lookup(v))
 	})
 }
@@ -370,55 +370,55 @@ func (e *Server) handleIAMVerbs(pattern, name string, lookup func(vars map[strin
 // serveGetIamPolicy handles a getIamPolicy call (GET or POST, version from
 // the query or the body). lookup runs with e.mu held and returns the
 // resource or an error (e.g. 404).
-func (e *Server) serveGetIamPolicy(w http.ResponseWriter, r *http.Request, lookup func() (*iamResource, *httpx.Error)) {
+func (e *Server) serveGetIamPolicy(w http.ResponseWriter, r *http.Request, lookup func() (*IamResource, *httpx.Error)) {
 	ver, aerr := requestedPolicyVersion(r)
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
 	}
-	e.mu.Lock()
-	res, aerr := e.lookupAuthorized(r, lookup, func(res *iamResource) string { return res.GetPermission })
+	e.Mu.Lock()
+	res, aerr := e.lookupAuthorized(r, lookup, func(res *IamResource) string { return res.GetPermission })
 	if aerr != nil {
-		e.mu.Unlock()
+		e.Mu.Unlock()
 		httpx.WriteError(w, aerr)
 		return
 	}
 	out := e.getPolicyResponse(e.resourcePolicyLocked(res), ver)
-	e.mu.Unlock()
+	e.Mu.Unlock()
 	httpx.WriteJSON(w, http.StatusOK, out)
 }
 
 // serveSetIamPolicy handles a setIamPolicy call.
-func (e *Server) serveSetIamPolicy(w http.ResponseWriter, r *http.Request, lookup func() (*iamResource, *httpx.Error)) {
+func (e *Server) serveSetIamPolicy(w http.ResponseWriter, r *http.Request, lookup func() (*IamResource, *httpx.Error)) {
 	req, aerr := readSetIamPolicyRequest(r)
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
 	}
-	e.mu.Lock()
-	res, aerr := e.lookupAuthorized(r, lookup, func(res *iamResource) string { return res.SetPermission })
+	e.Mu.Lock()
+	res, aerr := e.lookupAuthorized(r, lookup, func(res *IamResource) string { return res.SetPermission })
 	if aerr != nil {
-		e.mu.Unlock()
+		e.Mu.Unlock()
 		httpx.WriteError(w, aerr)
 		return
 	}
 	slot := res.Policy
 	if slot == nil {
-		slot = &e.st.Projects[res.ProjectID].Policy
+		slot = &e.St.Projects[res.ProjectID].Policy
 	}
 	if e.fault.dropPolicyWrites {
 		scratch := *slot // answer as if stored; keep the stored policy
 		slot = &scratch
 	}
-	np, aerr := e.setPolicy(slot, req)
+	np, aerr := e.SetPolicy(slot, req)
 	if aerr != nil {
-		e.mu.Unlock()
+		e.Mu.Unlock()
 		httpx.WriteError(w, aerr)
 		return
 	}
-	err := e.saveLocked()
+	err := e.SaveLocked()
 	out := e.getPolicyResponse(np, 3)
-	e.mu.Unlock()
+	e.Mu.Unlock()
 	if err != nil {
 		httpx.WriteError(w, err)
 		return
@@ -429,7 +429,7 @@ func (e *Server) serveSetIamPolicy(w http.ResponseWriter, r *http.Request, looku
 // serveTestIamPermissions handles testIamPermissions: any authenticated
 // caller may ask; the answer is the subset of the asked permissions the
 // caller holds on the resource (left out when empty).
-func (e *Server) serveTestIamPermissions(w http.ResponseWriter, r *http.Request, lookup func() (*iamResource, *httpx.Error)) {
+func (e *Server) serveTestIamPermissions(w http.ResponseWriter, r *http.Request, lookup func() (*IamResource, *httpx.Error)) {
 	var req struct {
 		Permissions []string `json:"permissions"`
 	}
@@ -437,26 +437,26 @@ func (e *Server) serveTestIamPermissions(w http.ResponseWriter, r *http.Request,
 		httpx.WriteError(w, err)
 		return
 	}
-	e.mu.Lock()
-	principal, aerr := e.callerLocked(r)
+	e.Mu.Lock()
+	principal, aerr := e.CallerLocked(r)
 	if aerr != nil {
-		e.mu.Unlock()
+		e.Mu.Unlock()
 		httpx.WriteError(w, aerr)
 		return
 	}
 	res, aerr := lookup()
 	if aerr != nil {
-		e.mu.Unlock()
+		e.Mu.Unlock()
 		httpx.WriteError(w, aerr)
 		return
 	}
 	var held []string
 	for _, p := range req.Permissions {
-		if e.principalPermitted(principal, p, res.ProjectID, e.resourcePolicyLocked(res).CurrentBindings()) {
+		if e.PrincipalPermitted(principal, p, res.ProjectID, e.resourcePolicyLocked(res).CurrentBindings()) {
 			held = append(held, p)
 		}
 	}
-	e.mu.Unlock()
+	e.Mu.Unlock()
 	out := map[string]any{}
 	if len(held) > 0 {
 		out["permissions"] = held
@@ -466,9 +466,9 @@ func (e *Server) serveTestIamPermissions(w http.ResponseWriter, r *http.Request,
 
 // resourcePolicyLocked is the policy stored for res (the project policy
 // when res is a project).
-func (e *Server) resourcePolicyLocked(res *iamResource) *model.Policy {
+func (e *Server) resourcePolicyLocked(res *IamResource) *model.Policy {
 	if res.Policy == nil {
-		if p := e.st.Projects[res.ProjectID]; p != nil {
+		if p := e.St.Projects[res.ProjectID]; p != nil {
 			return p.Policy
 		}
 		return nil
@@ -480,8 +480,8 @@ func (e *Server) resourcePolicyLocked(res *iamResource) *model.Policy {
 // checks the permission perm(res) on it through the resource policy ∪ the
 // project policy. Lookup errors (e.g. 404) are returned as they are.
 // Called with e.mu held.
-func (e *Server) lookupAuthorized(r *http.Request, lookup func() (*iamResource, *httpx.Error), perm func(*iamResource) string) (*iamResource, *httpx.Error) {
-	principal, aerr := e.callerLocked(r)
+func (e *Server) lookupAuthorized(r *http.Request, lookup func() (*IamResource, *httpx.Error), perm func(*IamResource) string) (*IamResource, *httpx.Error) {
+	principal, aerr := e.CallerLocked(r)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -489,7 +489,7 @@ func (e *Server) lookupAuthorized(r *http.Request, lookup func() (*iamResource, 
 	if aerr != nil {
 		return nil, aerr
 	}
-	if !e.principalPermitted(principal, perm(res), res.ProjectID, e.resourcePolicyLocked(res).CurrentBindings()) {
+	if !e.PrincipalPermitted(principal, perm(res), res.ProjectID, e.resourcePolicyLocked(res).CurrentBindings()) {
 		return nil, httpx.ErrPermissionDenied(perm(res), res.Name)
 	}
 	return res, nil

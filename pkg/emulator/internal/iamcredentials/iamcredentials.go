@@ -1,4 +1,6 @@
-package server
+// Package iamcredentials serves IAM Credentials v1 for the emulator:
+// generateAccessToken, generateIdToken, signJwt and signBlob with delegation.
+package iamcredentials
 
 // IAM Credentials v1 (contract §4): generateIdToken, generateAccessToken,
 // signJwt and signBlob on /v1/projects/-/serviceAccounts/{sa}:verb (a real
@@ -26,6 +28,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/httpx"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 )
@@ -34,28 +37,32 @@ import (
 // without the org-policy extension.
 const maxAccessTokenLifetime = time.Hour
 
-func (e *Server) registerCredentialsRoutes() {
+func RegisterCredentialsRoutes(e *core.Server) {
 	const sa = "/v1/projects/{p}/serviceAccounts/{sa}"
-	e.router.Handle(http.MethodPost, sa+":generateIdToken", "iamcredentials.v1.generateIdToken", e.handleGenerateIDToken)
-	e.router.Handle(http.MethodPost, sa+":generateAccessToken", "iamcredentials.v1.generateAccessToken", e.handleGenerateAccessToken)
-	e.router.Handle(http.MethodPost, sa+":signJwt", "iamcredentials.v1.signJwt", e.handleSignJwt)
-	e.router.Handle(http.MethodPost, sa+":signBlob", "iamcredentials.v1.signBlob", e.handleSignBlob)
+	e.Router.Handle(http.MethodPost, sa+":generateIdToken", "iamcredentials.v1.generateIdToken", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) {
+		handleGenerateIDToken(e, a0, a1, a2)
+	})
+	e.Router.Handle(http.MethodPost, sa+":generateAccessToken", "iamcredentials.v1.generateAccessToken", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) {
+		handleGenerateAccessToken(e, a0, a1, a2)
+	})
+	e.Router.Handle(http.MethodPost, sa+":signJwt", "iamcredentials.v1.signJwt", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleSignJwt(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodPost, sa+":signBlob", "iamcredentials.v1.signBlob", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleSignBlob(e, a0, a1, a2) })
 }
 
 // credentialTargetLocked authenticates r, resolves target and delegates,
 // and checks the delegation chain for permission. Called with e.mu held.
-func (e *Server) credentialTargetLocked(r *http.Request, v map[string]string, delegates []string, permission string) (*model.ServiceAccount, *httpx.Error) {
-	principal, aerr := e.callerLocked(r)
+func credentialTargetLocked(e *core.Server, r *http.Request, v map[string]string, delegates []string, permission string) (*model.ServiceAccount, *httpx.Error) {
+	principal, aerr := e.CallerLocked(r)
 	if aerr != nil {
 		return nil, aerr
 	}
-	target := e.serviceAccountLocked(v["sa"])
+	target := e.ServiceAccountLocked(v["sa"])
 	if target == nil {
 		return nil, httpx.ErrNotFound("Service account projects/-/serviceAccounts/%s not found.", v["sa"])
 	}
 	var chain []*model.ServiceAccount
 	for _, d := range delegates {
-		sa := e.serviceAccountLocked(d)
+		sa := e.ServiceAccountLocked(d)
 		if sa == nil {
 			return nil, httpx.ErrNotFound("Delegate service account %s not found.", d)
 		}
@@ -68,7 +75,7 @@ func (e *Server) credentialTargetLocked(r *http.Request, v map[string]string, de
 		if i < len(chain)-1 {
 			perm = "iam.serviceAccounts.implicitDelegation"
 		}
-		if !e.principalPermitted(caller, perm, hop.ProjectID, hop.Policy.CurrentBindings()) {
+		if !e.PrincipalPermitted(caller, perm, hop.ProjectID, hop.Policy.CurrentBindings()) {
 			return nil, httpx.ErrPermissionDenied(perm, "projects/-/serviceAccounts/"+hop.Email)
 		}
 		if hop.Disabled {
@@ -79,7 +86,7 @@ func (e *Server) credentialTargetLocked(r *http.Request, v map[string]string, de
 	return target, nil
 }
 
-func (e *Server) handleGenerateIDToken(w http.ResponseWriter, r *http.Request, v map[string]string) {
+func handleGenerateIDToken(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
 	var req struct {
 		Audience                   string   `json:"audience"`
 		IncludeEmail               bool     `json:"includeEmail"`
@@ -94,14 +101,14 @@ func (e *Server) handleGenerateIDToken(w http.ResponseWriter, r *http.Request, v
 		httpx.WriteError(w, httpx.ErrInvalid("Invalid value for audience: the audience is required."))
 		return
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	sa, aerr := e.credentialTargetLocked(r, v, req.Delegates, "iam.serviceAccounts.getOpenIdToken")
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	sa, aerr := credentialTargetLocked(e, r, v, req.Delegates, "iam.serviceAccounts.getOpenIdToken")
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
 	}
-	tok, err := e.mintIDToken(sa, req.Audience, req.IncludeEmail, nil)
+	tok, err := e.MintIDToken(sa, req.Audience, req.IncludeEmail, nil)
 	if err != nil {
 		httpx.WriteError(w, err)
 		return
@@ -109,7 +116,7 @@ func (e *Server) handleGenerateIDToken(w http.ResponseWriter, r *http.Request, v
 	httpx.WriteJSON(w, http.StatusOK, map[string]string{"token": tok})
 }
 
-func (e *Server) handleGenerateAccessToken(w http.ResponseWriter, r *http.Request, v map[string]string) {
+func handleGenerateAccessToken(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
 	var req struct {
 		Scope     []string `json:"scope"`
 		Lifetime  string   `json:"lifetime"`
@@ -123,7 +130,7 @@ func (e *Server) handleGenerateAccessToken(w http.ResponseWriter, r *http.Reques
 		httpx.WriteError(w, httpx.ErrInvalid("Invalid value for scope: at least one scope is required."))
 		return
 	}
-	lifetime := accessTokenLifetime
+	lifetime := core.AccessTokenLifetime
 	if req.Lifetime != "" {
 		d, err := time.ParseDuration(req.Lifetime)
 		if err != nil || !strings.HasSuffix(req.Lifetime, "s") || d <= 0 {
@@ -136,43 +143,43 @@ func (e *Server) handleGenerateAccessToken(w http.ResponseWriter, r *http.Reques
 		}
 		lifetime = d
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	sa, aerr := e.credentialTargetLocked(r, v, req.Delegates, "iam.serviceAccounts.getAccessToken")
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	sa, aerr := credentialTargetLocked(e, r, v, req.Delegates, "iam.serviceAccounts.getAccessToken")
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
 	}
-	tok, exp := e.mintAccessTokenLocked("serviceAccount:"+sa.Email, req.Scope, lifetime)
-	e.saveAndWrite(w, map[string]string{"accessToken": tok, "expireTime": exp.Format(time.RFC3339)})
+	tok, exp := e.MintAccessTokenLocked("serviceAccount:"+sa.Email, req.Scope, lifetime)
+	e.SaveAndWrite(w, map[string]string{"accessToken": tok, "expireTime": exp.Format(time.RFC3339)})
 }
 
 // systemKeyLocked returns the account's Google-managed signing key,
 // creating it on first use. Called with e.mu held.
-func (e *Server) systemKeyLocked(sa *model.ServiceAccount) (*model.SAKey, *rsa.PrivateKey, error) {
+func systemKeyLocked(e *core.Server, sa *model.ServiceAccount) (*model.SAKey, *rsa.PrivateKey, error) {
 	for _, k := range sa.Keys {
 		if k.Type == "SYSTEM_MANAGED" && !k.Disabled {
-			priv, err := parsePrivateKeyPEM(k.PrivateKeyPEM)
+			priv, err := core.ParsePrivateKeyPEM(k.PrivateKeyPEM)
 			return k, priv, err
 		}
 	}
-	now := e.opts.Now().UTC().Truncate(time.Second)
-	kp, err := newKeyPair(2048, sa.Email, now, now.AddDate(0, 0, 14))
+	now := e.Opts.Now().UTC().Truncate(time.Second)
+	kp, err := core.NewKeyPair(2048, sa.Email, now, now.AddDate(0, 0, 14))
 	if err != nil {
 		return nil, nil, err
 	}
-	k := &model.SAKey{ID: randomHex(20), PrivateKeyPEM: kp.privatePEM, PublicKeyPEM: kp.publicPEM, CertPEM: kp.certPEM,
+	k := &model.SAKey{ID: core.RandomHex(20), PrivateKeyPEM: kp.PrivatePEM, PublicKeyPEM: kp.PublicPEM, CertPEM: kp.CertPEM,
 		Algorithm: "KEY_ALG_RSA_2048", Origin: "GOOGLE_PROVIDED", Type: "SYSTEM_MANAGED", ValidAfter: now, ValidBefore: now.AddDate(0, 0, 14)}
 	if sa.Keys == nil {
 		sa.Keys = map[string]*model.SAKey{}
 	}
 	sa.Keys[k.ID] = k
-	return k, kp.priv, nil
+	return k, kp.Priv, nil
 }
 
 // handleSignJwt signs the given claims with the account's system-managed
 // key (published at /robot/v1/metadata/x509/{email}).
-func (e *Server) handleSignJwt(w http.ResponseWriter, r *http.Request, v map[string]string) {
+func handleSignJwt(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
 	var req struct {
 		Payload   string   `json:"payload"`
 		Delegates []string `json:"delegates"`
@@ -186,18 +193,18 @@ func (e *Server) handleSignJwt(w http.ResponseWriter, r *http.Request, v map[str
 		httpx.WriteError(w, httpx.ErrInvalid("Invalid payload: a JSON object of claims is required."))
 		return
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	sa, aerr := e.credentialTargetLocked(r, v, req.Delegates, "iam.serviceAccounts.signJwt")
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	sa, aerr := credentialTargetLocked(e, r, v, req.Delegates, "iam.serviceAccounts.signJwt")
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
 	}
-	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil && exp.Time.After(e.opts.Now().Add(12*time.Hour)) {
+	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil && exp.Time.After(e.Opts.Now().Add(12*time.Hour)) {
 		httpx.WriteError(w, httpx.ErrInvalid("Invalid payload: exp must be at most 12 hours in the future."))
 		return
 	}
-	k, priv, err := e.systemKeyLocked(sa)
+	k, priv, err := systemKeyLocked(e, sa)
 	if err != nil {
 		httpx.WriteError(w, err)
 		return
@@ -209,11 +216,11 @@ func (e *Server) handleSignJwt(w http.ResponseWriter, r *http.Request, v map[str
 		httpx.WriteError(w, err)
 		return
 	}
-	e.saveAndWrite(w, map[string]string{"keyId": k.ID, "signedJwt": signed})
+	e.SaveAndWrite(w, map[string]string{"keyId": k.ID, "signedJwt": signed})
 }
 
 // handleSignBlob signs base64 bytes (RSASSA-PKCS1-v1_5 SHA-256).
-func (e *Server) handleSignBlob(w http.ResponseWriter, r *http.Request, v map[string]string) {
+func handleSignBlob(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
 	var req struct {
 		Payload   string   `json:"payload"`
 		Delegates []string `json:"delegates"`
@@ -227,14 +234,14 @@ func (e *Server) handleSignBlob(w http.ResponseWriter, r *http.Request, v map[st
 		httpx.WriteError(w, httpx.ErrInvalid("Invalid payload: standard base64 is required."))
 		return
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	sa, aerr := e.credentialTargetLocked(r, v, req.Delegates, "iam.serviceAccounts.signBlob")
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	sa, aerr := credentialTargetLocked(e, r, v, req.Delegates, "iam.serviceAccounts.signBlob")
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
 	}
-	k, priv, err := e.systemKeyLocked(sa)
+	k, priv, err := systemKeyLocked(e, sa)
 	if err != nil {
 		httpx.WriteError(w, err)
 		return
@@ -245,5 +252,5 @@ func (e *Server) handleSignBlob(w http.ResponseWriter, r *http.Request, v map[st
 		httpx.WriteError(w, err)
 		return
 	}
-	e.saveAndWrite(w, map[string]string{"keyId": k.ID, "signedBlob": base64.StdEncoding.EncodeToString(sig)})
+	e.SaveAndWrite(w, map[string]string{"keyId": k.ID, "signedBlob": base64.StdEncoding.EncodeToString(sig)})
 }

@@ -1,4 +1,6 @@
-package server
+// Package iam serves IAM v1 service accounts, their keys and their IAM
+// policies for the emulator.
+package iam
 
 // IAM v1: service accounts, their keys and their IAM policies (contract §3).
 //
@@ -15,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/httpx"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 )
@@ -25,21 +28,21 @@ var keyValidBefore = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
 // maxUserKeys is production's limit of user-managed keys per account.
 const maxUserKeys = 10
 
-func (e *Server) registerIAMRoutes() {
+func RegisterIAMRoutes(e *core.Server) {
 	const sa = "/v1/projects/{p}/serviceAccounts/{sa}"
-	e.handleIAMVerbs(sa, "iam.v1.serviceAccounts", e.saIamResource, http.MethodPost)
-	e.router.Handle(http.MethodPost, sa+":enable", "iam.v1.serviceAccounts.enable", e.handleSAEnable)
-	e.router.Handle(http.MethodPost, sa+":disable", "iam.v1.serviceAccounts.disable", e.handleSADisable)
-	e.router.Handle(http.MethodPost, sa+"/keys", "iam.v1.serviceAccounts.keys.create", e.handleKeyCreate)
-	e.router.Handle(http.MethodGet, sa+"/keys", "iam.v1.serviceAccounts.keys.list", e.handleKeyList)
-	e.router.Handle(http.MethodGet, sa+"/keys/{key}", "iam.v1.serviceAccounts.keys.get", e.handleKeyGet)
-	e.router.Handle(http.MethodDelete, sa+"/keys/{key}", "iam.v1.serviceAccounts.keys.delete", e.handleKeyDelete)
-	e.router.Handle(http.MethodGet, sa, "iam.v1.serviceAccounts.get", e.handleSAGet)
-	e.router.Handle(http.MethodPatch, sa, "iam.v1.serviceAccounts.patch", e.handleSAPatch)
-	e.router.Handle(http.MethodPut, sa, "iam.v1.serviceAccounts.update", e.handleSAUpdate)
-	e.router.Handle(http.MethodDelete, sa, "iam.v1.serviceAccounts.delete", e.handleSADelete)
-	e.router.Handle(http.MethodGet, "/v1/projects/{p}/serviceAccounts", "iam.v1.serviceAccounts.list", e.handleSAList)
-	e.router.Handle(http.MethodPost, "/v1/projects/{p}/serviceAccounts", "iam.v1.serviceAccounts.create", e.handleSACreate)
+	e.HandleIAMVerbs(sa, "iam.v1.serviceAccounts", func(a0 map[string]string) func() (*core.IamResource, *httpx.Error) { return saIamResource(e, a0) }, http.MethodPost)
+	e.Router.Handle(http.MethodPost, sa+":enable", "iam.v1.serviceAccounts.enable", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleSAEnable(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodPost, sa+":disable", "iam.v1.serviceAccounts.disable", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleSADisable(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodPost, sa+"/keys", "iam.v1.serviceAccounts.keys.create", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleKeyCreate(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodGet, sa+"/keys", "iam.v1.serviceAccounts.keys.list", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleKeyList(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodGet, sa+"/keys/{key}", "iam.v1.serviceAccounts.keys.get", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleKeyGet(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodDelete, sa+"/keys/{key}", "iam.v1.serviceAccounts.keys.delete", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleKeyDelete(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodGet, sa, "iam.v1.serviceAccounts.get", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleSAGet(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodPatch, sa, "iam.v1.serviceAccounts.patch", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleSAPatch(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodPut, sa, "iam.v1.serviceAccounts.update", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleSAUpdate(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodDelete, sa, "iam.v1.serviceAccounts.delete", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleSADelete(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodGet, "/v1/projects/{p}/serviceAccounts", "iam.v1.serviceAccounts.list", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleSAList(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodPost, "/v1/projects/{p}/serviceAccounts", "iam.v1.serviceAccounts.create", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleSACreate(e, a0, a1, a2) })
 }
 
 // wireSA is the IAM v1 ServiceAccount resource.
@@ -69,25 +72,25 @@ func saWire(sa *model.ServiceAccount) *wireSA {
 // permission on it. A missing account is 404 to callers that hold the
 // permission on the named project (or when the project is "-"), 403
 // otherwise. Called with e.mu held.
-func (e *Server) saAuthorized(r *http.Request, v map[string]string, permission string) (*model.ServiceAccount, *httpx.Error) {
-	principal, aerr := e.callerLocked(r)
+func saAuthorized(e *core.Server, r *http.Request, v map[string]string, permission string) (*model.ServiceAccount, *httpx.Error) {
+	principal, aerr := e.CallerLocked(r)
 	if aerr != nil {
 		return nil, aerr
 	}
-	sa := e.serviceAccountLocked(v["sa"])
+	sa := e.ServiceAccountLocked(v["sa"])
 	if sa == nil {
-		if proj := e.projectLocked(v["p"]); proj != nil && !e.principalPermitted(principal, permission, proj.ID) {
+		if proj := e.ProjectLocked(v["p"]); proj != nil && !e.PrincipalPermitted(principal, permission, proj.ID) {
 			return nil, httpx.ErrPermissionDenied(permission, "projects/"+v["p"]+"/serviceAccounts/"+v["sa"])
 		}
 		return nil, httpx.ErrNotFound("Service account projects/%s/serviceAccounts/%s not found.", v["p"], v["sa"])
 	}
-	if !e.principalPermitted(principal, permission, sa.ProjectID, sa.Policy.CurrentBindings()) {
+	if !e.PrincipalPermitted(principal, permission, sa.ProjectID, sa.Policy.CurrentBindings()) {
 		return nil, httpx.ErrPermissionDenied(permission, saName(sa))
 	}
 	return sa, nil
 }
 
-func (e *Server) handleSACreate(w http.ResponseWriter, r *http.Request, v map[string]string) {
+func handleSACreate(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
 	var req struct {
 		AccountID      string `json:"accountId"`
 		ServiceAccount *struct {
@@ -99,9 +102,9 @@ func (e *Server) handleSACreate(w http.ResponseWriter, r *http.Request, v map[st
 		httpx.WriteError(w, err)
 		return
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	proj, aerr := e.roleProjectAuthorized(r, v["p"], "iam.serviceAccounts.create")
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	proj, aerr := e.RoleProjectAuthorized(r, v["p"], "iam.serviceAccounts.create")
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
@@ -111,26 +114,26 @@ func (e *Server) handleSACreate(w http.ResponseWriter, r *http.Request, v map[st
 		return
 	}
 	email := req.AccountID + "@" + proj.ID + ".iam.gserviceaccount.com"
-	if old := e.st.ServiceAccounts[email]; old != nil && !old.Deleted {
+	if old := e.St.ServiceAccounts[email]; old != nil && !old.Deleted {
 		httpx.WriteError(w, httpx.ErrAlreadyExists("Service account %s already exists within project projects/%s.", req.AccountID, proj.ID))
 		return
 	}
 	sa := &model.ServiceAccount{ProjectID: proj.ID, AccountID: req.AccountID, Email: email,
-		UniqueID: e.newUniqueIDLocked(), Etag: "MDEwMjE5MjA=", Keys: map[string]*model.SAKey{}}
+		UniqueID: e.NewUniqueIDLocked(), Etag: "MDEwMjE5MjA=", Keys: map[string]*model.SAKey{}}
 	if req.ServiceAccount != nil {
 		sa.DisplayName = req.ServiceAccount.DisplayName
 		sa.Description = req.ServiceAccount.Description
 	}
 	// A re-created account is a new identity: it replaces the deleted
 	// record, whose deleted: bindings keep naming the old uniqueId.
-	e.st.ServiceAccounts[email] = sa
-	e.saveAndWrite(w, saWire(sa))
+	e.St.ServiceAccounts[email] = sa
+	e.SaveAndWrite(w, saWire(sa))
 }
 
-func (e *Server) handleSAGet(w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	sa, aerr := e.saAuthorized(r, v, "iam.serviceAccounts.get")
+func handleSAGet(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	sa, aerr := saAuthorized(e, r, v, "iam.serviceAccounts.get")
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
@@ -138,22 +141,22 @@ func (e *Server) handleSAGet(w http.ResponseWriter, r *http.Request, v map[strin
 	httpx.WriteJSON(w, http.StatusOK, saWire(sa))
 }
 
-func (e *Server) handleSAList(w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	proj, aerr := e.roleProjectAuthorized(r, v["p"], "iam.serviceAccounts.list")
+func handleSAList(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	proj, aerr := e.RoleProjectAuthorized(r, v["p"], "iam.serviceAccounts.list")
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
 	}
 	var emails []string
-	for email, sa := range e.st.ServiceAccounts {
+	for email, sa := range e.St.ServiceAccounts {
 		if sa.ProjectID == proj.ID && !sa.Deleted {
 			emails = append(emails, email)
 		}
 	}
 	sort.Strings(emails)
-	page, next, aerr := paginate(emails, r, 20, 100)
+	page, next, aerr := core.Paginate(emails, r, 20, 100)
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
@@ -161,7 +164,7 @@ func (e *Server) handleSAList(w http.ResponseWriter, r *http.Request, v map[stri
 	out := map[string]any{}
 	var accounts []*wireSA
 	for _, email := range page {
-		accounts = append(accounts, saWire(e.st.ServiceAccounts[email]))
+		accounts = append(accounts, saWire(e.St.ServiceAccounts[email]))
 	}
 	if len(accounts) > 0 {
 		out["accounts"] = accounts
@@ -174,7 +177,7 @@ func (e *Server) handleSAList(w http.ResponseWriter, r *http.Request, v map[stri
 
 // handleSAPatch: {"serviceAccount": {...}, "updateMask": "description,display_name"}
 // (camelCase paths accepted; an empty mask updates the non-empty fields).
-func (e *Server) handleSAPatch(w http.ResponseWriter, r *http.Request, v map[string]string) {
+func handleSAPatch(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
 	var req struct {
 		ServiceAccount *wireSA `json:"serviceAccount"`
 		UpdateMask     string  `json:"updateMask"`
@@ -186,9 +189,9 @@ func (e *Server) handleSAPatch(w http.ResponseWriter, r *http.Request, v map[str
 	if req.ServiceAccount == nil {
 		req.ServiceAccount = &wireSA{}
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	sa, aerr := e.saAuthorized(r, v, "iam.serviceAccounts.update")
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	sa, aerr := saAuthorized(e, r, v, "iam.serviceAccounts.update")
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
@@ -216,52 +219,52 @@ func (e *Server) handleSAPatch(w http.ResponseWriter, r *http.Request, v map[str
 		}
 	}
 	sa.DisplayName, sa.Description = name, desc
-	e.saveAndWrite(w, saWire(sa))
+	e.SaveAndWrite(w, saWire(sa))
 }
 
 // handleSAUpdate is the legacy PUT with a ServiceAccount body.
-func (e *Server) handleSAUpdate(w http.ResponseWriter, r *http.Request, v map[string]string) {
+func handleSAUpdate(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
 	var in wireSA
 	if err := httpx.ReadJSON(r, &in); err != nil {
 		httpx.WriteError(w, err)
 		return
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	sa, aerr := e.saAuthorized(r, v, "iam.serviceAccounts.update")
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	sa, aerr := saAuthorized(e, r, v, "iam.serviceAccounts.update")
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
 	}
 	sa.DisplayName, sa.Description = in.DisplayName, in.Description
-	e.saveAndWrite(w, saWire(sa))
+	e.SaveAndWrite(w, saWire(sa))
 }
 
 // handleSADelete marks the account deleted, rewrites every policy member
 // naming it to deleted:serviceAccount:E?uid=U and revokes its tokens.
-func (e *Server) handleSADelete(w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	sa, aerr := e.saAuthorized(r, v, "iam.serviceAccounts.delete")
+func handleSADelete(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	sa, aerr := saAuthorized(e, r, v, "iam.serviceAccounts.delete")
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
 	}
 	sa.Deleted = true
-	e.rewriteDeletedMemberLocked(sa.Email, sa.UniqueID)
-	for tok, at := range e.st.AccessTokens {
+	rewriteDeletedMemberLocked(e, sa.Email, sa.UniqueID)
+	for tok, at := range e.St.AccessTokens {
 		if strings.EqualFold(at.Principal, "serviceAccount:"+sa.Email) {
-			delete(e.st.AccessTokens, tok)
+			delete(e.St.AccessTokens, tok)
 		}
 	}
-	e.saveAndWrite(w, map[string]any{})
+	e.SaveAndWrite(w, map[string]any{})
 }
 
 // rewriteDeletedMemberLocked replaces serviceAccount:email with
 // deleted:serviceAccount:email?uid=uid in every policy (projects, accounts,
 // Cloud Run services; current and previous bindings) and group. Changed
 // policies get a new etag. Called with e.mu held.
-func (e *Server) rewriteDeletedMemberLocked(email, uid string) {
+func rewriteDeletedMemberLocked(e *core.Server, email, uid string) {
 	from := "serviceAccount:" + strings.ToLower(email)
 	to := "deleted:serviceAccount:" + strings.ToLower(email) + "?uid=" + uid
 	rewrite := func(ms []string) bool {
@@ -289,52 +292,52 @@ func (e *Server) rewriteDeletedMemberLocked(email, uid string) {
 			p.Etag = model.NewEtag()
 		}
 	}
-	for _, p := range e.st.Projects {
+	for _, p := range e.St.Projects {
 		fix(p.Policy)
 	}
-	for _, sa := range e.st.ServiceAccounts {
+	for _, sa := range e.St.ServiceAccounts {
 		fix(sa.Policy)
 	}
-	for _, s := range e.st.Services {
+	for _, s := range e.St.Services {
 		fix(s.Policy)
 	}
-	for _, ms := range e.st.Groups {
+	for _, ms := range e.St.Groups {
 		rewrite(ms)
 	}
 }
 
-func (e *Server) setDisabled(w http.ResponseWriter, r *http.Request, v map[string]string, disabled bool) {
+func setDisabled(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string, disabled bool) {
 	perm := "iam.serviceAccounts.enable"
 	if disabled {
 		perm = "iam.serviceAccounts.disable"
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	sa, aerr := e.saAuthorized(r, v, perm)
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	sa, aerr := saAuthorized(e, r, v, perm)
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
 	}
 	sa.Disabled = disabled
-	e.saveAndWrite(w, map[string]any{})
+	e.SaveAndWrite(w, map[string]any{})
 }
 
-func (e *Server) handleSAEnable(w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.setDisabled(w, r, v, false)
+func handleSAEnable(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
+	setDisabled(e, w, r, v, false)
 }
 
-func (e *Server) handleSADisable(w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.setDisabled(w, r, v, true)
+func handleSADisable(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
+	setDisabled(e, w, r, v, true)
 }
 
 // saIamResource is the lookup for the account policy handlers.
-func (e *Server) saIamResource(v map[string]string) func() (*iamResource, *httpx.Error) {
-	return func() (*iamResource, *httpx.Error) {
-		sa := e.serviceAccountLocked(v["sa"])
+func saIamResource(e *core.Server, v map[string]string) func() (*core.IamResource, *httpx.Error) {
+	return func() (*core.IamResource, *httpx.Error) {
+		sa := e.ServiceAccountLocked(v["sa"])
 		if sa == nil {
 			return nil, httpx.ErrNotFound("Service account projects/%s/serviceAccounts/%s not found.", v["p"], v["sa"])
 		}
-		return &iamResource{Name: saName(sa), ProjectID: sa.ProjectID, Policy: &sa.Policy,
+		return &core.IamResource{Name: saName(sa), ProjectID: sa.ProjectID, Policy: &sa.Policy,
 			GetPermission: "iam.serviceAccounts.getIamPolicy", SetPermission: "iam.serviceAccounts.setIamPolicy"}, nil
 	}
 }
@@ -365,10 +368,10 @@ func keyWire(sa *model.ServiceAccount, k *model.SAKey) *wireKey {
 		KeyOrigin: k.Origin, KeyType: k.Type, Disabled: k.Disabled}
 }
 
-// keyFile is the standard JSON key file of a service account. Its URLs
+// KeyFile is the standard JSON key file of a service account. Its URLs
 // point at the emulator; universe_domain is left out (googleapis.com by
 // default), so every client posts to token_uri.
-type keyFile struct {
+type KeyFile struct {
 	Type                    string `json:"type"`
 	ProjectID               string `json:"project_id"`
 	PrivateKeyID            string `json:"private_key_id"`
@@ -381,7 +384,7 @@ type keyFile struct {
 	ClientX509CertURL       string `json:"client_x509_cert_url"`
 }
 
-func (e *Server) handleKeyCreate(w http.ResponseWriter, r *http.Request, v map[string]string) {
+func handleKeyCreate(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
 	var req struct {
 		PrivateKeyType string `json:"privateKeyType"`
 		KeyAlgorithm   string `json:"keyAlgorithm"`
@@ -409,22 +412,22 @@ func (e *Server) handleKeyCreate(w http.ResponseWriter, r *http.Request, v map[s
 	}
 	// Authorize first, generate the key without holding the lock, then
 	// store it (the account may have changed meanwhile: look again).
-	e.mu.Lock()
-	_, aerr := e.saAuthorized(r, v, "iam.serviceAccountKeys.create")
-	e.mu.Unlock()
+	e.Mu.Lock()
+	_, aerr := saAuthorized(e, r, v, "iam.serviceAccountKeys.create")
+	e.Mu.Unlock()
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
 	}
-	now := e.opts.Now().UTC().Truncate(time.Second)
-	kp, err := newKeyPair(bits, v["sa"], now, keyValidBefore)
+	now := e.Opts.Now().UTC().Truncate(time.Second)
+	kp, err := core.NewKeyPair(bits, v["sa"], now, keyValidBefore)
 	if err != nil {
 		httpx.WriteError(w, err)
 		return
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	sa, aerr := e.saAuthorized(r, v, "iam.serviceAccountKeys.create")
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	sa, aerr := saAuthorized(e, r, v, "iam.serviceAccountKeys.create")
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
@@ -439,13 +442,13 @@ func (e *Server) handleKeyCreate(w http.ResponseWriter, r *http.Request, v map[s
 		httpx.WriteError(w, httpx.ErrFailedPrecondition("Precondition check failed: the service account %s already has %d keys.", sa.Email, n))
 		return
 	}
-	k := &model.SAKey{ID: randomHex(20), PrivateKeyPEM: kp.privatePEM, PublicKeyPEM: kp.publicPEM, CertPEM: kp.certPEM,
+	k := &model.SAKey{ID: core.RandomHex(20), PrivateKeyPEM: kp.PrivatePEM, PublicKeyPEM: kp.PublicPEM, CertPEM: kp.CertPEM,
 		Algorithm: req.KeyAlgorithm, Origin: "GOOGLE_PROVIDED", Type: "USER_MANAGED", ValidAfter: now, ValidBefore: keyValidBefore}
 	if sa.Keys == nil {
 		sa.Keys = map[string]*model.SAKey{}
 	}
-	base := e.requestBase(r)
-	file, err := json.MarshalIndent(keyFile{
+	base := e.RequestBase(r)
+	file, err := json.MarshalIndent(KeyFile{
 		Type: "service_account", ProjectID: sa.ProjectID, PrivateKeyID: k.ID, PrivateKey: k.PrivateKeyPEM,
 		ClientEmail: sa.Email, ClientID: sa.UniqueID,
 		AuthURI: base + "/o/oauth2/auth", TokenURI: base + "/token",
@@ -460,13 +463,13 @@ func (e *Server) handleKeyCreate(w http.ResponseWriter, r *http.Request, v map[s
 	out := keyWire(sa, k)
 	out.PrivateKeyType = "TYPE_GOOGLE_CREDENTIALS_FILE"
 	out.PrivateKeyData = base64.StdEncoding.EncodeToString(append(file, '\n'))
-	e.saveAndWrite(w, out)
+	e.SaveAndWrite(w, out)
 }
 
-func (e *Server) handleKeyList(w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	sa, aerr := e.saAuthorized(r, v, "iam.serviceAccountKeys.list")
+func handleKeyList(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	sa, aerr := saAuthorized(e, r, v, "iam.serviceAccountKeys.list")
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
@@ -480,7 +483,7 @@ func (e *Server) handleKeyList(w http.ResponseWriter, r *http.Request, v map[str
 	sort.Strings(ids)
 	for _, id := range ids {
 		k := sa.Keys[id]
-		if len(types) > 0 && !containsString(types, k.Type) {
+		if len(types) > 0 && !core.ContainsString(types, k.Type) {
 			continue
 		}
 		keys = append(keys, keyWire(sa, k))
@@ -493,8 +496,8 @@ func (e *Server) handleKeyList(w http.ResponseWriter, r *http.Request, v map[str
 }
 
 // keyFor authorizes and finds the key {key} of account {sa}.
-func (e *Server) keyFor(r *http.Request, v map[string]string, permission string) (*model.ServiceAccount, *model.SAKey, *httpx.Error) {
-	sa, aerr := e.saAuthorized(r, v, permission)
+func keyFor(e *core.Server, r *http.Request, v map[string]string, permission string) (*model.ServiceAccount, *model.SAKey, *httpx.Error) {
+	sa, aerr := saAuthorized(e, r, v, permission)
 	if aerr != nil {
 		return nil, nil, aerr
 	}
@@ -508,10 +511,10 @@ func (e *Server) keyFor(r *http.Request, v map[string]string, permission string)
 // handleKeyGet serves keys.get; publicKeyType TYPE_X509_PEM_FILE gives
 // base64 of the PEM certificate, TYPE_RAW_PUBLIC_KEY base64 of the PEM
 // public key, TYPE_NONE/absent no public key data.
-func (e *Server) handleKeyGet(w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	sa, k, aerr := e.keyFor(r, v, "iam.serviceAccountKeys.get")
+func handleKeyGet(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	sa, k, aerr := keyFor(e, r, v, "iam.serviceAccountKeys.get")
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
@@ -530,14 +533,14 @@ func (e *Server) handleKeyGet(w http.ResponseWriter, r *http.Request, v map[stri
 	httpx.WriteJSON(w, http.StatusOK, out)
 }
 
-func (e *Server) handleKeyDelete(w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	sa, k, aerr := e.keyFor(r, v, "iam.serviceAccountKeys.delete")
+func handleKeyDelete(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	sa, k, aerr := keyFor(e, r, v, "iam.serviceAccountKeys.delete")
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
 	}
 	delete(sa.Keys, k.ID)
-	e.saveAndWrite(w, map[string]any{})
+	e.SaveAndWrite(w, map[string]any{})
 }

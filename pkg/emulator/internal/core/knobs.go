@@ -1,4 +1,4 @@
-package server
+package core
 
 import (
 	"bytes"
@@ -86,7 +86,7 @@ func (e *Server) recordRequest(r *http.Request, path string) {
 // injectFault applies the Fault rules, FailNext, QPS and ErrorRate, in that
 // order. Called with e.mu held.
 func (e *Server) injectFault(method, path string) *httpx.Error {
-	now := e.opts.Now()
+	now := e.Opts.Now()
 	for i := range e.fault.rules {
 		if f := &e.fault.rules[i]; f.matches(method, path) {
 			f.Count--
@@ -98,20 +98,20 @@ func (e *Server) injectFault(method, path string) *httpx.Error {
 	}
 	if e.fault.failNext > 0 {
 		e.fault.failNext--
-		return e.faultError(e.opts.ErrorCode)
+		return e.faultError(e.Opts.ErrorCode)
 	}
-	if e.opts.QPS > 0 {
+	if e.Opts.QPS > 0 {
 		if now.Sub(e.fault.windowStart) >= time.Second {
 			e.fault.windowStart = now
 			e.fault.windowCount = 0
 		}
 		e.fault.windowCount++
-		if float64(e.fault.windowCount) > e.opts.QPS {
+		if float64(e.fault.windowCount) > e.Opts.QPS {
 			return e.faultError(http.StatusTooManyRequests)
 		}
 	}
-	if e.opts.ErrorRate > 0 && rand.Float64() < e.opts.ErrorRate {
-		return e.faultError(e.opts.ErrorCode)
+	if e.Opts.ErrorRate > 0 && rand.Float64() < e.Opts.ErrorRate {
+		return e.faultError(e.Opts.ErrorCode)
 	}
 	return nil
 }
@@ -167,10 +167,10 @@ func faultErrorFor(code int) *httpx.Error {
 // Calls returns a copy of the per-method request counters (e.g.
 // "run.v2.services.getIamPolicy" → 3).
 func (e *Server) Calls() map[string]int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	out := make(map[string]int, len(e.calls))
-	for k, v := range e.calls {
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	out := make(map[string]int, len(e.CallCounts))
+	for k, v := range e.CallCounts {
 		out[k] = v
 	}
 	return out
@@ -178,19 +178,19 @@ func (e *Server) Calls() map[string]int {
 
 // ResetCalls zeroes the request counters.
 func (e *Server) ResetCalls() {
-	e.mu.Lock()
-	e.calls = map[string]int{}
-	e.mu.Unlock()
+	e.Mu.Lock()
+	e.CallCounts = map[string]int{}
+	e.Mu.Unlock()
 }
 
 // FailNext makes the next n API requests fail with code (429 or 503).
 func (e *Server) FailNext(n, code int) {
-	e.mu.Lock()
+	e.Mu.Lock()
 	e.fault.failNext = n
 	if code != 0 {
-		e.opts.ErrorCode = code
+		e.Opts.ErrorCode = code
 	}
-	e.mu.Unlock()
+	e.Mu.Unlock()
 }
 
 // InjectFault adds a fault rule: the next f.Count API requests matching
@@ -200,9 +200,9 @@ func (e *Server) InjectFault(f Fault) {
 	if f.Count <= 0 {
 		return
 	}
-	e.mu.Lock()
+	e.Mu.Lock()
 	e.fault.rules = append(e.fault.rules, f)
-	e.mu.Unlock()
+	e.Mu.Unlock()
 }
 
 // ConflictNext makes the next n setIamPolicy calls (any API) answer 409
@@ -213,17 +213,17 @@ func (e *Server) ConflictNext(n int) {
 
 // ClearFaults drops every pending fault rule and FailNext.
 func (e *Server) ClearFaults() {
-	e.mu.Lock()
+	e.Mu.Lock()
 	e.fault.rules = nil
 	e.fault.failNext = 0
-	e.mu.Unlock()
+	e.Mu.Unlock()
 }
 
 // PendingFaults returns the fault rules not yet spent, with the count of
 // requests each still fails.
 func (e *Server) PendingFaults() []Fault {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
 	return slices.Clone(e.fault.rules)
 }
 
@@ -231,25 +231,25 @@ func (e *Server) PendingFaults() []Fault {
 // would-be policy (and a new etag) without storing it: a write that never
 // takes effect, for tests of propagation checks.
 func (e *Server) DropPolicyWrites(on bool) {
-	e.mu.Lock()
+	e.Mu.Lock()
 	e.fault.dropPolicyWrites = on
-	e.mu.Unlock()
+	e.Mu.Unlock()
 }
 
 // Requests returns the request log: every API request since the start or
 // the last ResetRequests, in arrival order (admin paths and the data plane
 // are not recorded).
 func (e *Server) Requests() []Request {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
 	return slices.Clone(e.fault.requests)
 }
 
 // ResetRequests empties the request log.
 func (e *Server) ResetRequests() {
-	e.mu.Lock()
+	e.Mu.Lock()
 	e.fault.requests = nil
-	e.mu.Unlock()
+	e.Mu.Unlock()
 }
 
 // IAMPolicy returns the IAM policy stored on resource ("projects/p",
@@ -258,25 +258,25 @@ func (e *Server) ResetRequests() {
 // version 3 answers it, without going through the API (nothing is counted
 // or logged). A resource without a policy has an empty one.
 func (e *Server) IAMPolicy(resource string) ([]byte, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
 	var p *model.Policy
 	switch {
-	case e.st.Services[resource] != nil:
-		p = e.st.Services[resource].Policy
+	case e.St.Services[resource] != nil:
+		p = e.St.Services[resource].Policy
 	case strings.Contains(resource, "/serviceAccounts/"):
 		_, email, _ := strings.Cut(resource, "/serviceAccounts/")
-		sa := e.st.ServiceAccounts[email]
+		sa := e.St.ServiceAccounts[email]
 		if sa == nil || sa.Deleted {
 			return nil, httpx.ErrNotFound("Service account %s does not exist.", email)
 		}
 		p = sa.Policy
 	default:
 		id, ok := strings.CutPrefix(resource, "projects/")
-		if !ok || e.st.Projects[id] == nil {
+		if !ok || e.St.Projects[id] == nil {
 			return nil, httpx.ErrNotFound("Resource %s not found.", resource)
 		}
-		p = e.st.Projects[id].Policy
+		p = e.St.Projects[id].Policy
 	}
 	return json.Marshal(e.getPolicyResponse(p, 3))
 }
@@ -293,7 +293,7 @@ func (e *Server) IAMPolicy(resource string) ([]byte, error) {
 //
 // The admin paths need the bootstrap token, like any management call.
 func (e *Server) serveAdmin(w http.ResponseWriter, r *http.Request, path string) {
-	if tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); tok != e.opts.BootstrapToken {
+	if tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); tok != e.Opts.BootstrapToken {
 		httpx.WriteError(w, httpx.ErrUnauthenticated())
 		return
 	}

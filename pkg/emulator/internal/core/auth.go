@@ -1,4 +1,4 @@
-package server
+package core
 
 // Caller authentication for the management APIs (contract §13.4).
 //
@@ -38,22 +38,22 @@ func bearerToken(r *http.Request) string {
 	return ""
 }
 
-// callerLocked returns the principal of r's bearer token or 401. Called
+// CallerLocked returns the principal of r's bearer token or 401. Called
 // with e.mu held.
-func (e *Server) callerLocked(r *http.Request) (string, *httpx.Error) {
+func (e *Server) CallerLocked(r *http.Request) (string, *httpx.Error) {
 	tok := bearerToken(r)
 	if tok == "" {
 		return "", httpx.ErrUnauthenticated()
 	}
-	if tok == e.opts.BootstrapToken {
-		return authz.NormalizeMemberOrKeep(e.opts.BootstrapPrincipal), nil
+	if tok == e.Opts.BootstrapToken {
+		return authz.NormalizeMemberOrKeep(e.Opts.BootstrapPrincipal), nil
 	}
-	at := e.st.AccessTokens[tok]
-	if at == nil || !e.opts.Now().Before(at.Expiry) {
+	at := e.St.AccessTokens[tok]
+	if at == nil || !e.Opts.Now().Before(at.Expiry) {
 		return "", httpx.ErrUnauthenticated()
 	}
 	if email, ok := strings.CutPrefix(at.Principal, "serviceAccount:"); ok {
-		sa := e.st.ServiceAccounts[email]
+		sa := e.St.ServiceAccounts[email]
 		if sa == nil || sa.Deleted || sa.Disabled {
 			return "", httpx.ErrUnauthenticated()
 		}
@@ -65,17 +65,17 @@ func (e *Server) callerLocked(r *http.Request) (string, *httpx.Error) {
 // through resourcePolicy (may be nil) ∪ the policy of projectID. The 403
 // names "projects/{projectID}". Called with e.mu held.
 func (e *Server) authorize(r *http.Request, permission, projectID string, resourcePolicy *model.Policy) (string, *httpx.Error) {
-	return e.authorizeResource(r, permission, "projects/"+projectID, projectID, resourcePolicy)
+	return e.AuthorizeResource(r, permission, "projects/"+projectID, projectID, resourcePolicy)
 }
 
-// authorizeResource is authorize with the resource name the 403 reports.
+// AuthorizeResource is authorize with the resource name the 403 reports.
 // Called with e.mu held.
-func (e *Server) authorizeResource(r *http.Request, permission, resource, projectID string, resourcePolicy *model.Policy) (string, *httpx.Error) {
-	principal, aerr := e.callerLocked(r)
+func (e *Server) AuthorizeResource(r *http.Request, permission, resource, projectID string, resourcePolicy *model.Policy) (string, *httpx.Error) {
+	principal, aerr := e.CallerLocked(r)
 	if aerr != nil {
 		return "", aerr
 	}
-	if !e.principalPermitted(principal, permission, projectID, resourcePolicy.CurrentBindings()) {
+	if !e.PrincipalPermitted(principal, permission, projectID, resourcePolicy.CurrentBindings()) {
 		return principal, httpx.ErrPermissionDenied(permission, resource)
 	}
 	return principal, nil

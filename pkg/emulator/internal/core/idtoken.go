@@ -1,4 +1,4 @@
-package server
+package core
 
 import (
 	"crypto/rsa"
@@ -39,40 +39,40 @@ type idClaims struct {
 // Keys live in State.SigningKeys, so a restart with a state file keeps
 // earlier tokens valid. Called with e.mu held during init.
 func (e *Server) ensureSigningKeyLocked() error {
-	e.mgmt.signers = map[string]*rsa.PrivateKey{}
-	for _, k := range e.st.SigningKeys {
-		priv, err := parsePrivateKeyPEM(k.PrivateKeyPEM)
+	e.Mgmt.Signers = map[string]*rsa.PrivateKey{}
+	for _, k := range e.St.SigningKeys {
+		priv, err := ParsePrivateKeyPEM(k.PrivateKeyPEM)
 		if err != nil {
 			return fmt.Errorf("emulator state: signing key %q: %w", k.KID, err)
 		}
-		e.mgmt.signers[k.KID] = priv
-		e.mgmt.signKID = k.KID
+		e.Mgmt.Signers[k.KID] = priv
+		e.Mgmt.SignKID = k.KID
 	}
-	if len(e.st.SigningKeys) > 0 {
+	if len(e.St.SigningKeys) > 0 {
 		return nil
 	}
-	kid := randomHex(20)
-	kp, err := newKeyPair(2048, "emulator-google-signing-"+kid, e.opts.Now(), time.Time{})
+	kid := RandomHex(20)
+	kp, err := NewKeyPair(2048, "emulator-google-signing-"+kid, e.Opts.Now(), time.Time{})
 	if err != nil {
 		return fmt.Errorf("emulator: creating ID-token signing key: %w", err)
 	}
-	e.st.SigningKeys = append(e.st.SigningKeys, &model.SigningKey{KID: kid, PrivateKeyPEM: kp.privatePEM, CertPEM: kp.certPEM})
-	e.mgmt.signers[kid] = kp.priv
-	e.mgmt.signKID = kid
+	e.St.SigningKeys = append(e.St.SigningKeys, &model.SigningKey{KID: kid, PrivateKeyPEM: kp.PrivatePEM, CertPEM: kp.CertPEM})
+	e.Mgmt.Signers[kid] = kp.Priv
+	e.Mgmt.SignKID = kid
 	return nil
 }
 
-// mintIDToken returns a Google-signed ID token for sa (claims as contract
+// MintIDToken returns a Google-signed ID token for sa (claims as contract
 // §12.2: iss https://accounts.google.com, aud, azp and sub = uniqueId, iat,
 // exp = iat+1h; email and email_verified when includeEmail). extra claims
 // are added (they never replace the standard ones). It reads only sa and
 // the read-only signing keys, so it may be called with or without e.mu held
 // (sa must not be mutated concurrently).
-func (e *Server) mintIDToken(sa *model.ServiceAccount, audience string, includeEmail bool, extra map[string]any) (string, error) {
+func (e *Server) MintIDToken(sa *model.ServiceAccount, audience string, includeEmail bool, extra map[string]any) (string, error) {
 	if audience == "" {
 		return "", errors.New("empty audience")
 	}
-	now := e.opts.Now().UTC().Truncate(time.Second)
+	now := e.Opts.Now().UTC().Truncate(time.Second)
 	claims := jwt.MapClaims{}
 	maps.Copy(claims, extra)
 	claims["iss"] = googleIssuer
@@ -89,20 +89,20 @@ func (e *Server) mintIDToken(sa *model.ServiceAccount, audience string, includeE
 		delete(claims, "email_verified")
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
-	tok.Header["kid"] = e.mgmt.signKID
-	return tok.SignedString(e.mgmt.signers[e.mgmt.signKID])
+	tok.Header["kid"] = e.Mgmt.SignKID
+	return tok.SignedString(e.Mgmt.Signers[e.Mgmt.SignKID])
 }
 
-// verifyIDToken checks an ID token's signature (the emulator's Google
+// VerifyIDToken checks an ID token's signature (the emulator's Google
 // signing keys, RS256, by kid), issuer (accounts.google.com with or without
 // https://) and expiry (30 s skew), and returns its claims. The audience is
 // NOT checked here: the caller compares it with what it accepts. It uses
 // only read-only data, so it may be called with or without e.mu held.
-func (e *Server) verifyIDToken(raw string) (*idClaims, error) {
+func (e *Server) VerifyIDToken(raw string) (*idClaims, error) {
 	claims := jwt.MapClaims{}
 	_, err := jwt.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
-		if k := e.mgmt.signers[kid]; k != nil {
+		if k := e.Mgmt.Signers[kid]; k != nil {
 			return &k.PublicKey, nil
 		}
 		return nil, fmt.Errorf("token signed by an unknown key (kid %q)", kid)
@@ -125,7 +125,7 @@ func (e *Server) verifyIDToken(raw string) (*idClaims, error) {
 		return nil, errors.New("invalid ID token: no expiry")
 	}
 	c.Expiry = exp.Time
-	now := e.opts.Now()
+	now := e.Opts.Now()
 	if !now.Before(c.Expiry.Add(idTokenSkew)) {
 		return nil, fmt.Errorf("invalid ID token: expired at %s", c.Expiry.UTC().Format(time.RFC3339))
 	}

@@ -1,4 +1,6 @@
-package server
+// Package metadata serves the GCE metadata server for the emulator: project
+// and instance values, the attached account's tokens and ID tokens.
+package metadata
 
 // The GCE metadata server (contract §11) for one pretend instance whose
 // attached service account is Options.MetadataServiceAccount (its email may
@@ -14,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/httpx"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 )
@@ -27,26 +30,30 @@ const metadataZone = "us-central1-a"
 // content type) or a status with a plain-text message.
 type metadataHandler func(r *http.Request, v map[string]string) (body, contentType string, status int)
 
-func (e *Server) registerMetadataRoutes() {
+func RegisterMetadataRoutes(e *core.Server) {
 	m := func(pattern, name string, h metadataHandler) {
-		e.router.Handle(http.MethodGet, metadataPrefix+pattern, name, e.metadata(h))
+		e.Router.Handle(http.MethodGet, metadataPrefix+pattern, name, metadata(e, h))
 	}
 	const acct = "/instance/service-accounts/{acct}"
-	m("/project/project-id", "metadata.projectId", e.mdProjectID)
-	m("/project/numeric-project-id", "metadata.numericProjectId", e.mdNumericProjectID)
+	m("/project/project-id", "metadata.projectId", func(a0 *http.Request, a1 map[string]string) (string, string, int) { return mdProjectID(e, a0, a1) })
+	m("/project/numeric-project-id", "metadata.numericProjectId", func(a0 *http.Request, a1 map[string]string) (string, string, int) {
+		return mdNumericProjectID(e, a0, a1)
+	})
 	m("/instance/id", "metadata.instanceId", func(*http.Request, map[string]string) (string, string, int) {
-		return e.instanceID(), "", http.StatusOK
+		return instanceID(e), "", http.StatusOK
 	})
 	m("/instance/zone", "metadata.zone", func(*http.Request, map[string]string) (string, string, int) {
-		return "projects/" + e.metadataProjectNumber() + "/zones/" + metadataZone, "", http.StatusOK
+		return "projects/" + metadataProjectNumber(e) + "/zones/" + metadataZone, "", http.StatusOK
 	})
-	m("/instance/service-accounts", "metadata.serviceAccounts", e.mdServiceAccounts)
-	m(acct, "metadata.serviceAccount", e.mdAccount(mdServiceAccount))
-	m(acct+"/email", "metadata.email", e.mdAccount(mdEmail))
-	m(acct+"/aliases", "metadata.aliases", e.mdAccount(mdAliases))
-	m(acct+"/scopes", "metadata.scopes", e.mdAccount(mdScopes))
-	m(acct+"/token", "metadata.token", e.mdToken)
-	m(acct+"/identity", "metadata.identity", e.mdIdentity)
+	m("/instance/service-accounts", "metadata.serviceAccounts", func(a0 *http.Request, a1 map[string]string) (string, string, int) {
+		return mdServiceAccounts(e, a0, a1)
+	})
+	m(acct, "metadata.serviceAccount", mdAccount(e, mdServiceAccount))
+	m(acct+"/email", "metadata.email", mdAccount(e, mdEmail))
+	m(acct+"/aliases", "metadata.aliases", mdAccount(e, mdAliases))
+	m(acct+"/scopes", "metadata.scopes", mdAccount(e, mdScopes))
+	m(acct+"/token", "metadata.token", func(a0 *http.Request, a1 map[string]string) (string, string, int) { return mdToken(e, a0, a1) })
+	m(acct+"/identity", "metadata.identity", func(a0 *http.Request, a1 map[string]string) (string, string, int) { return mdIdentity(e, a0, a1) })
 	// Everything else under the prefix: 404 in the metadata server's shape.
 	notFound := func(*http.Request, map[string]string) (string, string, int) { return "", "", http.StatusNotFound }
 	pat := ""
@@ -54,11 +61,11 @@ func (e *Server) registerMetadataRoutes() {
 		pat += "/{s" + string(rune('0'+i)) + "}"
 		m(pat, "metadata.unknown", notFound)
 	}
-	e.router.Handle(http.MethodGet, metadataPrefix, "metadata.unknown", e.metadata(notFound))
+	e.Router.Handle(http.MethodGet, metadataPrefix, "metadata.unknown", metadata(e, notFound))
 }
 
 // metadata adapts a metadataHandler: Metadata-Flavor checks and headers.
-func (e *Server) metadata(h metadataHandler) httpx.HandlerFunc {
+func metadata(e *core.Server, h metadataHandler) httpx.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, v map[string]string) {
 		w.Header().Set("Metadata-Flavor", "Google")
 		w.Header().Set("Server", "Metadata Server for VM")
@@ -88,55 +95,55 @@ func writeText(w http.ResponseWriter, status int, body string) {
 	_, _ = w.Write([]byte(body))
 }
 
-func (e *Server) metadataProjectNumber() string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.metadataProjectNumberLocked()
+func metadataProjectNumber(e *core.Server) string {
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	return metadataProjectNumberLocked(e)
 }
 
-func (e *Server) metadataProjectNumberLocked() string {
-	if p := e.st.Projects[e.opts.Project]; p != nil {
+func metadataProjectNumberLocked(e *core.Server) string {
+	if p := e.St.Projects[e.Opts.Project]; p != nil {
 		return p.Number
 	}
-	return projectNumberFor(e.opts.Project)
+	return core.ProjectNumberFor(e.Opts.Project)
 }
 
 // instanceID is a stable 19-digit id derived from the project.
-func (e *Server) instanceID() string {
-	n := projectNumberFor("instance:" + e.opts.Project)
-	return n + leftPad(n[:7], 7)
+func instanceID(e *core.Server) string {
+	n := core.ProjectNumberFor("instance:" + e.Opts.Project)
+	return n + core.LeftPad(n[:7], 7)
 }
 
-func (e *Server) mdProjectID(*http.Request, map[string]string) (string, string, int) {
-	return e.opts.Project, "", http.StatusOK
+func mdProjectID(e *core.Server, _ *http.Request, _ map[string]string) (string, string, int) {
+	return e.Opts.Project, "", http.StatusOK
 }
 
-func (e *Server) mdNumericProjectID(*http.Request, map[string]string) (string, string, int) {
-	return e.metadataProjectNumber(), "", http.StatusOK
+func mdNumericProjectID(e *core.Server, _ *http.Request, _ map[string]string) (string, string, int) {
+	return metadataProjectNumber(e), "", http.StatusOK
 }
 
 // attachedLocked returns the attached account if acct names it ("default"
 // or its email) and it is live; nil otherwise. Called with e.mu held.
-func (e *Server) attachedLocked(acct string) *model.ServiceAccount {
-	email := strings.ToLower(e.opts.MetadataServiceAccount)
+func attachedLocked(e *core.Server, acct string) *model.ServiceAccount {
+	email := strings.ToLower(e.Opts.MetadataServiceAccount)
 	if email == "" || (acct != "default" && !strings.EqualFold(acct, email)) {
 		return nil
 	}
-	return e.serviceAccountLocked(email)
+	return e.ServiceAccountLocked(email)
 }
 
 // attached is attachedLocked for callers that do not hold e.mu.
-func (e *Server) attached(acct string) *model.ServiceAccount {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.attachedLocked(acct)
+func attached(e *core.Server, acct string) *model.ServiceAccount {
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	return attachedLocked(e, acct)
 }
 
 // mdAccount adapts an endpoint of the attached account ({acct}): 404
 // unless {acct} names it.
-func (e *Server) mdAccount(h func(r *http.Request, sa *model.ServiceAccount) (string, string, int)) metadataHandler {
+func mdAccount(e *core.Server, h func(r *http.Request, sa *model.ServiceAccount) (string, string, int)) metadataHandler {
 	return func(r *http.Request, v map[string]string) (string, string, int) {
-		sa := e.attached(v["acct"])
+		sa := attached(e, v["acct"])
 		if sa == nil {
 			return "", "", http.StatusNotFound
 		}
@@ -147,8 +154,8 @@ func (e *Server) mdAccount(h func(r *http.Request, sa *model.ServiceAccount) (st
 // mintingAccountLocked is the attached account acct names if it may mint
 // tokens; otherwise nil and the answer: 404, or 403 when it is disabled.
 // Called with e.mu held.
-func (e *Server) mintingAccountLocked(acct string) (sa *model.ServiceAccount, body string, status int) {
-	sa = e.attachedLocked(acct)
+func mintingAccountLocked(e *core.Server, acct string) (sa *model.ServiceAccount, body string, status int) {
+	sa = attachedLocked(e, acct)
 	if sa == nil {
 		return nil, "", http.StatusNotFound
 	}
@@ -158,8 +165,8 @@ func (e *Server) mintingAccountLocked(acct string) (sa *model.ServiceAccount, bo
 	return sa, "", http.StatusOK
 }
 
-func (e *Server) mdServiceAccounts(r *http.Request, _ map[string]string) (string, string, int) {
-	sa := e.attached("default")
+func mdServiceAccounts(e *core.Server, r *http.Request, _ map[string]string) (string, string, int) {
+	sa := attached(e, "default")
 	if sa == nil {
 		return "", "", http.StatusOK
 	}
@@ -200,10 +207,10 @@ func mdScopes(*http.Request, *model.ServiceAccount) (string, string, int) {
 
 // mdToken mints an access token for the attached account; ?scopes=a,b
 // chooses scopes (default cloud-platform). A disabled account gets 403.
-func (e *Server) mdToken(r *http.Request, v map[string]string) (string, string, int) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	sa, msg, status := e.mintingAccountLocked(v["acct"])
+func mdToken(e *core.Server, r *http.Request, v map[string]string) (string, string, int) {
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	sa, msg, status := mintingAccountLocked(e, v["acct"])
 	if sa == nil {
 		return msg, "", status
 	}
@@ -211,13 +218,13 @@ func (e *Server) mdToken(r *http.Request, v map[string]string) (string, string, 
 	if s := r.URL.Query().Get("scopes"); s != "" {
 		scopes = strings.Split(s, ",")
 	}
-	tok, exp := e.mintAccessTokenLocked("serviceAccount:"+sa.Email, scopes, accessTokenLifetime)
-	if err := e.saveLocked(); err != nil {
+	tok, exp := e.MintAccessTokenLocked("serviceAccount:"+sa.Email, scopes, core.AccessTokenLifetime)
+	if err := e.SaveLocked(); err != nil {
 		return err.Error(), "", http.StatusInternalServerError
 	}
 	b, _ := json.Marshal(map[string]any{
 		"access_token": tok,
-		"expires_in":   int(exp.Sub(e.opts.Now()).Seconds()) - 1,
+		"expires_in":   int(exp.Sub(e.Opts.Now()).Seconds()) - 1,
 		"token_type":   "Bearer",
 	})
 	return string(b), "application/json", http.StatusOK
@@ -226,7 +233,7 @@ func (e *Server) mdToken(r *http.Request, v map[string]string) (string, string, 
 // mdIdentity returns a raw ID token (no newline) for ?audience=; format
 // "full" adds email and the google.compute_engine claim, "standard" (the
 // default) carries neither.
-func (e *Server) mdIdentity(r *http.Request, v map[string]string) (string, string, int) {
+func mdIdentity(e *core.Server, r *http.Request, v map[string]string) (string, string, int) {
 	q := r.URL.Query()
 	aud := q.Get("audience")
 	if aud == "" {
@@ -239,24 +246,24 @@ func (e *Server) mdIdentity(r *http.Request, v map[string]string) (string, strin
 	if format != "standard" && format != "full" {
 		return "invalid format parameter: " + format + "\n", "", http.StatusBadRequest
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	sa, msg, status := e.mintingAccountLocked(v["acct"])
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	sa, msg, status := mintingAccountLocked(e, v["acct"])
 	if sa == nil {
 		return msg, "", status
 	}
 	var extra map[string]any
 	if format == "full" {
 		extra = map[string]any{"google": map[string]any{"compute_engine": map[string]any{
-			"project_id":                  e.opts.Project,
-			"project_number":              json.Number(e.metadataProjectNumberLocked()),
+			"project_id":                  e.Opts.Project,
+			"project_number":              json.Number(metadataProjectNumberLocked(e)),
 			"zone":                        metadataZone,
-			"instance_id":                 e.instanceID(),
+			"instance_id":                 instanceID(e),
 			"instance_name":               "emulated-instance",
 			"instance_creation_timestamp": time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Unix(),
 		}}}
 	}
-	tok, err := e.mintIDToken(sa, aud, format == "full", extra)
+	tok, err := e.MintIDToken(sa, aud, format == "full", extra)
 	if err != nil {
 		return err.Error(), "", http.StatusInternalServerError
 	}

@@ -1,4 +1,6 @@
-package server
+// Package crm serves Cloud Resource Manager v1 and v3 for the emulator:
+// project get and the project IAM policy.
+package crm
 
 // Cloud Resource Manager v1 and v3 (contract §7): project get (by id or
 // number) and the project policy (getIamPolicy, setIamPolicy,
@@ -10,39 +12,44 @@ import (
 	"strings"
 	"time"
 
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/httpx"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 )
 
-func (e *Server) registerCRMRoutes() {
+func RegisterCRMRoutes(e *core.Server) {
 	for _, ver := range []string{"v1", "v3"} {
-		e.handleIAMVerbs("/"+ver+"/projects/{p}", "crm."+ver+".projects", e.projectIamResource, http.MethodPost)
+		e.HandleIAMVerbs("/"+ver+"/projects/{p}", "crm."+ver+".projects", func(a0 map[string]string) func() (*core.IamResource, *httpx.Error) { return projectIamResource(e, a0) }, http.MethodPost)
 	}
-	e.router.Handle(http.MethodGet, "/v1/projects/{p}", "crm.v1.projects.get", e.handleProjectGetV1)
-	e.router.Handle(http.MethodGet, "/v3/projects/{p}", "crm.v3.projects.get", e.handleProjectGetV3)
+	e.Router.Handle(http.MethodGet, "/v1/projects/{p}", "crm.v1.projects.get", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) {
+		handleProjectGetV1(e, a0, a1, a2)
+	})
+	e.Router.Handle(http.MethodGet, "/v3/projects/{p}", "crm.v3.projects.get", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) {
+		handleProjectGetV3(e, a0, a1, a2)
+	})
 }
 
 // projectIamResource is the lookup for the project policy handlers.
-func (e *Server) projectIamResource(v map[string]string) func() (*iamResource, *httpx.Error) {
-	return func() (*iamResource, *httpx.Error) {
-		p := e.projectLocked(v["p"])
+func projectIamResource(e *core.Server, v map[string]string) func() (*core.IamResource, *httpx.Error) {
+	return func() (*core.IamResource, *httpx.Error) {
+		p := e.ProjectLocked(v["p"])
 		if p == nil {
 			return nil, httpx.ErrNotFound("Project %s not found.", v["p"])
 		}
-		return &iamResource{Name: "projects/" + p.ID, ProjectID: p.ID,
+		return &core.IamResource{Name: "projects/" + p.ID, ProjectID: p.ID,
 			GetPermission: "resourcemanager.projects.getIamPolicy", SetPermission: "resourcemanager.projects.setIamPolicy"}, nil
 	}
 }
 
 // projectForGet authenticates and authorizes resourcemanager.projects.get.
-func (e *Server) projectForGet(r *http.Request, v map[string]string) (*model.Project, *httpx.Error) {
-	return e.roleProjectAuthorized(r, v["p"], "resourcemanager.projects.get")
+func projectForGet(e *core.Server, r *http.Request, v map[string]string) (*model.Project, *httpx.Error) {
+	return e.RoleProjectAuthorized(r, v["p"], "resourcemanager.projects.get")
 }
 
-func (e *Server) handleProjectGetV1(w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	p, aerr := e.projectForGet(r, v)
+func handleProjectGetV1(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	p, aerr := projectForGet(e, r, v)
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
@@ -63,10 +70,10 @@ func (e *Server) handleProjectGetV1(w http.ResponseWriter, r *http.Request, v ma
 	httpx.WriteJSON(w, http.StatusOK, out)
 }
 
-func (e *Server) handleProjectGetV3(w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	p, aerr := e.projectForGet(r, v)
+func handleProjectGetV3(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	p, aerr := projectForGet(e, r, v)
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return

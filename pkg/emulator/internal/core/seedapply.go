@@ -1,4 +1,4 @@
-package server
+package core
 
 // Applying a validated seed to the emulator's state.
 
@@ -19,15 +19,15 @@ func (e *Server) applySeed(s *seed.Seed) error {
 	if s == nil {
 		return nil
 	}
-	if err := s.Validate(&seed.State{St: e.st, DefaultProject: e.opts.Project}); err != nil {
+	if err := s.Validate(&seed.State{St: e.St, DefaultProject: e.Opts.Project}); err != nil {
 		return err
 	}
-	now := e.opts.Now().UTC()
+	now := e.Opts.Now().UTC()
 	ensureProject := func(id, number, name string, bindings []seed.SeedBinding, parent string, labels map[string]string) error {
-		if number == "" && id == e.opts.Project {
-			number = e.opts.ProjectNumber
+		if number == "" && id == e.Opts.Project {
+			number = e.Opts.ProjectNumber
 		}
-		existed := e.st.Projects[id] != nil
+		existed := e.St.Projects[id] != nil
 		pr, err := e.ensureProjectLocked(id, number)
 		if err != nil {
 			return fmt.Errorf("seed %s: project %s: %w", s.Name(), id, err)
@@ -53,22 +53,22 @@ func (e *Server) applySeed(s *seed.Seed) error {
 		}
 	}
 	// The default project, when an entry uses it without declaring it.
-	uses := func(p string) bool { return s.Project(p) == e.opts.Project }
+	uses := func(p string) bool { return s.Project(p) == e.Opts.Project }
 	if slices.ContainsFunc(s.ServiceAccounts, func(x seed.SeedServiceAccount) bool { return uses(x.Project) }) ||
 		slices.ContainsFunc(s.CustomRoles, func(x seed.SeedCustomRole) bool { return uses(x.Project) }) ||
 		slices.ContainsFunc(s.Services, func(x seed.SeedService) bool { return uses(x.Project) }) ||
 		slices.ContainsFunc(s.Functions, func(x seed.SeedFunction) bool { return uses(x.Project) }) {
-		if err := ensureProject(e.opts.Project, "", "", nil, "", nil); err != nil {
+		if err := ensureProject(e.Opts.Project, "", "", nil, "", nil); err != nil {
 			return err
 		}
 	}
 	for _, sa := range s.ServiceAccounts {
 		proj := s.Project(sa.Project)
 		email := strings.ToLower(sa.AccountID + "@" + proj + ".iam.gserviceaccount.com")
-		if ex := e.st.ServiceAccounts[email]; ex != nil && !ex.Deleted {
+		if ex := e.St.ServiceAccounts[email]; ex != nil && !ex.Deleted {
 			continue
 		}
-		e.st.ServiceAccounts[email] = &model.ServiceAccount{
+		e.St.ServiceAccounts[email] = &model.ServiceAccount{
 			ProjectID:   proj,
 			AccountID:   sa.AccountID,
 			Email:       email,
@@ -83,35 +83,35 @@ func (e *Server) applySeed(s *seed.Seed) error {
 	}
 	for _, cr := range s.CustomRoles {
 		name := "projects/" + s.Project(cr.Project) + "/roles/" + cr.RoleID
-		if ex := e.st.Roles[name]; ex != nil && !ex.Deleted {
+		if ex := e.St.Roles[name]; ex != nil && !ex.Deleted {
 			continue
 		}
 		stage := cr.Stage
 		if stage == "" {
 			stage = "GA"
 		}
-		e.st.Roles[name] = &model.CustomRole{Name: name, Title: cr.Title, Description: cr.Description,
+		e.St.Roles[name] = &model.CustomRole{Name: name, Title: cr.Title, Description: cr.Description,
 			IncludedPermissions: slices.Clone(cr.Permissions), Stage: stage, Etag: model.NewEtag()}
 	}
 	for _, g := range s.Groups {
 		key := "group:" + strings.ToLower(strings.TrimPrefix(g.Name, "group:"))
-		if _, ok := e.st.Groups[key]; ok {
+		if _, ok := e.St.Groups[key]; ok {
 			continue
 		}
 		members := make([]string, 0, len(g.Members))
 		for _, m := range g.Members {
 			members = append(members, authz.NormalizeMemberOrKeep(m))
 		}
-		e.st.Groups[key] = members
+		e.St.Groups[key] = members
 	}
 	for _, sv := range s.Services {
-		e.seedServiceLocked(e.st.Projects[s.Project(sv.Project)], s.Location(sv.Location), sv)
+		e.seedServiceLocked(e.St.Projects[s.Project(sv.Project)], s.Location(sv.Location), sv)
 	}
 	for _, fn := range s.Functions {
-		proj := e.st.Projects[s.Project(fn.Project)]
+		proj := e.St.Projects[s.Project(fn.Project)]
 		loc := s.Location(fn.Location)
 		fkey := model.FunctionKey(proj.ID, loc, fn.Name)
-		if e.st.Functions[fkey] != nil {
+		if e.St.Functions[fkey] != nil {
 			continue
 		}
 		svc := e.seedServiceLocked(proj, loc, fn.BackingService())
@@ -136,7 +136,7 @@ func (e *Server) applySeed(s *seed.Seed) error {
 					[]string{"serviceAccount:" + strings.ToLower(t.ServiceAccountEmail)})
 			}
 		}
-		e.st.Functions[fkey] = f
+		e.St.Functions[fkey] = f
 	}
 	return nil
 }
@@ -144,17 +144,17 @@ func (e *Server) applySeed(s *seed.Seed) error {
 // seedServiceLocked returns the service sv declares in proj and loc,
 // creating it (with its policy) unless it exists.
 func (e *Server) seedServiceLocked(proj *model.Project, loc string, sv seed.SeedService) *model.Service {
-	if svc := e.st.Services[model.ServiceKey(proj.ID, loc, sv.Name)]; svc != nil {
+	if svc := e.St.Services[model.ServiceKey(proj.ID, loc, sv.Name)]; svc != nil {
 		return svc
 	}
-	svc := e.newServiceLocked(proj, loc, sv.Name, serviceSpec{
+	svc := e.NewServiceLocked(proj, loc, sv.Name, ServiceSpec{
 		Description:        sv.Description,
 		Labels:             sv.Labels,
 		Ingress:            seed.Ingress[sv.Ingress],
 		InvokerIAMDisabled: sv.InvokerIAMDisabled,
 		CustomAudiences:    slices.Clone(sv.CustomAudiences),
 		ResponseStatus:     sv.ResponseStatus,
-	}, e.opts.BootstrapPrincipal)
+	}, e.Opts.BootstrapPrincipal)
 	svc.Policy.Bindings = seed.Bindings(sv.Policy)
 	return svc
 }
@@ -185,6 +185,6 @@ func seedTrigger(project, location, fn string, t *seed.SeedEventTrigger) map[str
 		}
 		m["eventFilters"] = fs
 	}
-	fillTriggerDefaults(m, project, location, fn)
+	FillTriggerDefaults(m, project, location, fn)
 	return m
 }

@@ -1,4 +1,6 @@
-package server
+// Package run serves Cloud Run Admin v2 and the v1/Knative surfaces gcloud
+// uses for the emulator, over one stored service with two renderings.
+package run
 
 // Cloud Run Admin API v2 (contract §5): services create/get/list/patch/
 // delete, their IAM policies, and long-running operations. A Service is
@@ -18,26 +20,26 @@ import (
 	"strings"
 	"time"
 
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/httpx"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 )
 
-// registerRunRoutes registers Run v2, the v1/Knative surfaces gcloud uses,
+// RegisterRunRoutes registers Run v2, the v1/Knative surfaces gcloud uses,
 // Cloud Functions v2 and operations (custom-verb routes first).
-func (e *Server) registerRunRoutes() {
+func RegisterRunRoutes(e *core.Server) {
 	const svc = "/v2/projects/{p}/locations/{l}/services/"
-	e.handleIAMVerbs(svc+"{s}", "run.v2.services", e.serviceIAM, http.MethodGet)
-	e.router.Handle(http.MethodGet, svc+"{s}", "run.v2.services.get", e.runV2Get)
-	e.router.Handle(http.MethodPatch, svc+"{s}", "run.v2.services.patch", e.runV2Patch)
-	e.router.Handle(http.MethodDelete, svc+"{s}", "run.v2.services.delete", e.runV2Delete)
-	e.router.Handle(http.MethodGet, "/v2/projects/{p}/locations/{l}/services", "run.v2.services.list", e.runV2List)
-	e.router.Handle(http.MethodPost, "/v2/projects/{p}/locations/{l}/services", "run.v2.services.create", e.runV2Create)
-	e.router.Handle(http.MethodGet, "/v2/projects/{p}/locations/{l}/operations/{op}", "run.v2.operations.get", e.runGetOperation)
+	e.HandleIAMVerbs(svc+"{s}", "run.v2.services", func(a0 map[string]string) func() (*core.IamResource, *httpx.Error) { return serviceIAM(e, a0) }, http.MethodGet)
+	e.Router.Handle(http.MethodGet, svc+"{s}", "run.v2.services.get", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { runV2Get(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodPatch, svc+"{s}", "run.v2.services.patch", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { runV2Patch(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodDelete, svc+"{s}", "run.v2.services.delete", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { runV2Delete(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodGet, "/v2/projects/{p}/locations/{l}/services", "run.v2.services.list", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { runV2List(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodPost, "/v2/projects/{p}/locations/{l}/services", "run.v2.services.create", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { runV2Create(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodGet, "/v2/projects/{p}/locations/{l}/operations/{op}", "run.v2.operations.get", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { runGetOperation(e, a0, a1, a2) })
 }
 
-
-// revisionName is the name of the revision serving generation gen.
-func revisionName(svc *model.Service) string {
+// RevisionName is the name of the revision serving generation gen.
+func RevisionName(svc *model.Service) string {
 	sum := sha256.Sum256([]byte(svc.UID + strconv.FormatInt(svc.Generation, 10)))
 	const letters = "abcdefghijklmnopqrstuvwxyz"
 	n := binary.BigEndian.Uint32(sum[:4])
@@ -45,8 +47,8 @@ func revisionName(svc *model.Service) string {
 	return fmt.Sprintf("%s-%05d-%s", svc.Name, svc.Generation, suffix)
 }
 
-// rfc3339 formats t as RFC 3339 in UTC with Z.
-func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+// Rfc3339 formats t as RFC 3339 in UTC with Z.
+func Rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // ---- v2 rendering ----
 
@@ -115,8 +117,8 @@ func runTemplate(svc *model.Service, p *model.Project) map[string]any {
 // renderV2 renders svc; projRef is the project as the caller named it
 // (id or number), echoed in name.
 func renderV2(svc *model.Service, p *model.Project, projRef string) *runV2Service {
-	rev := "projects/" + projRef + "/locations/" + svc.Location + "/services/" + svc.Name + "/revisions/" + revisionName(svc)
-	ready := rfc3339(svc.UpdateTime)
+	rev := "projects/" + projRef + "/locations/" + svc.Location + "/services/" + svc.Name + "/revisions/" + RevisionName(svc)
+	ready := Rfc3339(svc.UpdateTime)
 	return &runV2Service{
 		Name:               "projects/" + projRef + "/locations/" + svc.Location + "/services/" + svc.Name,
 		Description:        svc.Description,
@@ -124,8 +126,8 @@ func renderV2(svc *model.Service, p *model.Project, projRef string) *runV2Servic
 		Generation:         strconv.FormatInt(svc.Generation, 10),
 		Labels:             svc.Labels,
 		Annotations:        svc.Annotations,
-		CreateTime:         rfc3339(svc.CreateTime),
-		UpdateTime:         rfc3339(svc.UpdateTime),
+		CreateTime:         Rfc3339(svc.CreateTime),
+		UpdateTime:         Rfc3339(svc.UpdateTime),
 		Creator:            svc.Creator,
 		LastModifier:       svc.LastModifier,
 		Ingress:            svc.Ingress,
@@ -152,8 +154,8 @@ func renderV2(svc *model.Service, p *model.Project, projRef string) *runV2Servic
 	}
 }
 
-// toMap round-trips v through JSON (for Operation metadata/response).
-func toMap(v any, typ string) map[string]any {
+// ToMap round-trips v through JSON (for Operation metadata/response).
+func ToMap(v any, typ string) map[string]any {
 	b, _ := json.Marshal(v)
 	m := map[string]any{}
 	_ = json.Unmarshal(b, &m)
@@ -167,20 +169,20 @@ func toMap(v any, typ string) map[string]any {
 
 // runScope resolves {p} and {l} of a request. It returns the project (nil
 // when unknown) and an error for a malformed location.
-func (e *Server) runScopeLocked(vars map[string]string, allowWildcard bool) (*model.Project, *httpx.Error) {
+func RunScopeLocked(e *core.Server, vars map[string]string, allowWildcard bool) (*model.Project, *httpx.Error) {
 	l := vars["l"]
 	if !(allowWildcard && l == "-") && !model.RunLocationRe.MatchString(l) {
 		return nil, httpx.ErrInvalid("Invalid location %q.", l)
 	}
-	return e.projectLocked(vars["p"]), nil
+	return e.ProjectLocked(vars["p"]), nil
 }
 
 // serviceLocked finds the service a request names; p may be nil.
-func (e *Server) serviceLocked(p *model.Project, vars map[string]string) *model.Service {
+func serviceLocked(e *core.Server, p *model.Project, vars map[string]string) *model.Service {
 	if p == nil {
 		return nil
 	}
-	return e.st.Services[model.ServiceKey(p.ID, vars["l"], vars["s"])]
+	return e.St.Services[model.ServiceKey(p.ID, vars["l"], vars["s"])]
 }
 
 func serviceResource(vars map[string]string) string {
@@ -194,12 +196,12 @@ func errServiceNotFound(vars map[string]string) *httpx.Error {
 // authorizeService checks permission on a service (its policy united with
 // the project's). A missing service answers 404 to callers who could see
 // it and 403 to the others, as Google does. Called with e.mu held.
-func (e *Server) authorizeService(r *http.Request, perm string, vars map[string]string, p *model.Project, svc *model.Service) (string, *httpx.Error) {
+func authorizeService(e *core.Server, r *http.Request, perm string, vars map[string]string, p *model.Project, svc *model.Service) (string, *httpx.Error) {
 	var pol *model.Policy
 	if svc != nil {
 		pol = svc.Policy
 	}
-	principal, aerr := e.authorizeResource(r, perm, serviceResource(vars), projectIDOr(p, vars["p"]), pol)
+	principal, aerr := e.AuthorizeResource(r, perm, serviceResource(vars), ProjectIDOr(p, vars["p"]), pol)
 	if aerr != nil {
 		return "", aerr
 	}
@@ -211,13 +213,13 @@ func (e *Server) authorizeService(r *http.Request, perm string, vars map[string]
 
 // authorizedServiceLocked resolves the project, location and service a
 // request names and checks perm on the service (see authorizeService).
-func (e *Server) authorizedServiceLocked(r *http.Request, perm string, vars map[string]string) (*model.Project, *model.Service, *httpx.Error) {
-	p, aerr := e.runScopeLocked(vars, false)
+func authorizedServiceLocked(e *core.Server, r *http.Request, perm string, vars map[string]string) (*model.Project, *model.Service, *httpx.Error) {
+	p, aerr := RunScopeLocked(e, vars, false)
 	if aerr != nil {
 		return nil, nil, aerr
 	}
-	svc := e.serviceLocked(p, vars)
-	if _, aerr := e.authorizeService(r, perm, vars, p, svc); aerr != nil {
+	svc := serviceLocked(e, p, vars)
+	if _, aerr := authorizeService(e, r, perm, vars, p, svc); aerr != nil {
 		return nil, nil, aerr
 	}
 	return p, svc, nil
@@ -225,10 +227,10 @@ func (e *Server) authorizedServiceLocked(r *http.Request, perm string, vars map[
 
 // ---- handlers ----
 
-func (e *Server) runV2Get(w http.ResponseWriter, r *http.Request, vars map[string]string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	p, svc, aerr := e.authorizedServiceLocked(r, "run.services.get", vars)
+func runV2Get(e *core.Server, w http.ResponseWriter, r *http.Request, vars map[string]string) {
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	p, svc, aerr := authorizedServiceLocked(e, r, "run.services.get", vars)
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
@@ -241,9 +243,9 @@ type scoped interface {
 	Scope() (projectID, location, name string)
 }
 
-// inScope lists the items of project projectID in location l ("-" for
+// InScope lists the items of project projectID in location l ("-" for
 // every location), sorted by location then name.
-func inScope[T scoped](items map[string]T, projectID, l string) []T {
+func InScope[T scoped](items map[string]T, projectID, l string) []T {
 	var out []T
 	for _, it := range items {
 		if pid, loc, _ := it.Scope(); pid == projectID && (l == "-" || loc == l) {
@@ -289,10 +291,10 @@ func page(r *http.Request, n int) (start, end int, next string, aerr *httpx.Erro
 	return start, end, next, nil
 }
 
-// writePage answers the page of n items the request asks for: the items
+// WritePage answers the page of n items the request asks for: the items
 // (render(i) for each index) under field, left out when none, and
 // nextPageToken when more remain.
-func writePage(w http.ResponseWriter, r *http.Request, field string, n int, render func(i int) any) {
+func WritePage(w http.ResponseWriter, r *http.Request, field string, n int, render func(i int) any) {
 	start, end, next, aerr := page(r, n)
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
@@ -312,29 +314,29 @@ func writePage(w http.ResponseWriter, r *http.Request, field string, n int, rend
 	httpx.WriteJSON(w, http.StatusOK, out)
 }
 
-func (e *Server) runV2List(w http.ResponseWriter, r *http.Request, vars map[string]string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	p, aerr := e.runScopeLocked(vars, true)
+func runV2List(e *core.Server, w http.ResponseWriter, r *http.Request, vars map[string]string) {
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	p, aerr := RunScopeLocked(e, vars, true)
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
 	}
-	if _, aerr := e.authorizeInProject(r, "run.services.list", "projects/"+vars["p"], vars["p"], p); aerr != nil {
+	if _, aerr := AuthorizeInProject(e, r, "run.services.list", "projects/"+vars["p"], vars["p"], p); aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
 	}
-	svcs := inScope(e.st.Services, p.ID, vars["l"])
+	svcs := InScope(e.St.Services, p.ID, vars["l"])
 	// Every region answers: unreachable stays empty (and so is left out).
-	writePage(w, r, "services", len(svcs), func(i int) any { return renderV2(svcs[i], p, vars["p"]) })
+	WritePage(w, r, "services", len(svcs), func(i int) any { return renderV2(svcs[i], p, vars["p"]) })
 }
 
-// authorizeInProject checks perm on resource, a project or something in
+// AuthorizeInProject checks perm on resource, a project or something in
 // it (a parent for list and create; p is nil when projRef names no
 // project), and answers 404 for an unknown project to callers allowed to
 // know. It returns the caller.
-func (e *Server) authorizeInProject(r *http.Request, perm, resource, projRef string, p *model.Project) (string, *httpx.Error) {
-	principal, aerr := e.authorizeResource(r, perm, resource, projectIDOr(p, projRef), nil)
+func AuthorizeInProject(e *core.Server, r *http.Request, perm, resource, projRef string, p *model.Project) (string, *httpx.Error) {
+	principal, aerr := e.AuthorizeResource(r, perm, resource, ProjectIDOr(p, projRef), nil)
 	if aerr != nil {
 		return "", aerr
 	}
@@ -366,8 +368,8 @@ func validIngress(s string) bool {
 	return false
 }
 
-func (b *runV2Body) spec() (serviceSpec, *httpx.Error) {
-	sp := serviceSpec{Labels: b.Labels, Annotations: b.Annotations, CustomAudiences: b.CustomAudiences, Template: b.Template}
+func (b *runV2Body) spec() (core.ServiceSpec, *httpx.Error) {
+	sp := core.ServiceSpec{Labels: b.Labels, Annotations: b.Annotations, CustomAudiences: b.CustomAudiences, Template: b.Template}
 	if b.Description != nil {
 		sp.Description = *b.Description
 	}
@@ -396,20 +398,20 @@ func boolParam(r *http.Request, name string) bool {
 	return v
 }
 
-func (e *Server) runV2Create(w http.ResponseWriter, r *http.Request, vars map[string]string) {
+func runV2Create(e *core.Server, w http.ResponseWriter, r *http.Request, vars map[string]string) {
 	var body runV2Body
 	if err := httpx.ReadJSON(r, &body); err != nil {
 		httpx.WriteError(w, err)
 		return
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	p, aerr := e.runScopeLocked(vars, false)
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	p, aerr := RunScopeLocked(e, vars, false)
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
 	}
-	principal, aerr := e.authorizeInProject(r, "run.services.create", locationParent(vars), vars["p"], p)
+	principal, aerr := AuthorizeInProject(e, r, "run.services.create", LocationParent(vars), vars["p"], p)
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
@@ -428,26 +430,26 @@ func (e *Server) runV2Create(w http.ResponseWriter, r *http.Request, vars map[st
 		httpx.WriteError(w, aerr)
 		return
 	}
-	if e.st.Services[model.ServiceKey(p.ID, vars["l"], id)] != nil {
+	if e.St.Services[model.ServiceKey(p.ID, vars["l"], id)] != nil {
 		httpx.WriteError(w, httpx.ErrAlreadyExists("Resource '%s' already exists.", id))
 		return
 	}
 	vars["s"] = id
 	if boolParam(r, "validateOnly") {
 		tmp := &model.Service{ProjectID: p.ID, Location: vars["l"], Name: id, Generation: 1, Ingress: spec.Ingress}
-		httpx.WriteJSON(w, http.StatusOK, e.newOperationLocked(p, vars, renderV2(tmp, p, vars["p"]), false))
+		httpx.WriteJSON(w, http.StatusOK, newOperationLocked(e, p, vars, renderV2(tmp, p, vars["p"]), false))
 		return
 	}
-	svc := e.newServiceLocked(p, vars["l"], id, spec, principal)
-	e.finishOperationLocked(w, p, vars, renderV2(svc, p, vars["p"]))
+	svc := e.NewServiceLocked(p, vars["l"], id, spec, principal)
+	finishOperationLocked(e, w, p, vars, renderV2(svc, p, vars["p"]))
 }
 
-// locationParent is "projects/{p}/locations/{l}" as the request names it.
-func locationParent(vars map[string]string) string {
+// LocationParent is "projects/{p}/locations/{l}" as the request names it.
+func LocationParent(vars map[string]string) string {
 	return "projects/" + vars["p"] + "/locations/" + vars["l"]
 }
 
-func projectIDOr(p *model.Project, ref string) string {
+func ProjectIDOr(p *model.Project, ref string) string {
 	if p != nil {
 		return p.ID
 	}
@@ -479,25 +481,25 @@ func snakeToCamel(s string) string {
 	return strings.Join(parts, "")
 }
 
-func (e *Server) runV2Patch(w http.ResponseWriter, r *http.Request, vars map[string]string) {
+func runV2Patch(e *core.Server, w http.ResponseWriter, r *http.Request, vars map[string]string) {
 	var body runV2Body
 	if err := httpx.ReadJSON(r, &body); err != nil {
 		httpx.WriteError(w, err)
 		return
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	p, aerr := e.runScopeLocked(vars, false)
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	p, aerr := RunScopeLocked(e, vars, false)
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
 	}
-	svc := e.serviceLocked(p, vars)
+	svc := serviceLocked(e, p, vars)
 	if svc == nil && p != nil && boolParam(r, "allowMissing") {
-		e.runV2PatchCreateLocked(w, r, vars, p, &body)
+		runV2PatchCreateLocked(e, w, r, vars, p, &body)
 		return
 	}
-	principal, aerr := e.authorizeService(r, "run.services.update", vars, p, svc)
+	principal, aerr := authorizeService(e, r, "run.services.update", vars, p, svc)
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
@@ -544,21 +546,21 @@ func (e *Server) runV2Patch(w http.ResponseWriter, r *http.Request, vars map[str
 		next.Template = spec.Template
 	}
 	if boolParam(r, "validateOnly") {
-		httpx.WriteJSON(w, http.StatusOK, e.newOperationLocked(p, vars, renderV2(&next, p, vars["p"]), false))
+		httpx.WriteJSON(w, http.StatusOK, newOperationLocked(e, p, vars, renderV2(&next, p, vars["p"]), false))
 		return
 	}
 	next.Generation++
-	next.UpdateTime = e.opts.Now().UTC()
-	next.LastModifier = principalEmail(principal)
-	next.Etag = newResourceEtag()
+	next.UpdateTime = e.Opts.Now().UTC()
+	next.LastModifier = core.PrincipalEmail(principal)
+	next.Etag = core.NewResourceEtag()
 	*svc = next
-	e.finishOperationLocked(w, p, vars, renderV2(svc, p, vars["p"]))
+	finishOperationLocked(e, w, p, vars, renderV2(svc, p, vars["p"]))
 }
 
 // runV2PatchCreateLocked is a patch with allowMissing of a service that
 // does not exist (in a project that does): it creates the service.
-func (e *Server) runV2PatchCreateLocked(w http.ResponseWriter, r *http.Request, vars map[string]string, p *model.Project, body *runV2Body) {
-	principal, aerr := e.authorizeResource(r, "run.services.create", locationParent(vars), p.ID, nil)
+func runV2PatchCreateLocked(e *core.Server, w http.ResponseWriter, r *http.Request, vars map[string]string, p *model.Project, body *runV2Body) {
+	principal, aerr := e.AuthorizeResource(r, "run.services.create", LocationParent(vars), p.ID, nil)
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
@@ -572,14 +574,14 @@ func (e *Server) runV2PatchCreateLocked(w http.ResponseWriter, r *http.Request, 
 		httpx.WriteError(w, aerr)
 		return
 	}
-	svc := e.newServiceLocked(p, vars["l"], vars["s"], spec, principal)
-	e.finishOperationLocked(w, p, vars, renderV2(svc, p, vars["p"]))
+	svc := e.NewServiceLocked(p, vars["l"], vars["s"], spec, principal)
+	finishOperationLocked(e, w, p, vars, renderV2(svc, p, vars["p"]))
 }
 
-func (e *Server) runV2Delete(w http.ResponseWriter, r *http.Request, vars map[string]string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	p, svc, aerr := e.authorizedServiceLocked(r, "run.services.delete", vars)
+func runV2Delete(e *core.Server, w http.ResponseWriter, r *http.Request, vars map[string]string) {
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	p, svc, aerr := authorizedServiceLocked(e, r, "run.services.delete", vars)
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
@@ -590,58 +592,58 @@ func (e *Server) runV2Delete(w http.ResponseWriter, r *http.Request, vars map[st
 	}
 	rendered := renderV2(svc, p, vars["p"])
 	if boolParam(r, "validateOnly") {
-		httpx.WriteJSON(w, http.StatusOK, e.newOperationLocked(p, vars, rendered, false))
+		httpx.WriteJSON(w, http.StatusOK, newOperationLocked(e, p, vars, rendered, false))
 		return
 	}
 	key := model.ServiceKey(p.ID, vars["l"], vars["s"])
-	e.closeServiceListenerLocked(key)
-	delete(e.st.Services, key)
-	e.finishOperationLocked(w, p, vars, rendered)
+	e.CloseServiceListenerLocked(key)
+	delete(e.St.Services, key)
+	finishOperationLocked(e, w, p, vars, rendered)
 }
 
 // newOperationLocked records a finished long-running operation whose
 // response (and metadata) is the service; stored unless validateOnly.
-func (e *Server) newOperationLocked(p *model.Project, vars map[string]string, svc *runV2Service, store bool) *model.Operation {
-	name := locationParent(vars) + "/operations/" + newUUID()
+func newOperationLocked(e *core.Server, p *model.Project, vars map[string]string, svc *runV2Service, store bool) *model.Operation {
+	name := LocationParent(vars) + "/operations/" + core.NewUUID()
 	op := &model.Operation{
 		Name:     name,
 		Done:     true,
-		Metadata: toMap(svc, "type.googleapis.com/google.cloud.run.v2.Service"),
-		Response: toMap(svc, "type.googleapis.com/google.cloud.run.v2.Service"),
+		Metadata: ToMap(svc, "type.googleapis.com/google.cloud.run.v2.Service"),
+		Response: ToMap(svc, "type.googleapis.com/google.cloud.run.v2.Service"),
 	}
 	if store {
-		e.st.Operations[operationKey(p.ID, vars["l"], name)] = op
+		e.St.Operations[OperationKey(p.ID, vars["l"], name)] = op
 	}
 	return op
 }
 
 // finishOperationLocked stores the finished operation of a change to the
 // service rendered, saves the state and answers the operation.
-func (e *Server) finishOperationLocked(w http.ResponseWriter, p *model.Project, vars map[string]string, rendered *runV2Service) {
-	e.saveAndWrite(w, e.newOperationLocked(p, vars, rendered, true))
+func finishOperationLocked(e *core.Server, w http.ResponseWriter, p *model.Project, vars map[string]string, rendered *runV2Service) {
+	e.SaveAndWrite(w, newOperationLocked(e, p, vars, rendered, true))
 }
 
-// operationKey stores operations under the project id whatever the caller
+// OperationKey stores operations under the project id whatever the caller
 // used, so an operation named with the number is found by id and back.
-func operationKey(projectID, location, name string) string {
+func OperationKey(projectID, location, name string) string {
 	return "projects/" + projectID + "/locations/" + location + "/operations/" + name[strings.LastIndexByte(name, '/')+1:]
 }
 
-func (e *Server) runGetOperation(w http.ResponseWriter, r *http.Request, vars map[string]string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	p := e.projectLocked(vars["p"])
+func runGetOperation(e *core.Server, w http.ResponseWriter, r *http.Request, vars map[string]string) {
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	p := e.ProjectLocked(vars["p"])
 	perm := "run.operations.get"
 	var op *model.Operation
 	if p != nil {
-		op = e.st.Operations[operationKey(p.ID, vars["l"], vars["op"])]
+		op = e.St.Operations[OperationKey(p.ID, vars["l"], vars["op"])]
 	}
 	if op != nil {
 		if t, _ := op.Response["@type"].(string); strings.Contains(t, "cloud.functions") {
 			perm = "cloudfunctions.functions.get"
 		}
 	}
-	if _, aerr := e.authorizeResource(r, perm, locationParent(vars)+"/operations/"+vars["op"], projectIDOr(p, vars["p"]), nil); aerr != nil {
+	if _, aerr := e.AuthorizeResource(r, perm, LocationParent(vars)+"/operations/"+vars["op"], ProjectIDOr(p, vars["p"]), nil); aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
 	}
@@ -650,24 +652,24 @@ func (e *Server) runGetOperation(w http.ResponseWriter, r *http.Request, vars ma
 		return
 	}
 	out := *op
-	out.Name = locationParent(vars) + "/operations/" + vars["op"]
+	out.Name = LocationParent(vars) + "/operations/" + vars["op"]
 	httpx.WriteJSON(w, http.StatusOK, &out)
 }
 
 // ---- IAM on services (v2 and v1 share these handlers) ----
 
 // serviceIAM is the lookup the shared IAM handlers call (with e.mu held).
-func (e *Server) serviceIAM(vars map[string]string) func() (*iamResource, *httpx.Error) {
-	return func() (*iamResource, *httpx.Error) {
-		p, aerr := e.runScopeLocked(vars, false)
+func serviceIAM(e *core.Server, vars map[string]string) func() (*core.IamResource, *httpx.Error) {
+	return func() (*core.IamResource, *httpx.Error) {
+		p, aerr := RunScopeLocked(e, vars, false)
 		if aerr != nil {
 			return nil, aerr
 		}
-		svc := e.serviceLocked(p, vars)
+		svc := serviceLocked(e, p, vars)
 		if svc == nil {
 			return nil, errServiceNotFound(vars)
 		}
-		return &iamResource{
+		return &core.IamResource{
 			Name:          serviceResource(vars),
 			ProjectID:     p.ID,
 			Policy:        &svc.Policy,

@@ -1,4 +1,4 @@
-package server
+package core
 
 // The management half of the emulator: IAM v1 (iam.go, roles.go), IAM
 // Credentials (iamcredentials.go), the OAuth2 token endpoint (oauth.go),
@@ -33,17 +33,17 @@ import (
 // management holds what the management half derives at init and never
 // changes afterwards, so it can be read without e.mu.
 type management struct {
-	// roles is the predefined-role table (data: pkg/internal/iamroles,
+	// Roles is the predefined-role table (data: pkg/internal/iamroles,
 	// overridden per role by Options.RolesFile), by "roles/x".
-	roles map[string]*predefinedRole
-	// signers are the parsed ID-token signing keys, by kid; signKID is the
+	Roles map[string]*predefinedRole
+	// Signers are the parsed ID-token signing keys, by kid; signKID is the
 	// newest one, used for minting.
-	signers map[string]*rsa.PrivateKey
-	signKID string
+	Signers map[string]*rsa.PrivateKey
+	SignKID string
 }
 
-// randomHex returns n random bytes hex-encoded.
-func randomHex(n int) string {
+// RandomHex returns n random bytes hex-encoded.
+func RandomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
@@ -57,8 +57,8 @@ func randomHex(n int) string {
 // so a seed may define the default project itself (with its own policy); a
 // seed that needs a project to exist first can call ensureProjectLocked.
 func (e *Server) init() error {
-	if _, aerr := normalizeMember(e.opts.BootstrapPrincipal); aerr != nil || !strings.Contains(e.opts.BootstrapPrincipal, ":") {
-		return fmt.Errorf("emulator: bootstrap principal %q is not an IAM member such as user:owner@example.com", e.opts.BootstrapPrincipal)
+	if _, aerr := NormalizeMember(e.Opts.BootstrapPrincipal); aerr != nil || !strings.Contains(e.Opts.BootstrapPrincipal, ":") {
+		return fmt.Errorf("emulator: bootstrap principal %q is not an IAM member such as user:owner@example.com", e.Opts.BootstrapPrincipal)
 	}
 	st, err := e.store.Load()
 	if err != nil {
@@ -69,19 +69,19 @@ func (e *Server) init() error {
 	}
 	fillStateMaps(st)
 
-	roles, err := loadRoleTable(e.opts.RolesFile)
+	roles, err := loadRoleTable(e.Opts.RolesFile)
 	if err != nil {
 		return err
 	}
-	e.mgmt.roles = roles
+	e.Mgmt.Roles = roles
 
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.st = st
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	e.St = st
 
-	sd := e.opts.Seed
-	if sd == nil && e.opts.SeedFile != "" {
-		if sd, err = seed.LoadSeed(e.opts.SeedFile); err != nil {
+	sd := e.Opts.Seed
+	if sd == nil && e.Opts.SeedFile != "" {
+		if sd, err = seed.LoadSeed(e.Opts.SeedFile); err != nil {
 			return err
 		}
 	}
@@ -90,13 +90,13 @@ func (e *Server) init() error {
 			return err
 		}
 	}
-	if _, err := e.ensureProjectLocked(e.opts.Project, e.opts.ProjectNumber); err != nil {
+	if _, err := e.ensureProjectLocked(e.Opts.Project, e.Opts.ProjectNumber); err != nil {
 		return err
 	}
 	if err := e.ensureSigningKeyLocked(); err != nil {
 		return err
 	}
-	if err := e.saveLocked(); err != nil {
+	if err := e.SaveLocked(); err != nil {
 		return fmt.Errorf("emulator: saving state: %w", err)
 	}
 	return nil
@@ -130,11 +130,11 @@ func fillStateMaps(st *model.State) {
 	}
 }
 
-// saveLocked persists state after a mutation. Called with e.mu held.
-func (e *Server) saveLocked() error { return e.store.Save(e.st) }
+// SaveLocked persists state after a mutation. Called with e.mu held.
+func (e *Server) SaveLocked() error { return e.store.Save(e.St) }
 
-// projectNumberFor derives a stable 12-digit project number from an id.
-func projectNumberFor(id string) string {
+// ProjectNumberFor derives a stable 12-digit project number from an id.
+func ProjectNumberFor(id string) string {
 	sum := sha256.Sum256([]byte("project-number:" + id))
 	n := binary.BigEndian.Uint64(sum[:8]) % 900_000_000_000
 	return strconv.FormatUint(100_000_000_000+n, 10)
@@ -145,16 +145,16 @@ func projectNumberFor(id string) string {
 // project's creator holds). number may be empty (derived from id). Called
 // with e.mu held; does not save.
 func (e *Server) ensureProjectLocked(id, number string) (*model.Project, error) {
-	if p := e.st.Projects[id]; p != nil {
+	if p := e.St.Projects[id]; p != nil {
 		return p, nil
 	}
 	if id == "" {
 		return nil, fmt.Errorf("emulator: empty project id")
 	}
 	if number == "" {
-		number = projectNumberFor(id)
+		number = ProjectNumberFor(id)
 	}
-	for _, p := range e.st.Projects {
+	for _, p := range e.St.Projects {
 		if p.Number == number {
 			return nil, fmt.Errorf("emulator: project %s: number %s already used by project %s", id, number, p.ID)
 		}
@@ -163,23 +163,23 @@ func (e *Server) ensureProjectLocked(id, number string) (*model.Project, error) 
 		ID:         id,
 		Number:     number,
 		Name:       id,
-		CreateTime: e.opts.Now().UTC(),
+		CreateTime: e.Opts.Now().UTC(),
 		Policy: &model.Policy{
 			Version:  1,
 			Etag:     model.NewEtag(),
-			Bindings: []*model.Binding{{Role: "roles/owner", Members: []string{authz.NormalizeMemberOrKeep(e.opts.BootstrapPrincipal)}}},
+			Bindings: []*model.Binding{{Role: "roles/owner", Members: []string{authz.NormalizeMemberOrKeep(e.Opts.BootstrapPrincipal)}}},
 		},
 	}
-	e.st.Projects[id] = p
+	e.St.Projects[id] = p
 	return p, nil
 }
 
-// projectLocked finds a project by id or number. Called with e.mu held.
-func (e *Server) projectLocked(ref string) *model.Project {
-	if p := e.st.Projects[ref]; p != nil {
+// ProjectLocked finds a project by id or number. Called with e.mu held.
+func (e *Server) ProjectLocked(ref string) *model.Project {
+	if p := e.St.Projects[ref]; p != nil {
 		return p
 	}
-	for _, p := range e.st.Projects {
+	for _, p := range e.St.Projects {
 		if p.Number == ref {
 			return p
 		}

@@ -1,4 +1,4 @@
-package server
+package run
 
 // The Cloud Run Admin API v1 surfaces gcloud uses (contract §6): service IAM
 // on the global host, the all-regions list, and the regional Knative
@@ -15,20 +15,21 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/httpx"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 )
 
-func (e *Server) registerRunV1Routes() {
+func RegisterRunV1Routes(e *core.Server) {
 	const svc = "/v1/projects/{p}/locations/{l}/services/"
-	e.handleIAMVerbs(svc+"{s}", "run.v1.services", e.serviceIAM, http.MethodGet, http.MethodPost)
-	e.router.Handle(http.MethodGet, svc+"{s}", "run.v1.services.get", e.runV1Get)
-	e.router.Handle(http.MethodGet, "/v1/projects/{p}/locations/{l}/services", "run.v1.services.list", e.runV1List)
+	e.HandleIAMVerbs(svc+"{s}", "run.v1.services", func(a0 map[string]string) func() (*core.IamResource, *httpx.Error) { return serviceIAM(e, a0) }, http.MethodGet, http.MethodPost)
+	e.Router.Handle(http.MethodGet, svc+"{s}", "run.v1.services.get", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { runV1Get(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodGet, "/v1/projects/{p}/locations/{l}/services", "run.v1.services.list", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { runV1List(e, a0, a1, a2) })
 
 	const kn = "/apis/serving.knative.dev/v1/namespaces/{ns}/services"
-	e.router.Handle(http.MethodGet, kn+"/{s}", "run.v1.namespaces.services.get", e.knativeGet)
-	e.router.Handle(http.MethodDelete, kn+"/{s}", "run.v1.namespaces.services.delete", e.knativeDelete)
-	e.router.Handle(http.MethodGet, kn, "run.v1.namespaces.services.list", e.knativeList)
+	e.Router.Handle(http.MethodGet, kn+"/{s}", "run.v1.namespaces.services.get", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { knativeGet(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodDelete, kn+"/{s}", "run.v1.namespaces.services.delete", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { knativeDelete(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodGet, kn, "run.v1.namespaces.services.list", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { knativeList(e, a0, a1, a2) })
 }
 
 // renderKnative renders svc as a Knative serving.knative.dev/v1 Service.
@@ -57,7 +58,7 @@ func renderKnative(svc *model.Service, p *model.Project) map[string]any {
 		ann["run.googleapis.com/default-url-disabled"] = "true"
 	}
 	tmpl := runTemplate(svc, p)
-	rev := revisionName(svc)
+	rev := RevisionName(svc)
 	var containers []any
 	if cs, ok := tmpl["containers"].([]any); ok {
 		for _, c := range cs {
@@ -78,7 +79,7 @@ func renderKnative(svc *model.Service, p *model.Project) map[string]any {
 			containers = append(containers, kc)
 		}
 	}
-	ready := rfc3339(svc.UpdateTime)
+	ready := Rfc3339(svc.UpdateTime)
 	cond := func(t string) map[string]any {
 		return map[string]any{"type": t, "status": "True", "lastTransitionTime": ready}
 	}
@@ -96,7 +97,7 @@ func renderKnative(svc *model.Service, p *model.Project) map[string]any {
 			"uid":               svc.UID,
 			"resourceVersion":   strings.Trim(svc.Etag, `"`),
 			"generation":        svc.Generation,
-			"creationTimestamp": rfc3339(svc.CreateTime),
+			"creationTimestamp": Rfc3339(svc.CreateTime),
 			"labels":            labels,
 			"annotations":       ann,
 		},
@@ -130,13 +131,13 @@ func renderKnative(svc *model.Service, p *model.Project) map[string]any {
 // writeKnativeListLocked checks run.services.list on project v["p"] (p
 // is nil when unknown) and answers its services in location v["l"] ("-"
 // for every region) as a Knative ServiceList.
-func (e *Server) writeKnativeListLocked(w http.ResponseWriter, r *http.Request, p *model.Project, v map[string]string) {
-	if _, aerr := e.authorizeInProject(r, "run.services.list", "projects/"+v["p"], v["p"], p); aerr != nil {
+func writeKnativeListLocked(e *core.Server, w http.ResponseWriter, r *http.Request, p *model.Project, v map[string]string) {
+	if _, aerr := AuthorizeInProject(e, r, "run.services.list", "projects/"+v["p"], v["p"], p); aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
 	}
 	items := []map[string]any{}
-	for _, svc := range inScope(e.st.Services, p.ID, v["l"]) {
+	for _, svc := range InScope(e.St.Services, p.ID, v["l"]) {
 		items = append(items, renderKnative(svc, p))
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{
@@ -148,10 +149,10 @@ func (e *Server) writeKnativeListLocked(w http.ResponseWriter, r *http.Request, 
 	})
 }
 
-func (e *Server) runV1Get(w http.ResponseWriter, r *http.Request, vars map[string]string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	p, svc, aerr := e.authorizedServiceLocked(r, "run.services.get", vars)
+func runV1Get(e *core.Server, w http.ResponseWriter, r *http.Request, vars map[string]string) {
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	p, svc, aerr := authorizedServiceLocked(e, r, "run.services.get", vars)
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
@@ -161,15 +162,15 @@ func (e *Server) runV1Get(w http.ResponseWriter, r *http.Request, vars map[strin
 
 // runV1List is GET /v1/projects/{p}/locations/{l}/services ("-" for all
 // regions), a Knative ServiceList.
-func (e *Server) runV1List(w http.ResponseWriter, r *http.Request, vars map[string]string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	p, aerr := e.runScopeLocked(vars, true)
+func runV1List(e *core.Server, w http.ResponseWriter, r *http.Request, vars map[string]string) {
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	p, aerr := RunScopeLocked(e, vars, true)
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
 	}
-	e.writeKnativeListLocked(w, r, p, vars)
+	writeKnativeListLocked(e, w, r, p, vars)
 }
 
 var regionalHostRe = regexp.MustCompile(`^([a-z]+(?:-[a-z]+)+[0-9]+)-`)
@@ -190,25 +191,25 @@ func requestRegion(r *http.Request) string {
 // knativeScope resolves the namespace (project id or number) and region of
 // a Knative request. Without a regional host, location is "-" (lists span
 // every region; a get must then be unambiguous).
-func (e *Server) knativeScope(r *http.Request, vars map[string]string) (*model.Project, map[string]string) {
+func knativeScope(e *core.Server, r *http.Request, vars map[string]string) (*model.Project, map[string]string) {
 	region := requestRegion(r)
 	if region == "" {
 		region = "-"
 	}
 	v := map[string]string{"p": vars["ns"], "l": region, "s": vars["s"]}
-	return e.projectLocked(vars["ns"]), v
+	return e.ProjectLocked(vars["ns"]), v
 }
 
 // knativeFindLocked finds the service of a Knative get/delete.
-func (e *Server) knativeFindLocked(p *model.Project, v map[string]string) (*model.Service, *httpx.Error) {
+func knativeFindLocked(e *core.Server, p *model.Project, v map[string]string) (*model.Service, *httpx.Error) {
 	if p == nil {
 		return nil, nil
 	}
 	if v["l"] != "-" {
-		return e.st.Services[model.ServiceKey(p.ID, v["l"], v["s"])], nil
+		return e.St.Services[model.ServiceKey(p.ID, v["l"], v["s"])], nil
 	}
 	var found *model.Service
-	for _, svc := range inScope(e.st.Services, p.ID, "-") {
+	for _, svc := range InScope(e.St.Services, p.ID, "-") {
 		if svc.Name == v["s"] {
 			if found != nil {
 				return nil, httpx.ErrInvalid("Service %s exists in several regions; use the regional endpoint ({region}-run.googleapis.com).", v["s"])
@@ -224,13 +225,13 @@ func (e *Server) knativeFindLocked(p *model.Project, v map[string]string) (*mode
 
 // knativeServiceLocked finds the service of a Knative get/delete and
 // checks perm on it; a missing service is Knative's not-found.
-func (e *Server) knativeServiceLocked(r *http.Request, perm string, vars map[string]string) (*model.Project, *model.Service, *httpx.Error) {
-	p, v := e.knativeScope(r, vars)
-	svc, aerr := e.knativeFindLocked(p, v)
+func knativeServiceLocked(e *core.Server, r *http.Request, perm string, vars map[string]string) (*model.Project, *model.Service, *httpx.Error) {
+	p, v := knativeScope(e, r, vars)
+	svc, aerr := knativeFindLocked(e, p, v)
 	if aerr != nil {
 		return nil, nil, aerr
 	}
-	if _, aerr := e.authorizeService(r, perm, v, p, svc); aerr != nil {
+	if _, aerr := authorizeService(e, r, perm, v, p, svc); aerr != nil {
 		if aerr.Code == http.StatusNotFound {
 			aerr = httpx.ErrNotFound("services.serving.knative.dev \"%s\" not found", v["s"])
 		}
@@ -239,10 +240,10 @@ func (e *Server) knativeServiceLocked(r *http.Request, perm string, vars map[str
 	return p, svc, nil
 }
 
-func (e *Server) knativeGet(w http.ResponseWriter, r *http.Request, vars map[string]string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	p, svc, aerr := e.knativeServiceLocked(r, "run.services.get", vars)
+func knativeGet(e *core.Server, w http.ResponseWriter, r *http.Request, vars map[string]string) {
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	p, svc, aerr := knativeServiceLocked(e, r, "run.services.get", vars)
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
@@ -250,26 +251,26 @@ func (e *Server) knativeGet(w http.ResponseWriter, r *http.Request, vars map[str
 	httpx.WriteJSON(w, http.StatusOK, renderKnative(svc, p))
 }
 
-func (e *Server) knativeList(w http.ResponseWriter, r *http.Request, vars map[string]string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	p, v := e.knativeScope(r, vars)
-	e.writeKnativeListLocked(w, r, p, v)
+func knativeList(e *core.Server, w http.ResponseWriter, r *http.Request, vars map[string]string) {
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	p, v := knativeScope(e, r, vars)
+	writeKnativeListLocked(e, w, r, p, v)
 }
 
 // knativeDelete is gcloud's `run services delete`: it answers a Status.
-func (e *Server) knativeDelete(w http.ResponseWriter, r *http.Request, vars map[string]string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	p, svc, aerr := e.knativeServiceLocked(r, "run.services.delete", vars)
+func knativeDelete(e *core.Server, w http.ResponseWriter, r *http.Request, vars map[string]string) {
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	p, svc, aerr := knativeServiceLocked(e, r, "run.services.delete", vars)
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
 	}
 	key := model.ServiceKey(p.ID, svc.Location, svc.Name)
-	e.closeServiceListenerLocked(key)
-	delete(e.st.Services, key)
-	e.saveAndWrite(w, map[string]any{
+	e.CloseServiceListenerLocked(key)
+	delete(e.St.Services, key)
+	e.SaveAndWrite(w, map[string]any{
 		"apiVersion": "v1",
 		"kind":       "Status",
 		"status":     "Success",

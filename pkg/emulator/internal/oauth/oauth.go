@@ -1,4 +1,6 @@
-package server
+// Package oauth serves the OAuth2 token endpoint of the emulator (JWT-bearer
+// grants from service-account keys).
+package oauth
 
 // The OAuth2 token endpoint (contract §9): the JWT-bearer grant that
 // service-account key files use. A "scope" assertion gets an opaque access
@@ -14,20 +16,21 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/httpx"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 )
 
 const (
-	jwtBearerGrant = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+	JwtBearerGrant = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 	// assertionSkew is the clock skew tolerated on assertion iat.
 	assertionSkew = 5 * time.Minute
 )
 
-func (e *Server) registerOAuthRoutes() {
-	e.router.Handle(http.MethodPost, "/token", "oauth2.token", e.handleToken)
-	e.router.Handle(http.MethodPost, "/oauth2/v4/token", "oauth2.token", e.handleToken)
-	e.router.Handle(http.MethodPost, "/o/oauth2/token", "oauth2.token", e.handleToken)
+func RegisterOAuthRoutes(e *core.Server) {
+	e.Router.Handle(http.MethodPost, "/token", "oauth2.token", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleToken(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodPost, "/oauth2/v4/token", "oauth2.token", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleToken(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodPost, "/o/oauth2/token", "oauth2.token", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleToken(e, a0, a1, a2) })
 }
 
 // writeOAuthError writes an error in the token endpoint's shape.
@@ -37,9 +40,9 @@ func writeOAuthError(w http.ResponseWriter, status int, code, desc string) {
 
 // acceptedAudiences are the aud values the token endpoint accepts: its own
 // URLs (as listened on and as addressed) and Google's.
-func (e *Server) acceptedAudiences(r *http.Request) []string {
+func acceptedAudiences(e *core.Server, r *http.Request) []string {
 	out := []string{"https://oauth2.googleapis.com/token", "https://www.googleapis.com/oauth2/v4/token", "https://accounts.google.com/o/oauth2/token"}
-	for _, base := range []string{e.url, e.requestBase(r)} {
+	for _, base := range []string{e.Url, e.RequestBase(r)} {
 		out = append(out, base+"/token", base+"/oauth2/v4/token", base+"/o/oauth2/token")
 	}
 	return out
@@ -55,12 +58,12 @@ func badGrant(descr string) *tokenError {
 	return &tokenError{http.StatusBadRequest, "invalid_grant", descr}
 }
 
-func (e *Server) handleToken(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+func handleToken(e *core.Server, w http.ResponseWriter, r *http.Request, _ map[string]string) {
 	if err := r.ParseForm(); err != nil {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "Could not parse the request body.")
 		return
 	}
-	if gt := r.PostForm.Get("grant_type"); gt != jwtBearerGrant {
+	if gt := r.PostForm.Get("grant_type"); gt != JwtBearerGrant {
 		writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "Invalid grant_type: "+gt)
 		return
 	}
@@ -69,15 +72,15 @@ func (e *Server) handleToken(w http.ResponseWriter, r *http.Request, _ map[strin
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "Missing required parameter: assertion")
 		return
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	sa, claims, terr := e.verifyAssertionLocked(r, assertion)
+	e.Mu.Lock()
+	defer e.Mu.Unlock()
+	sa, claims, terr := verifyAssertionLocked(e, r, assertion)
 	if terr != nil {
 		writeOAuthError(w, terr.status, terr.code, terr.descr)
 		return
 	}
 	if aud, _ := claims["target_audience"].(string); aud != "" {
-		tok, err := e.mintIDToken(sa, aud, true, nil)
+		tok, err := e.MintIDToken(sa, aud, true, nil)
 		if err != nil {
 			writeOAuthError(w, http.StatusInternalServerError, "internal_failure", err.Error())
 			return
@@ -91,14 +94,14 @@ func (e *Server) handleToken(w http.ResponseWriter, r *http.Request, _ map[strin
 		writeOAuthError(w, http.StatusBadRequest, "invalid_scope", "Invalid OAuth scope or ID token audience provided.")
 		return
 	}
-	tok, _ := e.mintAccessTokenLocked("serviceAccount:"+sa.Email, scopes, accessTokenLifetime)
-	if err := e.saveLocked(); err != nil {
+	tok, _ := e.MintAccessTokenLocked("serviceAccount:"+sa.Email, scopes, core.AccessTokenLifetime)
+	if err := e.SaveLocked(); err != nil {
 		writeOAuthError(w, http.StatusInternalServerError, "internal_failure", err.Error())
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{
 		"access_token": tok,
-		"expires_in":   int(accessTokenLifetime.Seconds()) - 1,
+		"expires_in":   int(core.AccessTokenLifetime.Seconds()) - 1,
 		"token_type":   "Bearer",
 	})
 }
@@ -106,14 +109,14 @@ func (e *Server) handleToken(w http.ResponseWriter, r *http.Request, _ map[strin
 // verifyAssertionLocked checks a JWT-bearer assertion (contract §9.3): the
 // issuing account by iss, its key by kid (or any enabled key), RS256
 // signature, aud, exp/iat, and that account and key are enabled.
-func (e *Server) verifyAssertionLocked(r *http.Request, assertion string) (*model.ServiceAccount, jwt.MapClaims, *tokenError) {
+func verifyAssertionLocked(e *core.Server, r *http.Request, assertion string) (*model.ServiceAccount, jwt.MapClaims, *tokenError) {
 	unverified := jwt.MapClaims{}
 	tok, _, err := jwt.NewParser().ParseUnverified(assertion, unverified)
 	if err != nil {
 		return nil, nil, badGrant("Invalid JWT: the assertion could not be parsed.")
 	}
 	iss, _ := unverified["iss"].(string)
-	sa := e.serviceAccountLocked(iss)
+	sa := e.ServiceAccountLocked(iss)
 	if sa == nil || !strings.Contains(iss, "@") {
 		return nil, nil, badGrant("Invalid grant: account not found")
 	}
@@ -130,7 +133,7 @@ func (e *Server) verifyAssertionLocked(r *http.Request, assertion string) (*mode
 	var claims jwt.MapClaims
 	var key *model.SAKey
 	for _, k := range candidates {
-		pub, err := parsePublicKeyPEM(k.PublicKeyPEM)
+		pub, err := core.ParsePublicKeyPEM(k.PublicKeyPEM)
 		if err != nil {
 			continue
 		}
@@ -145,10 +148,10 @@ func (e *Server) verifyAssertionLocked(r *http.Request, assertion string) (*mode
 		return nil, nil, badGrant("Invalid JWT Signature.")
 	}
 	aud, err := claims.GetAudience()
-	if err != nil || len(aud) == 0 || !containsString(e.acceptedAudiences(r), aud[0]) {
+	if err != nil || len(aud) == 0 || !core.ContainsString(acceptedAudiences(e, r), aud[0]) {
 		return nil, nil, badGrant("Invalid JWT: the audience (aud) is not this token endpoint.")
 	}
-	if err := checkAssertionTimes(claims, e.opts.Now()); err != nil {
+	if err := checkAssertionTimes(claims, e.Opts.Now()); err != nil {
 		return nil, nil, badGrant("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim. (" + err.Error() + ")")
 	}
 	if sub, _ := claims["sub"].(string); sub != "" && !strings.EqualFold(sub, iss) {
@@ -160,7 +163,7 @@ func (e *Server) verifyAssertionLocked(r *http.Request, assertion string) (*mode
 	if key.Disabled {
 		return nil, nil, badGrant("Invalid grant: key " + key.ID + " is disabled.")
 	}
-	if e.opts.Now().After(key.ValidBefore) {
+	if e.Opts.Now().After(key.ValidBefore) {
 		return nil, nil, badGrant("Invalid grant: key " + key.ID + " has expired.")
 	}
 	return sa, claims, nil

@@ -1,4 +1,4 @@
-package server
+package core
 
 import (
 	"crypto/rand"
@@ -16,22 +16,22 @@ import (
 // Helpers of the engine that several API families share: account and
 // service lookups and creation, token minting, trigger defaults.
 
-// accessTokenLifetime is the lifetime of minted access tokens; expires_in
+// AccessTokenLifetime is the lifetime of minted access tokens; expires_in
 // reports one second less, as Google does.
-const accessTokenLifetime = time.Hour
+const AccessTokenLifetime = time.Hour
 
-// serviceAccountLocked finds a live (not deleted) account by email,
+// ServiceAccountLocked finds a live (not deleted) account by email,
 // uniqueId or full name. Disabled accounts are returned (callers check).
 // Called with e.mu held.
-func (e *Server) serviceAccountLocked(ref string) *model.ServiceAccount {
+func (e *Server) ServiceAccountLocked(ref string) *model.ServiceAccount {
 	ref = strings.ToLower(saRef(ref))
 	if strings.Contains(ref, "@") {
-		if sa := e.st.ServiceAccounts[ref]; sa != nil && !sa.Deleted {
+		if sa := e.St.ServiceAccounts[ref]; sa != nil && !sa.Deleted {
 			return sa
 		}
 		return nil
 	}
-	for _, sa := range e.st.ServiceAccounts {
+	for _, sa := range e.St.ServiceAccounts {
 		if sa.UniqueID == ref && !sa.Deleted {
 			return sa
 		}
@@ -39,23 +39,23 @@ func (e *Server) serviceAccountLocked(ref string) *model.ServiceAccount {
 	return nil
 }
 
-// saveAndWrite saves state and writes v (or the save error).
-func (e *Server) saveAndWrite(w http.ResponseWriter, v any) {
-	if err := e.saveLocked(); err != nil {
+// SaveAndWrite saves state and writes v (or the save error).
+func (e *Server) SaveAndWrite(w http.ResponseWriter, v any) {
+	if err := e.SaveLocked(); err != nil {
 		httpx.WriteError(w, err)
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, v)
 }
 
-func leftPad(s string, n int) string {
+func LeftPad(s string, n int) string {
 	for len(s) < n {
 		s = "0" + s
 	}
 	return s
 }
 
-func containsString(list []string, s string) bool {
+func ContainsString(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
 			return true
@@ -74,13 +74,13 @@ func saRef(name string) string {
 	return name
 }
 
-// newUniqueIDLocked returns a fresh 21-digit account id.
-func (e *Server) newUniqueIDLocked() string {
+// NewUniqueIDLocked returns a fresh 21-digit account id.
+func (e *Server) NewUniqueIDLocked() string {
 	for {
 		n, _ := rand.Int(rand.Reader, new(big.Int).Exp(big.NewInt(10), big.NewInt(20), nil))
-		id := "1" + leftPad(n.String(), 20)
+		id := "1" + LeftPad(n.String(), 20)
 		clash := false
-		for _, sa := range e.st.ServiceAccounts {
+		for _, sa := range e.St.ServiceAccounts {
 			clash = clash || sa.UniqueID == id
 		}
 		if !clash {
@@ -89,24 +89,24 @@ func (e *Server) newUniqueIDLocked() string {
 	}
 }
 
-// mintAccessTokenLocked stores and returns a new opaque access token for
+// MintAccessTokenLocked stores and returns a new opaque access token for
 // principal. Expired tokens are dropped on the way. Called with e.mu held;
 // the caller saves.
-func (e *Server) mintAccessTokenLocked(principal string, scopes []string, lifetime time.Duration) (string, time.Time) {
-	now := e.opts.Now()
-	for tok, at := range e.st.AccessTokens {
+func (e *Server) MintAccessTokenLocked(principal string, scopes []string, lifetime time.Duration) (string, time.Time) {
+	now := e.Opts.Now()
+	for tok, at := range e.St.AccessTokens {
 		if !now.Before(at.Expiry) {
-			delete(e.st.AccessTokens, tok)
+			delete(e.St.AccessTokens, tok)
 		}
 	}
-	tok := "ya29.emu-" + randomHex(32)
+	tok := "ya29.emu-" + RandomHex(32)
 	exp := now.Add(lifetime).UTC().Truncate(time.Second)
-	e.st.AccessTokens[tok] = &model.AccessToken{Principal: principal, Scopes: scopes, Expiry: exp}
+	e.St.AccessTokens[tok] = &model.AccessToken{Principal: principal, Scopes: scopes, Expiry: exp}
 	return tok, exp
 }
 
-// serviceSpec holds the caller-settable fields of a new service.
-type serviceSpec struct {
+// ServiceSpec holds the caller-settable fields of a new service.
+type ServiceSpec struct {
 	Description        string
 	Labels             map[string]string
 	Annotations        map[string]string
@@ -118,11 +118,11 @@ type serviceSpec struct {
 	ResponseStatus     int
 }
 
-// newServiceLocked creates and stores a service (generation 1, ready, an
+// NewServiceLocked creates and stores a service (generation 1, ready, an
 // empty IAM policy) and, once the data plane is running, its listener.
 // Called with e.mu held; does not save.
-func (e *Server) newServiceLocked(p *model.Project, location, name string, spec serviceSpec, creator string) *model.Service {
-	now := e.opts.Now().UTC()
+func (e *Server) NewServiceLocked(p *model.Project, location, name string, spec ServiceSpec, creator string) *model.Service {
+	now := e.Opts.Now().UTC()
 	if spec.Ingress == "" {
 		spec.Ingress = model.IngressAll
 	}
@@ -130,25 +130,25 @@ func (e *Server) newServiceLocked(p *model.Project, location, name string, spec 
 		ProjectID:          p.ID,
 		Location:           location,
 		Name:               name,
-		UID:                newUUID(),
+		UID:                NewUUID(),
 		Description:        spec.Description,
 		Labels:             spec.Labels,
 		Annotations:        spec.Annotations,
 		Generation:         1,
 		CreateTime:         now,
 		UpdateTime:         now,
-		Creator:            principalEmail(creator),
-		LastModifier:       principalEmail(creator),
+		Creator:            PrincipalEmail(creator),
+		LastModifier:       PrincipalEmail(creator),
 		Ingress:            spec.Ingress,
 		InvokerIAMDisabled: spec.InvokerIAMDisabled,
 		CustomAudiences:    spec.CustomAudiences,
 		DefaultURIDisabled: spec.DefaultURIDisabled,
 		Template:           spec.Template,
-		Etag:               newResourceEtag(),
+		Etag:               NewResourceEtag(),
 		Policy:             &model.Policy{Version: 1, Etag: model.NewEtag()},
 		ResponseStatus:     spec.ResponseStatus,
 	}
-	e.st.Services[model.ServiceKey(p.ID, location, name)] = svc
+	e.St.Services[model.ServiceKey(p.ID, location, name)] = svc
 	e.setServiceURLs(svc, p)
 	if e.dp.started {
 		if err := e.listenServiceLocked(svc, p); err != nil {
@@ -176,9 +176,9 @@ func deterministicURL(service, number, region string) string {
 	return "https://" + service + "-" + number + "." + region + ".run.app"
 }
 
-// newUUID is a random version-4 UUID.
-func newUUID() string {
-	b := []byte(randomHex(16))
+// NewUUID is a random version-4 UUID.
+func NewUUID() string {
+	b := []byte(RandomHex(16))
 	h, _ := hex.DecodeString(string(b))
 	h[6] = h[6]&0x0f | 0x40
 	h[8] = h[8]&0x3f | 0x80
@@ -186,18 +186,18 @@ func newUUID() string {
 	return s[0:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:]
 }
 
-// newResourceEtag is an opaque resource etag (not a policy etag).
-func newResourceEtag() string {
-	return `"` + base64.RawURLEncoding.EncodeToString([]byte(randomHex(12))) + `"`
+// NewResourceEtag is an opaque resource etag (not a policy etag).
+func NewResourceEtag() string {
+	return `"` + base64.RawURLEncoding.EncodeToString([]byte(RandomHex(12))) + `"`
 }
 
-// fillTriggerDefaults gives an event trigger of function fn what a
+// FillTriggerDefaults gives an event trigger of function fn what a
 // deployment fills in when the request leaves it out: the Eventarc
 // trigger's name, the trigger region (the function's) and the retry
 // policy (no retries).
-func fillTriggerDefaults(t map[string]any, project, location, fn string) {
+func FillTriggerDefaults(t map[string]any, project, location, fn string) {
 	if _, ok := t["trigger"]; !ok {
-		t["trigger"] = "projects/" + project + "/locations/" + location + "/triggers/" + fn + "-" + randomHex(3)
+		t["trigger"] = "projects/" + project + "/locations/" + location + "/triggers/" + fn + "-" + RandomHex(3)
 	}
 	if _, ok := t["triggerRegion"]; !ok {
 		t["triggerRegion"] = location
@@ -207,8 +207,8 @@ func fillTriggerDefaults(t map[string]any, project, location, fn string) {
 	}
 }
 
-// principalEmail turns "user:a@b" into "a@b" (creator/lastModifier fields).
-func principalEmail(principal string) string {
+// PrincipalEmail turns "user:a@b" into "a@b" (creator/lastModifier fields).
+func PrincipalEmail(principal string) string {
 	if _, v, ok := strings.Cut(principal, ":"); ok {
 		return v
 	}
