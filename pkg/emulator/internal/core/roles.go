@@ -23,7 +23,6 @@ import (
 	"os"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -294,45 +293,9 @@ func (e *Server) handlePredefinedRoleList(w http.ResponseWriter, r *http.Request
 	}
 	sort.Strings(names)
 	full := r.URL.Query().Get("view") == "FULL"
-	page, next, aerr := Paginate(names, r, 300, 1000)
-	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
-	}
-	out := []*wireRole{}
-	for _, n := range page {
-		out = append(out, predefinedWire(n, e.Mgmt.Roles[n], full))
-	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"roles": out, "nextPageToken": next})
-}
-
-// Paginate returns one page of items by pageSize/pageToken (an offset).
-func Paginate[T any](items []T, r *http.Request, def, max int) ([]T, string, *httpx.Error) {
-	q := r.URL.Query()
-	size := def
-	if s := q.Get("pageSize"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			return nil, "", httpx.ErrInvalid("Invalid pageSize %q.", s)
-		}
-		if n > 0 {
-			size = min(n, max)
-		}
-	}
-	start := 0
-	if t := q.Get("pageToken"); t != "" {
-		n, err := strconv.Atoi(t)
-		if err != nil || n < 0 || n > len(items) {
-			return nil, "", httpx.ErrInvalid("Invalid pageToken %q.", t)
-		}
-		start = n
-	}
-	end := min(start+size, len(items))
-	next := ""
-	if end < len(items) {
-		next = strconv.Itoa(end)
-	}
-	return items[start:end], next, nil
+	httpx.WritePage(w, r, "roles", len(names), httpx.Paging{Default: 300, Max: 1000}, func(i int) any {
+		return predefinedWire(names[i], e.Mgmt.Roles[names[i]], full)
+	})
 }
 
 // RoleProjectAuthorized authenticates and checks permission on project p
@@ -436,23 +399,9 @@ func (e *Server) handleRoleList(w http.ResponseWriter, r *http.Request, v map[st
 		}
 	}
 	sort.Strings(names)
-	page, next, aerr := Paginate(names, r, 300, 1000)
-	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
-	}
-	out := map[string]any{}
-	var roles []*wireRole
-	for _, n := range page {
-		roles = append(roles, customWire(e.St.Roles[n], full))
-	}
-	if len(roles) > 0 {
-		out["roles"] = roles
-	}
-	if next != "" {
-		out["nextPageToken"] = next
-	}
-	httpx.WriteJSON(w, http.StatusOK, out)
+	httpx.WritePage(w, r, "roles", len(names), httpx.Paging{Default: 300, Max: 1000}, func(i int) any {
+		return customWire(e.St.Roles[names[i]], full)
+	})
 }
 
 // customRoleFor authenticates, authorizes on the project and finds the role.

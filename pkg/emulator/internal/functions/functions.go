@@ -127,7 +127,7 @@ func functionList(e *core.Server, w http.ResponseWriter, r *http.Request, vars m
 		return
 	}
 	fs := run.InScope(e.St.Functions, p.ID, vars["l"])
-	run.WritePage(w, r, "functions", len(fs), func(i int) any { return renderFunctionLocked(e, fs[i], p, vars["p"]) })
+	httpx.WritePage(w, r, "functions", len(fs), httpx.Paging{}, func(i int) any { return renderFunctionLocked(e, fs[i], p, vars["p"]) })
 }
 
 // functionBody is what create reads.

@@ -156,23 +156,9 @@ func handleSAList(e *core.Server, w http.ResponseWriter, r *http.Request, v map[
 		}
 	}
 	sort.Strings(emails)
-	page, next, aerr := core.Paginate(emails, r, 20, 100)
-	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
-	}
-	out := map[string]any{}
-	var accounts []*wireSA
-	for _, email := range page {
-		accounts = append(accounts, saWire(e.St.ServiceAccounts[email]))
-	}
-	if len(accounts) > 0 {
-		out["accounts"] = accounts
-	}
-	if next != "" {
-		out["nextPageToken"] = next
-	}
-	httpx.WriteJSON(w, http.StatusOK, out)
+	httpx.WritePage(w, r, "accounts", len(emails), httpx.Paging{Default: 20, Max: 100}, func(i int) any {
+		return saWire(e.St.ServiceAccounts[emails[i]])
+	})
 }
 
 // handleSAPatch: {"serviceAccount": {...}, "updateMask": "description,display_name"}

@@ -9,7 +9,6 @@ package run
 
 import (
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -263,57 +262,6 @@ func InScope[T scoped](items map[string]T, projectID, l string) []T {
 	return out
 }
 
-// page applies pageSize/pageToken (an opaque offset) to n items.
-func page(r *http.Request, n int) (start, end int, next string, aerr *httpx.Error) {
-	q := r.URL.Query()
-	if t := q.Get("pageToken"); t != "" {
-		b, err := base64.RawURLEncoding.DecodeString(t)
-		off, err2 := strconv.Atoi(strings.TrimPrefix(string(b), "offset:"))
-		if err != nil || err2 != nil || !strings.HasPrefix(string(b), "offset:") || off < 0 || off > n {
-			return 0, 0, "", httpx.ErrInvalid("Invalid page token %q.", t)
-		}
-		start = off
-	}
-	size := n - start
-	if s := q.Get("pageSize"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil || v < 0 {
-			return 0, 0, "", httpx.ErrInvalid("Invalid pageSize %q.", s)
-		}
-		if v > 0 && v < size {
-			size = v
-		}
-	}
-	end = start + size
-	if end < n {
-		next = base64.RawURLEncoding.EncodeToString([]byte("offset:" + strconv.Itoa(end)))
-	}
-	return start, end, next, nil
-}
-
-// WritePage answers the page of n items the request asks for: the items
-// (render(i) for each index) under field, left out when none, and
-// nextPageToken when more remain.
-func WritePage(w http.ResponseWriter, r *http.Request, field string, n int, render func(i int) any) {
-	start, end, next, aerr := page(r, n)
-	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
-	}
-	out := map[string]any{}
-	if end > start {
-		items := make([]any, 0, end-start)
-		for i := start; i < end; i++ {
-			items = append(items, render(i))
-		}
-		out[field] = items
-	}
-	if next != "" {
-		out["nextPageToken"] = next
-	}
-	httpx.WriteJSON(w, http.StatusOK, out)
-}
-
 func runV2List(e *core.Server, w http.ResponseWriter, r *http.Request, vars map[string]string) {
 	e.Mu.Lock()
 	defer e.Mu.Unlock()
@@ -328,7 +276,7 @@ func runV2List(e *core.Server, w http.ResponseWriter, r *http.Request, vars map[
 	}
 	svcs := InScope(e.St.Services, p.ID, vars["l"])
 	// Every region answers: unreachable stays empty (and so is left out).
-	WritePage(w, r, "services", len(svcs), func(i int) any { return renderV2(svcs[i], p, vars["p"]) })
+	httpx.WritePage(w, r, "services", len(svcs), httpx.Paging{}, func(i int) any { return renderV2(svcs[i], p, vars["p"]) })
 }
 
 // AuthorizeInProject checks perm on resource, a project or something in
