@@ -214,3 +214,32 @@ func PrincipalEmail(principal string) string {
 	}
 	return principal
 }
+
+// Serve adapts the body of one API method: it decodes the request's JSON
+// body (if any) into a B, then, holding e.Mu, runs m and answers with m's
+// error in Google's shape or its answer as JSON 200 — for a method that
+// changes state (save), only once the state is saved.
+func Serve[B any](e *Server, save bool, m func(r *http.Request, v map[string]string, body *B) (any, *httpx.Error)) httpx.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, v map[string]string) {
+		body := new(B)
+		if err := httpx.ReadJSON(r, body); err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+		e.Mu.Lock()
+		defer e.Mu.Unlock()
+		out, aerr := m(r, v, body)
+		if aerr != nil {
+			httpx.WriteError(w, aerr)
+			return
+		}
+		if save {
+			e.SaveAndWrite(w, out)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, out)
+	}
+}
+
+// NoBody is the body type of methods that read none.
+type NoBody struct{}

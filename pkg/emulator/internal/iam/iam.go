@@ -31,16 +31,23 @@ const maxUserKeys = 10
 func RegisterIAMRoutes(e *core.Server) {
 	const sa = "/v1/projects/{p}/serviceAccounts/{sa}"
 	e.HandleIAMVerbs(sa, "iam.v1.serviceAccounts", func(a0 map[string]string) func() (*core.IamResource, *httpx.Error) { return saIamResource(e, a0) }, http.MethodPost)
-	e.Router.Handle(http.MethodPost, sa+":enable", "iam.v1.serviceAccounts.enable", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleSAEnable(e, a0, a1, a2) })
-	e.Router.Handle(http.MethodPost, sa+":disable", "iam.v1.serviceAccounts.disable", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleSADisable(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodPost, sa+":enable", "iam.v1.serviceAccounts.enable", onAccount(e, "iam.serviceAccounts.enable", true, setDisabled(false)))
+	e.Router.Handle(http.MethodPost, sa+":disable", "iam.v1.serviceAccounts.disable", onAccount(e, "iam.serviceAccounts.disable", true, setDisabled(true)))
 	e.Router.Handle(http.MethodPost, sa+"/keys", "iam.v1.serviceAccounts.keys.create", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleKeyCreate(e, a0, a1, a2) })
-	e.Router.Handle(http.MethodGet, sa+"/keys", "iam.v1.serviceAccounts.keys.list", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleKeyList(e, a0, a1, a2) })
-	e.Router.Handle(http.MethodGet, sa+"/keys/{key}", "iam.v1.serviceAccounts.keys.get", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleKeyGet(e, a0, a1, a2) })
-	e.Router.Handle(http.MethodDelete, sa+"/keys/{key}", "iam.v1.serviceAccounts.keys.delete", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleKeyDelete(e, a0, a1, a2) })
-	e.Router.Handle(http.MethodGet, sa, "iam.v1.serviceAccounts.get", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleSAGet(e, a0, a1, a2) })
-	e.Router.Handle(http.MethodPatch, sa, "iam.v1.serviceAccounts.patch", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleSAPatch(e, a0, a1, a2) })
-	e.Router.Handle(http.MethodPut, sa, "iam.v1.serviceAccounts.update", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleSAUpdate(e, a0, a1, a2) })
-	e.Router.Handle(http.MethodDelete, sa, "iam.v1.serviceAccounts.delete", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleSADelete(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodGet, sa+"/keys", "iam.v1.serviceAccounts.keys.list", onAccount(e, "iam.serviceAccountKeys.list", false, listKeys))
+	e.Router.Handle(http.MethodGet, sa+"/keys/{key}", "iam.v1.serviceAccounts.keys.get", onKey(e, "iam.serviceAccountKeys.get", false, getKey))
+	e.Router.Handle(http.MethodDelete, sa+"/keys/{key}", "iam.v1.serviceAccounts.keys.delete", onKey(e, "iam.serviceAccountKeys.delete", true, deleteKey))
+	e.Router.Handle(http.MethodGet, sa, "iam.v1.serviceAccounts.get", onAccount(e, "iam.serviceAccounts.get", false, func(_ *http.Request, sa *model.ServiceAccount, _ *core.NoBody) (any, *httpx.Error) {
+		return saWire(sa), nil
+	}))
+	e.Router.Handle(http.MethodPatch, sa, "iam.v1.serviceAccounts.patch", onAccount(e, "iam.serviceAccounts.update", true, patchAccount))
+	e.Router.Handle(http.MethodPut, sa, "iam.v1.serviceAccounts.update", onAccount(e, "iam.serviceAccounts.update", true, func(_ *http.Request, sa *model.ServiceAccount, in *wireSA) (any, *httpx.Error) {
+		sa.DisplayName, sa.Description = in.DisplayName, in.Description
+		return saWire(sa), nil
+	}))
+	e.Router.Handle(http.MethodDelete, sa, "iam.v1.serviceAccounts.delete", onAccount(e, "iam.serviceAccounts.delete", true, func(_ *http.Request, sa *model.ServiceAccount, _ *core.NoBody) (any, *httpx.Error) {
+		return deleteAccount(e, sa), nil
+	}))
 	e.Router.Handle(http.MethodGet, "/v1/projects/{p}/serviceAccounts", "iam.v1.serviceAccounts.list", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleSAList(e, a0, a1, a2) })
 	e.Router.Handle(http.MethodPost, "/v1/projects/{p}/serviceAccounts", "iam.v1.serviceAccounts.create", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleSACreate(e, a0, a1, a2) })
 }
@@ -130,17 +137,6 @@ func handleSACreate(e *core.Server, w http.ResponseWriter, r *http.Request, v ma
 	e.SaveAndWrite(w, saWire(sa))
 }
 
-func handleSAGet(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.Mu.Lock()
-	defer e.Mu.Unlock()
-	sa, aerr := saAuthorized(e, r, v, "iam.serviceAccounts.get")
-	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
-	}
-	httpx.WriteJSON(w, http.StatusOK, saWire(sa))
-}
-
 func handleSAList(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
 	e.Mu.Lock()
 	defer e.Mu.Unlock()
@@ -159,91 +155,6 @@ func handleSAList(e *core.Server, w http.ResponseWriter, r *http.Request, v map[
 	httpx.WritePage(w, r, "accounts", len(emails), httpx.Paging{Default: 20, Max: 100}, func(i int) any {
 		return saWire(e.St.ServiceAccounts[emails[i]])
 	})
-}
-
-// handleSAPatch: {"serviceAccount": {...}, "updateMask": "description,display_name"}
-// (camelCase paths accepted; an empty mask updates the non-empty fields).
-func handleSAPatch(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
-	var req struct {
-		ServiceAccount *wireSA `json:"serviceAccount"`
-		UpdateMask     string  `json:"updateMask"`
-	}
-	if err := httpx.ReadJSON(r, &req); err != nil {
-		httpx.WriteError(w, err)
-		return
-	}
-	if req.ServiceAccount == nil {
-		req.ServiceAccount = &wireSA{}
-	}
-	e.Mu.Lock()
-	defer e.Mu.Unlock()
-	sa, aerr := saAuthorized(e, r, v, "iam.serviceAccounts.update")
-	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
-	}
-	in := req.ServiceAccount
-	name, desc := sa.DisplayName, sa.Description
-	if strings.TrimSpace(req.UpdateMask) == "" {
-		if in.DisplayName != "" {
-			name = in.DisplayName
-		}
-		if in.Description != "" {
-			desc = in.Description
-		}
-	}
-	for _, f := range strings.Split(req.UpdateMask, ",") {
-		switch strings.TrimSpace(f) {
-		case "":
-		case "display_name", "displayName":
-			name = in.DisplayName
-		case "description":
-			desc = in.Description
-		default:
-			httpx.WriteError(w, httpx.ErrInvalid("Invalid update_mask path %q: allowed are display_name and description.", f))
-			return
-		}
-	}
-	sa.DisplayName, sa.Description = name, desc
-	e.SaveAndWrite(w, saWire(sa))
-}
-
-// handleSAUpdate is the legacy PUT with a ServiceAccount body.
-func handleSAUpdate(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
-	var in wireSA
-	if err := httpx.ReadJSON(r, &in); err != nil {
-		httpx.WriteError(w, err)
-		return
-	}
-	e.Mu.Lock()
-	defer e.Mu.Unlock()
-	sa, aerr := saAuthorized(e, r, v, "iam.serviceAccounts.update")
-	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
-	}
-	sa.DisplayName, sa.Description = in.DisplayName, in.Description
-	e.SaveAndWrite(w, saWire(sa))
-}
-
-// handleSADelete marks the account deleted, rewrites every policy member
-// naming it to deleted:serviceAccount:E?uid=U and revokes its tokens.
-func handleSADelete(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.Mu.Lock()
-	defer e.Mu.Unlock()
-	sa, aerr := saAuthorized(e, r, v, "iam.serviceAccounts.delete")
-	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
-	}
-	sa.Deleted = true
-	rewriteDeletedMemberLocked(e, sa.Email, sa.UniqueID)
-	for tok, at := range e.St.AccessTokens {
-		if strings.EqualFold(at.Principal, "serviceAccount:"+sa.Email) {
-			delete(e.St.AccessTokens, tok)
-		}
-	}
-	e.SaveAndWrite(w, map[string]any{})
 }
 
 // rewriteDeletedMemberLocked replaces serviceAccount:email with
@@ -290,30 +201,6 @@ func rewriteDeletedMemberLocked(e *core.Server, email, uid string) {
 	for _, ms := range e.St.Groups {
 		rewrite(ms)
 	}
-}
-
-func setDisabled(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string, disabled bool) {
-	perm := "iam.serviceAccounts.enable"
-	if disabled {
-		perm = "iam.serviceAccounts.disable"
-	}
-	e.Mu.Lock()
-	defer e.Mu.Unlock()
-	sa, aerr := saAuthorized(e, r, v, perm)
-	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
-	}
-	sa.Disabled = disabled
-	e.SaveAndWrite(w, map[string]any{})
-}
-
-func handleSAEnable(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
-	setDisabled(e, w, r, v, false)
-}
-
-func handleSADisable(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
-	setDisabled(e, w, r, v, true)
 }
 
 // saIamResource is the lookup for the account policy handlers.
@@ -452,35 +339,6 @@ func handleKeyCreate(e *core.Server, w http.ResponseWriter, r *http.Request, v m
 	e.SaveAndWrite(w, out)
 }
 
-func handleKeyList(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.Mu.Lock()
-	defer e.Mu.Unlock()
-	sa, aerr := saAuthorized(e, r, v, "iam.serviceAccountKeys.list")
-	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
-	}
-	types := r.URL.Query()["keyTypes"]
-	var keys []*wireKey
-	ids := make([]string, 0, len(sa.Keys))
-	for id := range sa.Keys {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		k := sa.Keys[id]
-		if len(types) > 0 && !core.ContainsString(types, k.Type) {
-			continue
-		}
-		keys = append(keys, keyWire(sa, k))
-	}
-	out := map[string]any{}
-	if len(keys) > 0 {
-		out["keys"] = keys
-	}
-	httpx.WriteJSON(w, http.StatusOK, out)
-}
-
 // keyFor authorizes and finds the key {key} of account {sa}.
 func keyFor(e *core.Server, r *http.Request, v map[string]string, permission string) (*model.ServiceAccount, *model.SAKey, *httpx.Error) {
 	sa, aerr := saAuthorized(e, r, v, permission)
@@ -494,17 +352,114 @@ func keyFor(e *core.Server, r *http.Request, v map[string]string, permission str
 	return sa, k, nil
 }
 
-// handleKeyGet serves keys.get; publicKeyType TYPE_X509_PEM_FILE gives
-// base64 of the PEM certificate, TYPE_RAW_PUBLIC_KEY base64 of the PEM
-// public key, TYPE_NONE/absent no public key data.
-func handleKeyGet(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.Mu.Lock()
-	defer e.Mu.Unlock()
-	sa, k, aerr := keyFor(e, r, v, "iam.serviceAccountKeys.get")
-	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
+// onAccount serves a method on the account {sa} of {p}: holding e.Mu, it
+// finds the account the caller may act on with perm and answers with what
+// do returns (see core.Serve; body is the decoded request body).
+func onAccount[B any](e *core.Server, perm string, save bool, do func(r *http.Request, sa *model.ServiceAccount, body *B) (any, *httpx.Error)) httpx.HandlerFunc {
+	return core.Serve(e, save, func(r *http.Request, v map[string]string, body *B) (any, *httpx.Error) {
+		sa, aerr := saAuthorized(e, r, v, perm)
+		if aerr != nil {
+			return nil, aerr
+		}
+		return do(r, sa, body)
+	})
+}
+
+// onKey serves a method on the key {key} of account {sa}, like onAccount.
+func onKey(e *core.Server, perm string, save bool, do func(r *http.Request, sa *model.ServiceAccount, k *model.SAKey) (any, *httpx.Error)) httpx.HandlerFunc {
+	return core.Serve(e, save, func(r *http.Request, v map[string]string, _ *core.NoBody) (any, *httpx.Error) {
+		sa, k, aerr := keyFor(e, r, v, perm)
+		if aerr != nil {
+			return nil, aerr
+		}
+		return do(r, sa, k)
+	})
+}
+
+// patchRequest is the body of serviceAccounts.patch.
+type patchRequest struct {
+	ServiceAccount *wireSA `json:"serviceAccount"`
+	UpdateMask     string  `json:"updateMask"`
+}
+
+// patchAccount: {"serviceAccount": {...}, "updateMask":
+// "description,display_name"} (camelCase paths accepted; an empty mask
+// updates the non-empty fields).
+func patchAccount(_ *http.Request, sa *model.ServiceAccount, req *patchRequest) (any, *httpx.Error) {
+	in := req.ServiceAccount
+	if in == nil {
+		in = &wireSA{}
 	}
+	name, desc := sa.DisplayName, sa.Description
+	if strings.TrimSpace(req.UpdateMask) == "" {
+		if in.DisplayName != "" {
+			name = in.DisplayName
+		}
+		if in.Description != "" {
+			desc = in.Description
+		}
+	}
+	for _, f := range strings.Split(req.UpdateMask, ",") {
+		switch strings.TrimSpace(f) {
+		case "":
+		case "display_name", "displayName":
+			name = in.DisplayName
+		case "description":
+			desc = in.Description
+		default:
+			return nil, httpx.ErrInvalid("Invalid update_mask path %q: allowed are display_name and description.", f)
+		}
+	}
+	sa.DisplayName, sa.Description = name, desc
+	return saWire(sa), nil
+}
+
+// deleteAccount marks the account deleted, rewrites every policy member
+// naming it to deleted:serviceAccount:E?uid=U and revokes its tokens.
+func deleteAccount(e *core.Server, sa *model.ServiceAccount) any {
+	sa.Deleted = true
+	rewriteDeletedMemberLocked(e, sa.Email, sa.UniqueID)
+	for tok, at := range e.St.AccessTokens {
+		if strings.EqualFold(at.Principal, "serviceAccount:"+sa.Email) {
+			delete(e.St.AccessTokens, tok)
+		}
+	}
+	return map[string]any{}
+}
+
+// setDisabled is serviceAccounts.enable (false) or disable (true).
+func setDisabled(disabled bool) func(*http.Request, *model.ServiceAccount, *core.NoBody) (any, *httpx.Error) {
+	return func(_ *http.Request, sa *model.ServiceAccount, _ *core.NoBody) (any, *httpx.Error) {
+		sa.Disabled = disabled
+		return map[string]any{}, nil
+	}
+}
+
+// listKeys serves keys.list, filtered by keyTypes.
+func listKeys(r *http.Request, sa *model.ServiceAccount, _ *core.NoBody) (any, *httpx.Error) {
+	types := r.URL.Query()["keyTypes"]
+	var keys []*wireKey
+	ids := make([]string, 0, len(sa.Keys))
+	for id := range sa.Keys {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if k := sa.Keys[id]; len(types) == 0 || core.ContainsString(types, k.Type) {
+			keys = append(keys, keyWire(sa, k))
+		}
+	}
+	out := map[string]any{}
+	if len(keys) > 0 {
+		out["keys"] = keys
+	}
+	return out, nil
+}
+
+// getKey serves keys.get; publicKeyType TYPE_X509_PEM_FILE gives base64 of
+// the PEM certificate, TYPE_RAW_PUBLIC_KEY base64 of the PEM public key,
+// TYPE_NONE/absent no public key data.
+func getKey(r *http.Request, sa *model.ServiceAccount, k *model.SAKey) (any, *httpx.Error) {
 	out := keyWire(sa, k)
 	switch t := r.URL.Query().Get("publicKeyType"); t {
 	case "", "TYPE_NONE":
@@ -513,20 +468,12 @@ func handleKeyGet(e *core.Server, w http.ResponseWriter, r *http.Request, v map[
 	case "TYPE_RAW_PUBLIC_KEY":
 		out.PublicKeyData = base64.StdEncoding.EncodeToString([]byte(k.PublicKeyPEM))
 	default:
-		httpx.WriteError(w, httpx.ErrInvalid("Invalid publicKeyType %q.", t))
-		return
+		return nil, httpx.ErrInvalid("Invalid publicKeyType %q.", t)
 	}
-	httpx.WriteJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
-func handleKeyDelete(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.Mu.Lock()
-	defer e.Mu.Unlock()
-	sa, k, aerr := keyFor(e, r, v, "iam.serviceAccountKeys.delete")
-	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
-	}
+func deleteKey(_ *http.Request, sa *model.ServiceAccount, k *model.SAKey) (any, *httpx.Error) {
 	delete(sa.Keys, k.ID)
-	e.SaveAndWrite(w, map[string]any{})
+	return map[string]any{}, nil
 }
