@@ -29,7 +29,7 @@ import (
 func RegisterRunRoutes(e *core.Server) {
 	const svc = "/v2/projects/{p}/locations/{l}/services/"
 	e.HandleIAMVerbs(svc+"{s}", "run.v2.services", func(a0 map[string]string) func() (*core.IamResource, *httpx.Error) { return serviceIAM(e, a0) }, http.MethodGet)
-	e.Router.Handle(http.MethodGet, svc+"{s}", "run.v2.services.get", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { runV2Get(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodGet, svc+"{s}", "run.v2.services.get", onService(e, "run.services.get", authorizedServiceLocked, false, renderV2Get))
 	e.Router.Handle(http.MethodPatch, svc+"{s}", "run.v2.services.patch", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { runV2Patch(e, a0, a1, a2) })
 	e.Router.Handle(http.MethodDelete, svc+"{s}", "run.v2.services.delete", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { runV2Delete(e, a0, a1, a2) })
 	e.Router.Handle(http.MethodGet, "/v2/projects/{p}/locations/{l}/services", "run.v2.services.list", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { runV2List(e, a0, a1, a2) })
@@ -225,17 +225,6 @@ func authorizedServiceLocked(e *core.Server, r *http.Request, perm string, vars 
 }
 
 // ---- handlers ----
-
-func runV2Get(e *core.Server, w http.ResponseWriter, r *http.Request, vars map[string]string) {
-	e.Mu.Lock()
-	defer e.Mu.Unlock()
-	p, svc, aerr := authorizedServiceLocked(e, r, "run.services.get", vars)
-	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
-	}
-	httpx.WriteJSON(w, http.StatusOK, renderV2(svc, p, vars["p"]))
-}
 
 // scoped is what is stored per project and location (services, functions).
 type scoped interface {
@@ -625,4 +614,32 @@ func serviceIAM(e *core.Server, vars map[string]string) func() (*core.IamResourc
 			SetPermission: "run.services.setIamPolicy",
 		}, nil
 	}
+}
+
+// serviceFinder finds the service a request names and checks perm on it
+// (authorizedServiceLocked for the v2 and v1 paths, knativeServiceLocked
+// for Knative namespaces). Called with e.Mu held.
+type serviceFinder func(e *core.Server, r *http.Request, perm string, vars map[string]string) (*model.Project, *model.Service, *httpx.Error)
+
+// onService serves a method on one Cloud Run service, found by find and
+// checked for perm, with the answer do returns (see core.Serve). The v2,
+// v1 and Knative surfaces share it; only finding and rendering differ.
+func onService(e *core.Server, perm string, find serviceFinder, save bool, do func(e *core.Server, v map[string]string, p *model.Project, svc *model.Service) any) httpx.HandlerFunc {
+	return core.Serve(e, save, func(r *http.Request, v map[string]string, _ *core.NoBody) (any, *httpx.Error) {
+		p, svc, aerr := find(e, r, perm, v)
+		if aerr != nil {
+			return nil, aerr
+		}
+		return do(e, v, p, svc), nil
+	})
+}
+
+// renderV2Get answers a v2 get: the service as the caller named its project.
+func renderV2Get(_ *core.Server, v map[string]string, p *model.Project, svc *model.Service) any {
+	return renderV2(svc, p, v["p"])
+}
+
+// renderKnativeGet answers a v1 or Knative get.
+func renderKnativeGet(_ *core.Server, _ map[string]string, p *model.Project, svc *model.Service) any {
+	return renderKnative(svc, p)
 }

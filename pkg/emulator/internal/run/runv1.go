@@ -23,13 +23,19 @@ import (
 func RegisterRunV1Routes(e *core.Server) {
 	const svc = "/v1/projects/{p}/locations/{l}/services/"
 	e.HandleIAMVerbs(svc+"{s}", "run.v1.services", func(a0 map[string]string) func() (*core.IamResource, *httpx.Error) { return serviceIAM(e, a0) }, http.MethodGet, http.MethodPost)
-	e.Router.Handle(http.MethodGet, svc+"{s}", "run.v1.services.get", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { runV1Get(e, a0, a1, a2) })
-	e.Router.Handle(http.MethodGet, "/v1/projects/{p}/locations/{l}/services", "run.v1.services.list", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { runV1List(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodGet, svc+"{s}", "run.v1.services.get", onService(e, "run.services.get", authorizedServiceLocked, false, renderKnativeGet))
+	e.Router.Handle(http.MethodGet, "/v1/projects/{p}/locations/{l}/services", "run.v1.services.list", knativeLister(e, func(_ *http.Request, v map[string]string) (*model.Project, map[string]string, *httpx.Error) {
+		p, aerr := RunScopeLocked(e, v, true)
+		return p, v, aerr
+	}))
 
 	const kn = "/apis/serving.knative.dev/v1/namespaces/{ns}/services"
-	e.Router.Handle(http.MethodGet, kn+"/{s}", "run.v1.namespaces.services.get", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { knativeGet(e, a0, a1, a2) })
-	e.Router.Handle(http.MethodDelete, kn+"/{s}", "run.v1.namespaces.services.delete", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { knativeDelete(e, a0, a1, a2) })
-	e.Router.Handle(http.MethodGet, kn, "run.v1.namespaces.services.list", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { knativeList(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodGet, kn+"/{s}", "run.v1.namespaces.services.get", onService(e, "run.services.get", knativeServiceLocked, false, renderKnativeGet))
+	e.Router.Handle(http.MethodDelete, kn+"/{s}", "run.v1.namespaces.services.delete", onService(e, "run.services.delete", knativeServiceLocked, true, knativeDelete))
+	e.Router.Handle(http.MethodGet, kn, "run.v1.namespaces.services.list", knativeLister(e, func(r *http.Request, v map[string]string) (*model.Project, map[string]string, *httpx.Error) {
+		p, sv := knativeScope(e, r, v)
+		return p, sv, nil
+	}))
 }
 
 // renderKnative renders svc as a Knative serving.knative.dev/v1 Service.
@@ -128,49 +134,44 @@ func renderKnative(svc *model.Service, p *model.Project) map[string]any {
 	}
 }
 
-// writeKnativeListLocked checks run.services.list on project v["p"] (p
-// is nil when unknown) and answers its services in location v["l"] ("-"
-// for every region) as a Knative ServiceList.
-func writeKnativeListLocked(e *core.Server, w http.ResponseWriter, r *http.Request, p *model.Project, v map[string]string) {
-	if _, aerr := AuthorizeInProject(e, r, "run.services.list", "projects/"+v["p"], v["p"], p); aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
-	}
-	items := []map[string]any{}
-	for _, svc := range InScope(e.St.Services, p.ID, v["l"]) {
-		items = append(items, renderKnative(svc, p))
-	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{
-		"apiVersion":  "serving.knative.dev/v1",
-		"kind":        "ServiceList",
-		"metadata":    map[string]any{},
-		"items":       items,
-		"unreachable": []string{},
+// knativeLister answers a v1 or Knative list: scope resolves the project
+// (nil when unknown) and the location ("-" for every region); the caller
+// needs run.services.list on the project; the answer is a Knative
+// ServiceList.
+func knativeLister(e *core.Server, scope func(r *http.Request, v map[string]string) (*model.Project, map[string]string, *httpx.Error)) httpx.HandlerFunc {
+	return core.Serve(e, false, func(r *http.Request, vars map[string]string, _ *core.NoBody) (any, *httpx.Error) {
+		p, v, aerr := scope(r, vars)
+		if aerr != nil {
+			return nil, aerr
+		}
+		if _, aerr := AuthorizeInProject(e, r, "run.services.list", "projects/"+v["p"], v["p"], p); aerr != nil {
+			return nil, aerr
+		}
+		items := []map[string]any{}
+		for _, svc := range InScope(e.St.Services, p.ID, v["l"]) {
+			items = append(items, renderKnative(svc, p))
+		}
+		return map[string]any{
+			"apiVersion":  "serving.knative.dev/v1",
+			"kind":        "ServiceList",
+			"metadata":    map[string]any{},
+			"items":       items,
+			"unreachable": []string{},
+		}, nil
 	})
 }
 
-func runV1Get(e *core.Server, w http.ResponseWriter, r *http.Request, vars map[string]string) {
-	e.Mu.Lock()
-	defer e.Mu.Unlock()
-	p, svc, aerr := authorizedServiceLocked(e, r, "run.services.get", vars)
-	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
+// knativeDelete is gcloud's `run services delete`: it answers a Status.
+func knativeDelete(e *core.Server, _ map[string]string, p *model.Project, svc *model.Service) any {
+	key := model.ServiceKey(p.ID, svc.Location, svc.Name)
+	e.CloseServiceListenerLocked(key)
+	delete(e.St.Services, key)
+	return map[string]any{
+		"apiVersion": "v1",
+		"kind":       "Status",
+		"status":     "Success",
+		"details":    map[string]any{"name": svc.Name, "group": "serving.knative.dev", "kind": "services", "uid": svc.UID},
 	}
-	httpx.WriteJSON(w, http.StatusOK, renderKnative(svc, p))
-}
-
-// runV1List is GET /v1/projects/{p}/locations/{l}/services ("-" for all
-// regions), a Knative ServiceList.
-func runV1List(e *core.Server, w http.ResponseWriter, r *http.Request, vars map[string]string) {
-	e.Mu.Lock()
-	defer e.Mu.Unlock()
-	p, aerr := RunScopeLocked(e, vars, true)
-	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
-	}
-	writeKnativeListLocked(e, w, r, p, vars)
 }
 
 var regionalHostRe = regexp.MustCompile(`^([a-z]+(?:-[a-z]+)+[0-9]+)-`)
@@ -238,42 +239,4 @@ func knativeServiceLocked(e *core.Server, r *http.Request, perm string, vars map
 		return nil, nil, aerr
 	}
 	return p, svc, nil
-}
-
-func knativeGet(e *core.Server, w http.ResponseWriter, r *http.Request, vars map[string]string) {
-	e.Mu.Lock()
-	defer e.Mu.Unlock()
-	p, svc, aerr := knativeServiceLocked(e, r, "run.services.get", vars)
-	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
-	}
-	httpx.WriteJSON(w, http.StatusOK, renderKnative(svc, p))
-}
-
-func knativeList(e *core.Server, w http.ResponseWriter, r *http.Request, vars map[string]string) {
-	e.Mu.Lock()
-	defer e.Mu.Unlock()
-	p, v := knativeScope(e, r, vars)
-	writeKnativeListLocked(e, w, r, p, v)
-}
-
-// knativeDelete is gcloud's `run services delete`: it answers a Status.
-func knativeDelete(e *core.Server, w http.ResponseWriter, r *http.Request, vars map[string]string) {
-	e.Mu.Lock()
-	defer e.Mu.Unlock()
-	p, svc, aerr := knativeServiceLocked(e, r, "run.services.delete", vars)
-	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
-	}
-	key := model.ServiceKey(p.ID, svc.Location, svc.Name)
-	e.CloseServiceListenerLocked(key)
-	delete(e.St.Services, key)
-	e.SaveAndWrite(w, map[string]any{
-		"apiVersion": "v1",
-		"kind":       "Status",
-		"status":     "Success",
-		"details":    map[string]any{"name": svc.Name, "group": "serving.knative.dev", "kind": "services", "uid": svc.UID},
-	})
 }
