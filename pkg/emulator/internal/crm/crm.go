@@ -21,12 +21,8 @@ func RegisterCRMRoutes(e *core.Server) {
 	for _, ver := range []string{"v1", "v3"} {
 		e.HandleIAMVerbs("/"+ver+"/projects/{p}", "crm."+ver+".projects", func(a0 map[string]string) func() (*core.IamResource, *httpx.Error) { return projectIamResource(e, a0) }, http.MethodPost)
 	}
-	e.Router.Handle(http.MethodGet, "/v1/projects/{p}", "crm.v1.projects.get", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) {
-		handleProjectGetV1(e, a0, a1, a2)
-	})
-	e.Router.Handle(http.MethodGet, "/v3/projects/{p}", "crm.v3.projects.get", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) {
-		handleProjectGetV3(e, a0, a1, a2)
-	})
+	e.Router.Handle(http.MethodGet, "/v1/projects/{p}", "crm.v1.projects.get", projectGetter(e, renderProjectV1))
+	e.Router.Handle(http.MethodGet, "/v3/projects/{p}", "crm.v3.projects.get", projectGetter(e, renderProjectV3))
 }
 
 // projectIamResource is the lookup for the project policy handlers.
@@ -41,19 +37,25 @@ func projectIamResource(e *core.Server, v map[string]string) func() (*core.IamRe
 	}
 }
 
-// projectForGet authenticates and authorizes resourcemanager.projects.get.
-func projectForGet(e *core.Server, r *http.Request, v map[string]string) (*model.Project, *httpx.Error) {
-	return e.RoleProjectAuthorized(r, v["p"], "resourcemanager.projects.get")
+// projectGetter serves projects.get (by id or number) for a caller holding
+// resourcemanager.projects.get, rendered by one API version's render.
+func projectGetter(e *core.Server, render func(p *model.Project) map[string]any) httpx.HandlerFunc {
+	return core.Serve(e, false, func(r *http.Request, v map[string]string, _ *core.NoBody) (any, *httpx.Error) {
+		p, aerr := e.RoleProjectAuthorized(r, v["p"], "resourcemanager.projects.get")
+		if aerr != nil {
+			return nil, aerr
+		}
+		out := render(p)
+		if len(p.Labels) > 0 {
+			out["labels"] = p.Labels
+		}
+		return out, nil
+	})
 }
 
-func handleProjectGetV1(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.Mu.Lock()
-	defer e.Mu.Unlock()
-	p, aerr := projectForGet(e, r, v)
-	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
-	}
+// renderProjectV1 is a v1 Project; its parent is {"type": "organization",
+// "id": "4242"}.
+func renderProjectV1(p *model.Project) map[string]any {
 	out := map[string]any{
 		"projectNumber":  p.Number,
 		"projectId":      p.ID,
@@ -62,22 +64,14 @@ func handleProjectGetV1(e *core.Server, w http.ResponseWriter, r *http.Request, 
 		"createTime":     p.CreateTime.UTC().Format(time.RFC3339Nano),
 	}
 	if kind, id, ok := strings.Cut(p.Parent, "s/"); ok {
-		out["parent"] = map[string]any{"type": kind, "id": id} // v1: {"type": "organization", "id": "4242"}
+		out["parent"] = map[string]any{"type": kind, "id": id}
 	}
-	if len(p.Labels) > 0 {
-		out["labels"] = p.Labels
-	}
-	httpx.WriteJSON(w, http.StatusOK, out)
+	return out
 }
 
-func handleProjectGetV3(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.Mu.Lock()
-	defer e.Mu.Unlock()
-	p, aerr := projectForGet(e, r, v)
-	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
-	}
+// renderProjectV3 is a v3 Project, named by number; its parent is
+// "organizations/4242".
+func renderProjectV3(p *model.Project) map[string]any {
 	ct := p.CreateTime.UTC().Format(time.RFC3339Nano)
 	out := map[string]any{
 		"name":        "projects/" + p.Number,
@@ -91,8 +85,5 @@ func handleProjectGetV3(e *core.Server, w http.ResponseWriter, r *http.Request, 
 	if p.Parent != "" {
 		out["parent"] = p.Parent
 	}
-	if len(p.Labels) > 0 {
-		out["labels"] = p.Labels
-	}
-	httpx.WriteJSON(w, http.StatusOK, out)
+	return out
 }
