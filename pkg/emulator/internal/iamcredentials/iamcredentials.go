@@ -39,14 +39,45 @@ const maxAccessTokenLifetime = time.Hour
 
 func RegisterCredentialsRoutes(e *core.Server) {
 	const sa = "/v1/projects/{p}/serviceAccounts/{sa}"
-	e.Router.Handle(http.MethodPost, sa+":generateIdToken", "iamcredentials.v1.generateIdToken", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) {
-		handleGenerateIDToken(e, a0, a1, a2)
+	e.Router.Handle(http.MethodPost, sa+":generateIdToken", "iamcredentials.v1.generateIdToken", asTarget(e, "iam.serviceAccounts.getOpenIdToken", generateIDToken))
+	e.Router.Handle(http.MethodPost, sa+":generateAccessToken", "iamcredentials.v1.generateAccessToken", asTarget(e, "iam.serviceAccounts.getAccessToken", generateAccessToken))
+	e.Router.Handle(http.MethodPost, sa+":signJwt", "iamcredentials.v1.signJwt", asTarget(e, "iam.serviceAccounts.signJwt", signJwt))
+	e.Router.Handle(http.MethodPost, sa+":signBlob", "iamcredentials.v1.signBlob", asTarget(e, "iam.serviceAccounts.signBlob", signBlob))
+}
+
+// credentialRequest is the body of an IAM Credentials method: its
+// delegation chain and a check of its own fields.
+type credentialRequest interface {
+	delegateChain() []string
+	check(e *core.Server) *httpx.Error
+}
+
+// delegation is the delegates field every IAM Credentials request has.
+type delegation struct {
+	Delegates []string `json:"delegates"`
+}
+
+func (d *delegation) delegateChain() []string { return d.Delegates }
+
+// asTarget serves one IAM Credentials method: the request body is decoded
+// and checked first (400); then, holding e.Mu, the caller must hold perm on
+// the target account through the delegation chain, and do answers. State
+// is saved before the answer (tokens and system keys are stored).
+func asTarget[B any, PB interface {
+	*B
+	credentialRequest
+}](e *core.Server, perm string, do func(e *core.Server, sa *model.ServiceAccount, req PB) (any, *httpx.Error)) httpx.HandlerFunc {
+	return core.Serve(e, true, func(r *http.Request, v map[string]string, body *B) (any, *httpx.Error) {
+		req := PB(body)
+		if aerr := req.check(e); aerr != nil {
+			return nil, aerr
+		}
+		sa, aerr := credentialTargetLocked(e, r, v, req.delegateChain(), perm)
+		if aerr != nil {
+			return nil, aerr
+		}
+		return do(e, sa, req)
 	})
-	e.Router.Handle(http.MethodPost, sa+":generateAccessToken", "iamcredentials.v1.generateAccessToken", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) {
-		handleGenerateAccessToken(e, a0, a1, a2)
-	})
-	e.Router.Handle(http.MethodPost, sa+":signJwt", "iamcredentials.v1.signJwt", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleSignJwt(e, a0, a1, a2) })
-	e.Router.Handle(http.MethodPost, sa+":signBlob", "iamcredentials.v1.signBlob", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleSignBlob(e, a0, a1, a2) })
 }
 
 // credentialTargetLocked authenticates r, resolves target and delegates,
@@ -86,72 +117,56 @@ func credentialTargetLocked(e *core.Server, r *http.Request, v map[string]string
 	return target, nil
 }
 
-func handleGenerateIDToken(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
-	var req struct {
-		Audience                   string   `json:"audience"`
-		IncludeEmail               bool     `json:"includeEmail"`
-		Delegates                  []string `json:"delegates"`
-		OrganizationNumberIncluded bool     `json:"organizationNumberIncluded"`
-	}
-	if err := httpx.ReadJSON(r, &req); err != nil {
-		httpx.WriteError(w, err)
-		return
-	}
-	if req.Audience == "" {
-		httpx.WriteError(w, httpx.ErrInvalid("Invalid value for audience: the audience is required."))
-		return
-	}
-	e.Mu.Lock()
-	defer e.Mu.Unlock()
-	sa, aerr := credentialTargetLocked(e, r, v, req.Delegates, "iam.serviceAccounts.getOpenIdToken")
-	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
-	}
-	tok, err := e.MintIDToken(sa, req.Audience, req.IncludeEmail, nil)
-	if err != nil {
-		httpx.WriteError(w, err)
-		return
-	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]string{"token": tok})
+type idTokenRequest struct {
+	delegation
+	Audience                   string `json:"audience"`
+	IncludeEmail               bool   `json:"includeEmail"`
+	OrganizationNumberIncluded bool   `json:"organizationNumberIncluded"`
 }
 
-func handleGenerateAccessToken(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
-	var req struct {
-		Scope     []string `json:"scope"`
-		Lifetime  string   `json:"lifetime"`
-		Delegates []string `json:"delegates"`
+func (q *idTokenRequest) check(*core.Server) *httpx.Error {
+	if q.Audience == "" {
+		return httpx.ErrInvalid("Invalid value for audience: the audience is required.")
 	}
-	if err := httpx.ReadJSON(r, &req); err != nil {
-		httpx.WriteError(w, err)
-		return
+	return nil
+}
+
+func generateIDToken(e *core.Server, sa *model.ServiceAccount, req *idTokenRequest) (any, *httpx.Error) {
+	tok, err := e.MintIDToken(sa, req.Audience, req.IncludeEmail, nil)
+	if err != nil {
+		return nil, internal(err)
 	}
-	if len(req.Scope) == 0 {
-		httpx.WriteError(w, httpx.ErrInvalid("Invalid value for scope: at least one scope is required."))
-		return
+	return map[string]string{"token": tok}, nil
+}
+
+type accessTokenRequest struct {
+	delegation
+	Scope    []string `json:"scope"`
+	Lifetime string   `json:"lifetime"`
+	lifetime time.Duration
+}
+
+func (q *accessTokenRequest) check(*core.Server) *httpx.Error {
+	if len(q.Scope) == 0 {
+		return httpx.ErrInvalid("Invalid value for scope: at least one scope is required.")
 	}
-	lifetime := core.AccessTokenLifetime
-	if req.Lifetime != "" {
-		d, err := time.ParseDuration(req.Lifetime)
-		if err != nil || !strings.HasSuffix(req.Lifetime, "s") || d <= 0 {
-			httpx.WriteError(w, httpx.ErrInvalid("Invalid value for lifetime %q: a duration in seconds such as \"3600s\" is required.", req.Lifetime))
-			return
+	q.lifetime = core.AccessTokenLifetime
+	if q.Lifetime != "" {
+		d, err := time.ParseDuration(q.Lifetime)
+		if err != nil || !strings.HasSuffix(q.Lifetime, "s") || d <= 0 {
+			return httpx.ErrInvalid("Invalid value for lifetime %q: a duration in seconds such as \"3600s\" is required.", q.Lifetime)
 		}
 		if d > maxAccessTokenLifetime {
-			httpx.WriteError(w, httpx.ErrInvalid("The lifetime %s exceeds the maximum of 3600s.", req.Lifetime))
-			return
+			return httpx.ErrInvalid("The lifetime %s exceeds the maximum of 3600s.", q.Lifetime)
 		}
-		lifetime = d
+		q.lifetime = d
 	}
-	e.Mu.Lock()
-	defer e.Mu.Unlock()
-	sa, aerr := credentialTargetLocked(e, r, v, req.Delegates, "iam.serviceAccounts.getAccessToken")
-	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
-	}
-	tok, exp := e.MintAccessTokenLocked("serviceAccount:"+sa.Email, req.Scope, lifetime)
-	e.SaveAndWrite(w, map[string]string{"accessToken": tok, "expireTime": exp.Format(time.RFC3339)})
+	return nil
+}
+
+func generateAccessToken(e *core.Server, sa *model.ServiceAccount, req *accessTokenRequest) (any, *httpx.Error) {
+	tok, exp := e.MintAccessTokenLocked("serviceAccount:"+sa.Email, req.Scope, req.lifetime)
+	return map[string]string{"accessToken": tok, "expireTime": exp.Format(time.RFC3339)}, nil
 }
 
 // systemKeyLocked returns the account's Google-managed signing key,
@@ -177,80 +192,72 @@ func systemKeyLocked(e *core.Server, sa *model.ServiceAccount) (*model.SAKey, *r
 	return k, kp.Priv, nil
 }
 
-// handleSignJwt signs the given claims with the account's system-managed
-// key (published at /robot/v1/metadata/x509/{email}).
-func handleSignJwt(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
-	var req struct {
-		Payload   string   `json:"payload"`
-		Delegates []string `json:"delegates"`
+type signJwtRequest struct {
+	delegation
+	Payload string `json:"payload"`
+	claims  jwt.MapClaims
+}
+
+func (q *signJwtRequest) check(e *core.Server) *httpx.Error {
+	q.claims = jwt.MapClaims{}
+	if err := json.Unmarshal([]byte(q.Payload), &q.claims); err != nil {
+		return httpx.ErrInvalid("Invalid payload: a JSON object of claims is required.")
 	}
-	if err := httpx.ReadJSON(r, &req); err != nil {
-		httpx.WriteError(w, err)
-		return
-	}
-	claims := jwt.MapClaims{}
-	if err := json.Unmarshal([]byte(req.Payload), &claims); err != nil {
-		httpx.WriteError(w, httpx.ErrInvalid("Invalid payload: a JSON object of claims is required."))
-		return
-	}
-	e.Mu.Lock()
-	defer e.Mu.Unlock()
-	sa, aerr := credentialTargetLocked(e, r, v, req.Delegates, "iam.serviceAccounts.signJwt")
-	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
-	}
-	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil && exp.Time.After(e.Opts.Now().Add(12*time.Hour)) {
-		httpx.WriteError(w, httpx.ErrInvalid("Invalid payload: exp must be at most 12 hours in the future."))
-		return
+	return nil
+}
+
+// signJwt signs the given claims with the account's system-managed key
+// (published at /robot/v1/metadata/x509/{email}).
+func signJwt(e *core.Server, sa *model.ServiceAccount, req *signJwtRequest) (any, *httpx.Error) {
+	if exp, err := req.claims.GetExpirationTime(); err == nil && exp != nil && exp.Time.After(e.Opts.Now().Add(12*time.Hour)) {
+		return nil, httpx.ErrInvalid("Invalid payload: exp must be at most 12 hours in the future.")
 	}
 	k, priv, err := systemKeyLocked(e, sa)
 	if err != nil {
-		httpx.WriteError(w, err)
-		return
+		return nil, internal(err)
 	}
-	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, req.claims)
 	tok.Header["kid"] = k.ID
 	signed, err := tok.SignedString(priv)
 	if err != nil {
-		httpx.WriteError(w, err)
-		return
+		return nil, internal(err)
 	}
-	e.SaveAndWrite(w, map[string]string{"keyId": k.ID, "signedJwt": signed})
+	return map[string]string{"keyId": k.ID, "signedJwt": signed}, nil
 }
 
-// handleSignBlob signs base64 bytes (RSASSA-PKCS1-v1_5 SHA-256).
-func handleSignBlob(e *core.Server, w http.ResponseWriter, r *http.Request, v map[string]string) {
-	var req struct {
-		Payload   string   `json:"payload"`
-		Delegates []string `json:"delegates"`
-	}
-	if err := httpx.ReadJSON(r, &req); err != nil {
-		httpx.WriteError(w, err)
-		return
-	}
-	blob, err := base64.StdEncoding.DecodeString(req.Payload)
+type signBlobRequest struct {
+	delegation
+	Payload string `json:"payload"`
+	blob    []byte
+}
+
+func (q *signBlobRequest) check(*core.Server) *httpx.Error {
+	b, err := base64.StdEncoding.DecodeString(q.Payload)
 	if err != nil {
-		httpx.WriteError(w, httpx.ErrInvalid("Invalid payload: standard base64 is required."))
-		return
+		return httpx.ErrInvalid("Invalid payload: standard base64 is required.")
 	}
-	e.Mu.Lock()
-	defer e.Mu.Unlock()
-	sa, aerr := credentialTargetLocked(e, r, v, req.Delegates, "iam.serviceAccounts.signBlob")
-	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
-	}
+	q.blob = b
+	return nil
+}
+
+// signBlob signs base64 bytes (RSASSA-PKCS1-v1_5 SHA-256).
+func signBlob(e *core.Server, sa *model.ServiceAccount, req *signBlobRequest) (any, *httpx.Error) {
 	k, priv, err := systemKeyLocked(e, sa)
 	if err != nil {
-		httpx.WriteError(w, err)
-		return
+		return nil, internal(err)
 	}
-	sum := sha256.Sum256(blob)
+	sum := sha256.Sum256(req.blob)
 	sig, err := rsa.SignPKCS1v15(nil, priv, crypto.SHA256, sum[:])
 	if err != nil {
-		httpx.WriteError(w, err)
-		return
+		return nil, internal(err)
 	}
-	e.SaveAndWrite(w, map[string]string{"keyId": k.ID, "signedBlob": base64.StdEncoding.EncodeToString(sig)})
+	return map[string]string{"keyId": k.ID, "signedBlob": base64.StdEncoding.EncodeToString(sig)}, nil
+}
+
+// internal is err as an API error: a 500 INTERNAL unless it is one.
+func internal(err error) *httpx.Error {
+	if ae, ok := err.(*httpx.Error); ok {
+		return ae
+	}
+	return httpx.Errf(http.StatusInternalServerError, "INTERNAL", "%v", err)
 }
