@@ -35,7 +35,7 @@ import (
 type management struct {
 	// Roles is the predefined-role table (data: pkg/internal/iamroles,
 	// overridden per role by Options.RolesFile), by "roles/x".
-	Roles map[string]*predefinedRole
+	Roles map[string]*PredefinedRole
 	// Signers are the parsed ID-token signing keys, by kid; signKID is the
 	// newest one, used for minting.
 	Signers map[string]*rsa.PrivateKey

@@ -22,7 +22,6 @@ import (
 	"net/http"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -32,7 +31,7 @@ import (
 )
 
 // predefinedRole is one role of the table.
-type predefinedRole struct {
+type PredefinedRole struct {
 	Title       string   `json:"title"`
 	Description string   `json:"description,omitempty"`
 	Stage       string   `json:"stage,omitempty"`
@@ -41,12 +40,12 @@ type predefinedRole struct {
 }
 
 type roleTableFile struct {
-	Roles map[string]*predefinedRole `json:"roles"`
+	Roles map[string]*PredefinedRole `json:"roles"`
 }
 
 // loadRoleTable parses the embedded table and, when rolesFile is set,
 // replaces the roles it lists.
-func loadRoleTable(rolesFile string) (map[string]*predefinedRole, error) {
+func loadRoleTable(rolesFile string) (map[string]*PredefinedRole, error) {
 	var base roleTableFile
 	if err := json.Unmarshal(iamroles.JSON(), &base); err != nil {
 		return nil, fmt.Errorf("emulator: embedded role table: %w", err)
@@ -220,84 +219,6 @@ func (e *Server) groupMembersLocked(group string) []string {
 	return nil
 }
 
-// ---- IAM v1 roles API: predefined roles (roles.get/list) and custom roles (projects.roles) ----
-
-// wireRole is the IAM v1 Role resource.
-type wireRole struct {
-	Name                string   `json:"name,omitempty"`
-	Title               string   `json:"title,omitempty"`
-	Description         string   `json:"description,omitempty"`
-	IncludedPermissions []string `json:"includedPermissions,omitempty"`
-	Stage               string   `json:"stage,omitempty"`
-	Etag                string   `json:"etag,omitempty"`
-	Deleted             bool     `json:"deleted,omitempty"`
-}
-
-func (e *Server) RegisterRoleRoutes() {
-	e.Router.Handle(http.MethodGet, "/v1/roles/{role}", "iam.v1.roles.get", e.handlePredefinedRoleGet)
-	e.Router.Handle(http.MethodGet, "/v1/roles", "iam.v1.roles.list", e.handlePredefinedRoleList)
-	e.Router.Handle(http.MethodPost, "/v1/projects/{p}/roles", "iam.v1.projects.roles.create", e.handleRoleCreate)
-	e.Router.Handle(http.MethodGet, "/v1/projects/{p}/roles", "iam.v1.projects.roles.list", e.handleRoleList)
-	e.Router.Handle(http.MethodGet, "/v1/projects/{p}/roles/{role}", "iam.v1.projects.roles.get", e.handleRoleGet)
-	e.Router.Handle(http.MethodPatch, "/v1/projects/{p}/roles/{role}", "iam.v1.projects.roles.patch", e.handleRolePatch)
-	e.Router.Handle(http.MethodDelete, "/v1/projects/{p}/roles/{role}", "iam.v1.projects.roles.delete", e.handleRoleDelete)
-}
-
-func predefinedWire(name string, r *predefinedRole, full bool) *wireRole {
-	w := &wireRole{Name: name, Title: r.Title, Description: r.Description, Stage: r.Stage, Etag: "AA=="}
-	if full {
-		w.IncludedPermissions = slices.Clone(r.Permissions)
-	}
-	return w
-}
-
-func customWire(cr *model.CustomRole, full bool) *wireRole {
-	w := &wireRole{Name: cr.Name, Title: cr.Title, Description: cr.Description, Stage: cr.Stage, Etag: cr.Etag, Deleted: cr.Deleted}
-	if full {
-		w.IncludedPermissions = slices.Clone(cr.IncludedPermissions)
-	}
-	return w
-}
-
-// handlePredefinedRoleGet serves GET /v1/roles/{role}; any authenticated
-// caller may read predefined roles. Permissions listed are the modelled
-// subset of the real role's.
-func (e *Server) handlePredefinedRoleGet(w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.Mu.Lock()
-	_, aerr := e.CallerLocked(r)
-	e.Mu.Unlock()
-	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
-	}
-	name := "roles/" + v["role"]
-	role := e.Mgmt.Roles[name]
-	if role == nil {
-		httpx.WriteError(w, httpx.ErrNotFound("The role named %s was not found.", name))
-		return
-	}
-	httpx.WriteJSON(w, http.StatusOK, predefinedWire(name, role, true))
-}
-
-func (e *Server) handlePredefinedRoleList(w http.ResponseWriter, r *http.Request, _ map[string]string) {
-	e.Mu.Lock()
-	_, aerr := e.CallerLocked(r)
-	e.Mu.Unlock()
-	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
-	}
-	names := make([]string, 0, len(e.Mgmt.Roles))
-	for n := range e.Mgmt.Roles {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	full := r.URL.Query().Get("view") == "FULL"
-	httpx.WritePage(w, r, "roles", len(names), httpx.Paging{Default: 300, Max: 1000}, func(i int) any {
-		return predefinedWire(names[i], e.Mgmt.Roles[names[i]], full)
-	})
-}
-
 // RoleProjectAuthorized authenticates and checks permission on project p
 // (id or number). Called with e.mu held.
 func (e *Server) RoleProjectAuthorized(r *http.Request, p, permission string) (*model.Project, *httpx.Error) {
@@ -313,192 +234,4 @@ func (e *Server) RoleProjectAuthorized(r *http.Request, p, permission string) (*
 		return nil, httpx.ErrPermissionDenied(permission, "projects/"+proj.ID)
 	}
 	return proj, nil
-}
-
-func (e *Server) handleRoleCreate(w http.ResponseWriter, r *http.Request, v map[string]string) {
-	var req struct {
-		RoleID string    `json:"roleId"`
-		Role   *wireRole `json:"role"`
-	}
-	if err := httpx.ReadJSON(r, &req); err != nil {
-		httpx.WriteError(w, err)
-		return
-	}
-	e.Mu.Lock()
-	defer e.Mu.Unlock()
-	proj, aerr := e.RoleProjectAuthorized(r, v["p"], "iam.roles.create")
-	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
-	}
-	if !model.CustomRoleIDRE.MatchString(req.RoleID) {
-		httpx.WriteError(w, httpx.ErrInvalid("The role_id %q is invalid: it must be 3 to 64 letters, digits, '_' or '.'.", req.RoleID))
-		return
-	}
-	if req.Role == nil {
-		req.Role = &wireRole{}
-	}
-	if aerr := validatePermissions(req.Role.IncludedPermissions); aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
-	}
-	name := "projects/" + proj.ID + "/roles/" + req.RoleID
-	if e.St.Roles[name] != nil {
-		httpx.WriteError(w, httpx.ErrAlreadyExists("A role named %s in projects/%s already exists.", req.RoleID, proj.ID))
-		return
-	}
-	stage := req.Role.Stage
-	if stage == "" {
-		stage = "ALPHA"
-	}
-	cr := &model.CustomRole{Name: name, Title: req.Role.Title, Description: req.Role.Description,
-		IncludedPermissions: dedupe(req.Role.IncludedPermissions), Stage: stage, Etag: model.NewEtag()}
-	e.St.Roles[name] = cr
-	if err := e.SaveLocked(); err != nil {
-		httpx.WriteError(w, err)
-		return
-	}
-	httpx.WriteJSON(w, http.StatusOK, customWire(cr, true))
-}
-
-func validatePermissions(perms []string) *httpx.Error {
-	for _, p := range perms {
-		if !model.PermissionRE.MatchString(p) {
-			return httpx.ErrInvalid("Permission %s is not valid.", p)
-		}
-	}
-	return nil
-}
-
-func dedupe(in []string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, s := range in {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func (e *Server) handleRoleList(w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.Mu.Lock()
-	defer e.Mu.Unlock()
-	proj, aerr := e.RoleProjectAuthorized(r, v["p"], "iam.roles.list")
-	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
-	}
-	showDeleted := r.URL.Query().Get("showDeleted") == "true"
-	full := r.URL.Query().Get("view") == "FULL"
-	var names []string
-	for n, cr := range e.St.Roles {
-		if strings.HasPrefix(n, "projects/"+proj.ID+"/roles/") && (showDeleted || !cr.Deleted) {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
-	httpx.WritePage(w, r, "roles", len(names), httpx.Paging{Default: 300, Max: 1000}, func(i int) any {
-		return customWire(e.St.Roles[names[i]], full)
-	})
-}
-
-// customRoleFor authenticates, authorizes on the project and finds the role.
-func (e *Server) customRoleFor(r *http.Request, v map[string]string, permission string) (*model.CustomRole, *httpx.Error) {
-	proj, aerr := e.RoleProjectAuthorized(r, v["p"], permission)
-	if aerr != nil {
-		return nil, aerr
-	}
-	cr := e.St.Roles["projects/"+proj.ID+"/roles/"+v["role"]]
-	if cr == nil {
-		return nil, httpx.ErrNotFound("The role named projects/%s/roles/%s was not found.", proj.ID, v["role"])
-	}
-	return cr, nil
-}
-
-func (e *Server) handleRoleGet(w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.Mu.Lock()
-	defer e.Mu.Unlock()
-	cr, aerr := e.customRoleFor(r, v, "iam.roles.get")
-	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
-	}
-	httpx.WriteJSON(w, http.StatusOK, customWire(cr, true))
-}
-
-func (e *Server) handleRolePatch(w http.ResponseWriter, r *http.Request, v map[string]string) {
-	var in wireRole
-	if err := httpx.ReadJSON(r, &in); err != nil {
-		httpx.WriteError(w, err)
-		return
-	}
-	e.Mu.Lock()
-	defer e.Mu.Unlock()
-	cr, aerr := e.customRoleFor(r, v, "iam.roles.update")
-	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
-	}
-	if cr.Deleted {
-		httpx.WriteError(w, httpx.ErrFailedPrecondition("You can't update a deleted role."))
-		return
-	}
-	if in.Etag != "" && in.Etag != cr.Etag {
-		httpx.WriteError(w, httpx.ErrAborted("The role's etag %s does not match the current etag %s.", in.Etag, cr.Etag))
-		return
-	}
-	mask := r.URL.Query().Get("updateMask")
-	if mask == "" {
-		mask = "title,description,includedPermissions,stage"
-	}
-	next := *cr
-	for _, f := range strings.Split(mask, ",") {
-		switch strings.TrimSpace(f) {
-		case "title":
-			next.Title = in.Title
-		case "description":
-			next.Description = in.Description
-		case "includedPermissions", "included_permissions":
-			if aerr := validatePermissions(in.IncludedPermissions); aerr != nil {
-				httpx.WriteError(w, aerr)
-				return
-			}
-			next.IncludedPermissions = dedupe(in.IncludedPermissions)
-		case "stage":
-			next.Stage = in.Stage
-		default:
-			httpx.WriteError(w, httpx.ErrInvalid("Invalid update_mask path %q.", f))
-			return
-		}
-	}
-	next.Etag = model.NewEtag()
-	*cr = next
-	if err := e.SaveLocked(); err != nil {
-		httpx.WriteError(w, err)
-		return
-	}
-	httpx.WriteJSON(w, http.StatusOK, customWire(cr, true))
-}
-
-func (e *Server) handleRoleDelete(w http.ResponseWriter, r *http.Request, v map[string]string) {
-	e.Mu.Lock()
-	defer e.Mu.Unlock()
-	cr, aerr := e.customRoleFor(r, v, "iam.roles.delete")
-	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
-	}
-	if cr.Deleted {
-		httpx.WriteError(w, httpx.ErrFailedPrecondition("The role %s is already deleted.", cr.Name))
-		return
-	}
-	cr.Deleted = true
-	cr.Etag = model.NewEtag()
-	if err := e.SaveLocked(); err != nil {
-		httpx.WriteError(w, err)
-		return
-	}
-	httpx.WriteJSON(w, http.StatusOK, customWire(cr, true))
 }

@@ -24,7 +24,7 @@ func New(opts core.Options) (*core.Server, error) { return core.Start(opts, regi
 func registerRoutes(e *core.Server) {
 	iamcredentials.RegisterCredentialsRoutes(e)
 	iam.RegisterIAMRoutes(e)
-	e.RegisterRoleRoutes()
+	iam.RegisterRoleRoutes(e)
 	crm.RegisterCRMRoutes(e)
 	oauth.RegisterOAuthRoutes(e)
 	e.RegisterCertRoutes()
