@@ -35,7 +35,7 @@ import (
 type management struct {
 	// Roles is the predefined-role table (data: pkg/internal/iamroles,
 	// overridden per role by Options.RolesFile), by "roles/x".
-	Roles map[string]*PredefinedRole
+	Roles map[string]*authz.Role
 	// Signers are the parsed ID-token signing keys, by kid; signKID is the
 	// newest one, used for minting.
 	Signers map[string]*rsa.PrivateKey
@@ -69,7 +69,7 @@ func (e *Server) init() error {
 	}
 	fillStateMaps(st)
 
-	roles, err := loadRoleTable(e.Opts.RolesFile)
+	roles, err := authz.LoadRoleTable(e.Opts.RolesFile)
 	if err != nil {
 		return err
 	}

@@ -223,9 +223,8 @@ func (e *Server) SetPolicy(cur **model.Policy, req SetIamPolicyRequest) (*model.
 }
 
 var (
-	predefinedRoleRE = regexp.MustCompile(`^roles/[a-zA-Z0-9_.]+$`)
-	customRoleRE     = regexp.MustCompile(`^(projects|organizations)/[^/]+/roles/[a-zA-Z0-9_.]+$`)
-	withcondRE       = regexp.MustCompile(`^(.*)_withcond_([0-9a-f]+)$`)
+	customRoleRE = regexp.MustCompile(`^(projects|organizations)/[^/]+/roles/[a-zA-Z0-9_.]+$`)
+	withcondRE   = regexp.MustCompile(`^(.*)_withcond_([0-9a-f]+)$`)
 )
 
 // normalizeBindings validates bindings from a set request and merges them
@@ -262,7 +261,7 @@ func (e *Server) normalizeBindings(in []*model.Binding, version int, old *model.
 		if role == "" {
 			return nil, httpx.ErrInvalid("Invalid policy: a binding has no role.")
 		}
-		if !predefinedRoleRE.MatchString(role) && !customRoleRE.MatchString(role) {
+		if !authz.PredefinedRoleRE.MatchString(role) && !customRoleRE.MatchString(role) {
 			return nil, httpx.ErrInvalid("Role %s is not supported for this resource.", role)
 		}
 		if aerr := e.checkCustomRoleLocked(role); aerr != nil {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/authz"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/httpx"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
@@ -45,7 +46,7 @@ func RegisterRoleRoutes(e *core.Server) {
 	e.Router.Handle(http.MethodDelete, custom, "iam.v1.projects.roles.delete", onCustomRole(e, "iam.roles.delete", true, deleteRole))
 }
 
-func predefinedWire(name string, r *core.PredefinedRole, full bool) *wireRole {
+func predefinedWire(name string, r *authz.Role, full bool) *wireRole {
 	w := &wireRole{Name: name, Title: r.Title, Description: r.Description, Stage: r.Stage, Etag: "AA=="}
 	if full {
 		w.IncludedPermissions = slices.Clone(r.Permissions)

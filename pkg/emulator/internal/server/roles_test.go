@@ -168,7 +168,7 @@ func TestRolesFileOverride(t *testing.T) {
 		t.Fatalf("overridden owner keeps what the file gives: %v", err)
 	}
 	// Roles not in the file keep their embedded definitions.
-	if !e.Mgmt.Roles["roles/run.invoker"].Perms["run.routes.invoke"] {
+	if !e.Mgmt.Roles["roles/run.invoker"].Has("run.routes.invoke") {
 		t.Fatal("embedded roles lost")
 	}
 
