@@ -30,10 +30,10 @@ func RegisterRunRoutes(e *core.Server) {
 	const svc = "/v2/projects/{p}/locations/{l}/services/"
 	e.HandleIAMVerbs(svc+"{s}", "run.v2.services", func(a0 map[string]string) func() (*core.IamResource, *httpx.Error) { return serviceIAM(e, a0) }, http.MethodGet)
 	e.Router.Handle(http.MethodGet, svc+"{s}", "run.v2.services.get", onService(e, "run.services.get", authorizedServiceLocked, false, renderV2Get))
-	e.Router.Handle(http.MethodPatch, svc+"{s}", "run.v2.services.patch", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { runV2Patch(e, a0, a1, a2) })
-	e.Router.Handle(http.MethodDelete, svc+"{s}", "run.v2.services.delete", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { runV2Delete(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodPatch, svc+"{s}", "run.v2.services.patch", serveRun(e, runV2Patch))
+	e.Router.Handle(http.MethodDelete, svc+"{s}", "run.v2.services.delete", serveRun(e, runV2Delete))
 	e.Router.Handle(http.MethodGet, "/v2/projects/{p}/locations/{l}/services", "run.v2.services.list", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { runV2List(e, a0, a1, a2) })
-	e.Router.Handle(http.MethodPost, "/v2/projects/{p}/locations/{l}/services", "run.v2.services.create", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { runV2Create(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodPost, "/v2/projects/{p}/locations/{l}/services", "run.v2.services.create", serveRun(e, runV2Create))
 	e.Router.Handle(http.MethodGet, "/v2/projects/{p}/locations/{l}/operations/{op}", "run.v2.operations.get", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { runGetOperation(e, a0, a1, a2) })
 }
 
@@ -335,50 +335,36 @@ func boolParam(r *http.Request, name string) bool {
 	return v
 }
 
-func runV2Create(e *core.Server, w http.ResponseWriter, r *http.Request, vars map[string]string) {
-	var body runV2Body
-	if err := httpx.ReadJSON(r, &body); err != nil {
-		httpx.WriteError(w, err)
-		return
-	}
-	e.Mu.Lock()
-	defer e.Mu.Unlock()
+func runV2Create(e *core.Server, r *http.Request, vars map[string]string, body *runV2Body) (any, *httpx.Error) {
 	p, aerr := RunScopeLocked(e, vars, false)
 	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
+		return nil, aerr
 	}
 	principal, aerr := AuthorizeInProject(e, r, "run.services.create", LocationParent(vars), vars["p"], p)
 	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
+		return nil, aerr
 	}
 	id := r.URL.Query().Get("serviceId")
 	if id == "" {
-		httpx.WriteError(w, httpx.ErrInvalid("serviceId is required."))
-		return
+		return nil, httpx.ErrInvalid("serviceId is required.")
 	}
 	if !model.RunServiceIDRe.MatchString(id) {
-		httpx.WriteError(w, httpx.ErrInvalid("Invalid serviceId %q: it must begin with a letter, contain only lower-case letters, digits and hyphens, not end with a hyphen, and have fewer than 50 characters.", id))
-		return
+		return nil, httpx.ErrInvalid("Invalid serviceId %q: it must begin with a letter, contain only lower-case letters, digits and hyphens, not end with a hyphen, and have fewer than 50 characters.", id)
 	}
 	spec, aerr := body.spec()
 	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
+		return nil, aerr
 	}
 	if e.St.Services[model.ServiceKey(p.ID, vars["l"], id)] != nil {
-		httpx.WriteError(w, httpx.ErrAlreadyExists("Resource '%s' already exists.", id))
-		return
+		return nil, httpx.ErrAlreadyExists("Resource '%s' already exists.", id)
 	}
 	vars["s"] = id
 	if boolParam(r, "validateOnly") {
 		tmp := &model.Service{ProjectID: p.ID, Location: vars["l"], Name: id, Generation: 1, Ingress: spec.Ingress}
-		httpx.WriteJSON(w, http.StatusOK, newOperationLocked(e, p, vars, renderV2(tmp, p, vars["p"]), false))
-		return
+		return newOperationLocked(e, p, vars, renderV2(tmp, p, vars["p"]), false), nil
 	}
 	svc := e.NewServiceLocked(p, vars["l"], id, spec, principal)
-	finishOperationLocked(e, w, p, vars, renderV2(svc, p, vars["p"]))
+	return newOperationLocked(e, p, vars, renderV2(svc, p, vars["p"]), true), nil
 }
 
 // LocationParent is "projects/{p}/locations/{l}" as the request names it.
@@ -418,37 +404,25 @@ func snakeToCamel(s string) string {
 	return strings.Join(parts, "")
 }
 
-func runV2Patch(e *core.Server, w http.ResponseWriter, r *http.Request, vars map[string]string) {
-	var body runV2Body
-	if err := httpx.ReadJSON(r, &body); err != nil {
-		httpx.WriteError(w, err)
-		return
-	}
-	e.Mu.Lock()
-	defer e.Mu.Unlock()
+func runV2Patch(e *core.Server, r *http.Request, vars map[string]string, body *runV2Body) (any, *httpx.Error) {
 	p, aerr := RunScopeLocked(e, vars, false)
 	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
+		return nil, aerr
 	}
 	svc := serviceLocked(e, p, vars)
 	if svc == nil && p != nil && boolParam(r, "allowMissing") {
-		runV2PatchCreateLocked(e, w, r, vars, p, &body)
-		return
+		return runV2PatchCreateLocked(e, r, vars, p, body)
 	}
 	principal, aerr := authorizeService(e, r, "run.services.update", vars, p, svc)
 	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
+		return nil, aerr
 	}
 	if body.Etag != "" && body.Etag != svc.Etag {
-		httpx.WriteError(w, httpx.ErrAborted("The etag %s does not match the current etag of service %s: it was changed concurrently. Read it again and retry.", body.Etag, vars["s"]))
-		return
+		return nil, httpx.ErrAborted("The etag %s does not match the current etag of service %s: it was changed concurrently. Read it again and retry.", body.Etag, vars["s"])
 	}
 	spec, aerr := body.spec()
 	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
+		return nil, aerr
 	}
 	mask := r.URL.Query().Get("updateMask")
 	all := mask == "" || mask == "*"
@@ -483,59 +457,50 @@ func runV2Patch(e *core.Server, w http.ResponseWriter, r *http.Request, vars map
 		next.Template = spec.Template
 	}
 	if boolParam(r, "validateOnly") {
-		httpx.WriteJSON(w, http.StatusOK, newOperationLocked(e, p, vars, renderV2(&next, p, vars["p"]), false))
-		return
+		return newOperationLocked(e, p, vars, renderV2(&next, p, vars["p"]), false), nil
 	}
 	next.Generation++
 	next.UpdateTime = e.Opts.Now().UTC()
 	next.LastModifier = core.PrincipalEmail(principal)
 	next.Etag = core.NewResourceEtag()
 	*svc = next
-	finishOperationLocked(e, w, p, vars, renderV2(svc, p, vars["p"]))
+	return newOperationLocked(e, p, vars, renderV2(svc, p, vars["p"]), true), nil
 }
 
 // runV2PatchCreateLocked is a patch with allowMissing of a service that
 // does not exist (in a project that does): it creates the service.
-func runV2PatchCreateLocked(e *core.Server, w http.ResponseWriter, r *http.Request, vars map[string]string, p *model.Project, body *runV2Body) {
+func runV2PatchCreateLocked(e *core.Server, r *http.Request, vars map[string]string, p *model.Project, body *runV2Body) (any, *httpx.Error) {
 	principal, aerr := e.AuthorizeResource(r, "run.services.create", LocationParent(vars), p.ID, nil)
 	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
+		return nil, aerr
 	}
 	if !model.RunServiceIDRe.MatchString(vars["s"]) {
-		httpx.WriteError(w, httpx.ErrInvalid("Invalid service name %q.", vars["s"]))
-		return
+		return nil, httpx.ErrInvalid("Invalid service name %q.", vars["s"])
 	}
 	spec, aerr := body.spec()
 	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
+		return nil, aerr
 	}
 	svc := e.NewServiceLocked(p, vars["l"], vars["s"], spec, principal)
-	finishOperationLocked(e, w, p, vars, renderV2(svc, p, vars["p"]))
+	return newOperationLocked(e, p, vars, renderV2(svc, p, vars["p"]), true), nil
 }
 
-func runV2Delete(e *core.Server, w http.ResponseWriter, r *http.Request, vars map[string]string) {
-	e.Mu.Lock()
-	defer e.Mu.Unlock()
+func runV2Delete(e *core.Server, r *http.Request, vars map[string]string, _ *core.NoBody) (any, *httpx.Error) {
 	p, svc, aerr := authorizedServiceLocked(e, r, "run.services.delete", vars)
 	if aerr != nil {
-		httpx.WriteError(w, aerr)
-		return
+		return nil, aerr
 	}
 	if et := r.URL.Query().Get("etag"); et != "" && et != svc.Etag {
-		httpx.WriteError(w, httpx.ErrAborted("The etag %s does not match the current etag of service %s.", et, vars["s"]))
-		return
+		return nil, httpx.ErrAborted("The etag %s does not match the current etag of service %s.", et, vars["s"])
 	}
 	rendered := renderV2(svc, p, vars["p"])
 	if boolParam(r, "validateOnly") {
-		httpx.WriteJSON(w, http.StatusOK, newOperationLocked(e, p, vars, rendered, false))
-		return
+		return newOperationLocked(e, p, vars, rendered, false), nil
 	}
 	key := model.ServiceKey(p.ID, vars["l"], vars["s"])
 	e.CloseServiceListenerLocked(key)
 	delete(e.St.Services, key)
-	finishOperationLocked(e, w, p, vars, rendered)
+	return newOperationLocked(e, p, vars, rendered, true), nil
 }
 
 // newOperationLocked records a finished long-running operation whose
@@ -552,12 +517,6 @@ func newOperationLocked(e *core.Server, p *model.Project, vars map[string]string
 		e.St.Operations[OperationKey(p.ID, vars["l"], name)] = op
 	}
 	return op
-}
-
-// finishOperationLocked stores the finished operation of a change to the
-// service rendered, saves the state and answers the operation.
-func finishOperationLocked(e *core.Server, w http.ResponseWriter, p *model.Project, vars map[string]string, rendered *runV2Service) {
-	e.SaveAndWrite(w, newOperationLocked(e, p, vars, rendered, true))
 }
 
 // OperationKey stores operations under the project id whatever the caller
@@ -642,4 +601,12 @@ func renderV2Get(_ *core.Server, v map[string]string, p *model.Project, svc *mod
 // renderKnativeGet answers a v1 or Knative get.
 func renderKnativeGet(_ *core.Server, _ map[string]string, p *model.Project, svc *model.Service) any {
 	return renderKnative(svc, p)
+}
+
+// serveRun adapts a Run v2 method that changes a service: it answers with
+// the operation the method returns, once state is saved (see core.Serve).
+func serveRun[B any](e *core.Server, m func(e *core.Server, r *http.Request, vars map[string]string, body *B) (any, *httpx.Error)) httpx.HandlerFunc {
+	return core.Serve(e, true, func(r *http.Request, v map[string]string, body *B) (any, *httpx.Error) {
+		return m(e, r, v, body)
+	})
 }
