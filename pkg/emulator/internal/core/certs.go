@@ -136,6 +136,7 @@ func rsaJWK(kid string, k *rsa.PublicKey) jwk {
 	}
 }
 
+// RegisterCertRoutes registers the certificate documents (JWKS, PEM and robot x509 endpoints).
 func (e *Server) RegisterCertRoutes() {
 	e.Router.Handle(http.MethodGet, "/oauth2/v1/certs", "oauth2.v1.certs", e.handleCertsPEM)
 	e.Router.Handle(http.MethodGet, "/oauth2/v3/certs", "oauth2.v3.certs", e.handleCertsJWKS)

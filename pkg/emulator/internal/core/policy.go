@@ -331,9 +331,9 @@ func (e *Server) CheckMemberExistsLocked(member string) *httpx.Error {
 	return httpx.ErrInvalid("Service account %s does not exist.", email)
 }
 
-// IamResource describes a resource with an IAM policy for the shared
+// IAMResource describes a resource with an IAM policy for the shared
 // getIamPolicy / setIamPolicy / testIamPermissions handlers.
-type IamResource struct {
+type IAMResource struct {
 	// Name is the full resource name used in errors, e.g.
 	// "projects/p/locations/l/services/s".
 	Name string
@@ -352,7 +352,7 @@ type IamResource struct {
 // setIamPolicy and testIamPermissions (POST) on pattern, a resource path,
 // for the resource lookup(vars) finds; name prefixes the counter keys
 // (e.g. "run.v2.services" → "run.v2.services.getIamPolicy").
-func (e *Server) HandleIAMVerbs(pattern, name string, lookup func(vars map[string]string) func() (*IamResource, *httpx.Error), getMethods ...string) {
+func (e *Server) HandleIAMVerbs(pattern, name string, lookup func(vars map[string]string) func() (*IAMResource, *httpx.Error), getMethods ...string) {
 	for _, m := range getMethods {
 		e.Router.Handle(m, pattern+":getIamPolicy", name+".getIamPolicy", func(w http.ResponseWriter, r *http.Request, v map[string]string) {
 			e.serveGetIamPolicy(w, r, lookup(v))
@@ -369,14 +369,14 @@ func (e *Server) HandleIAMVerbs(pattern, name string, lookup func(vars map[strin
 // serveGetIamPolicy handles a getIamPolicy call (GET or POST, version from
 // the query or the body). lookup runs with e.mu held and returns the
 // resource or an error (e.g. 404).
-func (e *Server) serveGetIamPolicy(w http.ResponseWriter, r *http.Request, lookup func() (*IamResource, *httpx.Error)) {
+func (e *Server) serveGetIamPolicy(w http.ResponseWriter, r *http.Request, lookup func() (*IAMResource, *httpx.Error)) {
 	ver, aerr := requestedPolicyVersion(r)
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
 	}
 	e.Mu.Lock()
-	res, aerr := e.lookupAuthorized(r, lookup, func(res *IamResource) string { return res.GetPermission })
+	res, aerr := e.lookupAuthorized(r, lookup, func(res *IAMResource) string { return res.GetPermission })
 	if aerr != nil {
 		e.Mu.Unlock()
 		httpx.WriteError(w, aerr)
@@ -388,14 +388,14 @@ func (e *Server) serveGetIamPolicy(w http.ResponseWriter, r *http.Request, looku
 }
 
 // serveSetIamPolicy handles a setIamPolicy call.
-func (e *Server) serveSetIamPolicy(w http.ResponseWriter, r *http.Request, lookup func() (*IamResource, *httpx.Error)) {
+func (e *Server) serveSetIamPolicy(w http.ResponseWriter, r *http.Request, lookup func() (*IAMResource, *httpx.Error)) {
 	req, aerr := readSetIamPolicyRequest(r)
 	if aerr != nil {
 		httpx.WriteError(w, aerr)
 		return
 	}
 	e.Mu.Lock()
-	res, aerr := e.lookupAuthorized(r, lookup, func(res *IamResource) string { return res.SetPermission })
+	res, aerr := e.lookupAuthorized(r, lookup, func(res *IAMResource) string { return res.SetPermission })
 	if aerr != nil {
 		e.Mu.Unlock()
 		httpx.WriteError(w, aerr)
@@ -428,7 +428,7 @@ func (e *Server) serveSetIamPolicy(w http.ResponseWriter, r *http.Request, looku
 // serveTestIamPermissions handles testIamPermissions: any authenticated
 // caller may ask; the answer is the subset of the asked permissions the
 // caller holds on the resource (left out when empty).
-func (e *Server) serveTestIamPermissions(w http.ResponseWriter, r *http.Request, lookup func() (*IamResource, *httpx.Error)) {
+func (e *Server) serveTestIamPermissions(w http.ResponseWriter, r *http.Request, lookup func() (*IAMResource, *httpx.Error)) {
 	var req struct {
 		Permissions []string `json:"permissions"`
 	}
@@ -465,7 +465,7 @@ func (e *Server) serveTestIamPermissions(w http.ResponseWriter, r *http.Request,
 
 // resourcePolicyLocked is the policy stored for res (the project policy
 // when res is a project).
-func (e *Server) resourcePolicyLocked(res *IamResource) *model.Policy {
+func (e *Server) resourcePolicyLocked(res *IAMResource) *model.Policy {
 	if res.Policy == nil {
 		if p := e.St.Projects[res.ProjectID]; p != nil {
 			return p.Policy
@@ -479,7 +479,7 @@ func (e *Server) resourcePolicyLocked(res *IamResource) *model.Policy {
 // checks the permission perm(res) on it through the resource policy ∪ the
 // project policy. Lookup errors (e.g. 404) are returned as they are.
 // Called with e.mu held.
-func (e *Server) lookupAuthorized(r *http.Request, lookup func() (*IamResource, *httpx.Error), perm func(*IamResource) string) (*IamResource, *httpx.Error) {
+func (e *Server) lookupAuthorized(r *http.Request, lookup func() (*IAMResource, *httpx.Error), perm func(*IAMResource) string) (*IAMResource, *httpx.Error) {
 	principal, aerr := e.CallerLocked(r)
 	if aerr != nil {
 		return nil, aerr

@@ -48,20 +48,12 @@ func (e *Server) SaveAndWrite(w http.ResponseWriter, v any) {
 	httpx.WriteJSON(w, http.StatusOK, v)
 }
 
+// LeftPad pads s with zeros on the left to n characters.
 func LeftPad(s string, n int) string {
 	for len(s) < n {
 		s = "0" + s
 	}
 	return s
-}
-
-func ContainsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // saRef strips a "projects/{p}/serviceAccounts/" prefix from a name.

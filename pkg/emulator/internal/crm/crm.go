@@ -17,22 +17,23 @@ import (
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 )
 
+// RegisterCRMRoutes registers Resource Manager v1 and v3 on e.
 func RegisterCRMRoutes(e *core.Server) {
 	for _, ver := range []string{"v1", "v3"} {
-		e.HandleIAMVerbs("/"+ver+"/projects/{p}", "crm."+ver+".projects", func(a0 map[string]string) func() (*core.IamResource, *httpx.Error) { return projectIamResource(e, a0) }, http.MethodPost)
+		e.HandleIAMVerbs("/"+ver+"/projects/{p}", "crm."+ver+".projects", func(a0 map[string]string) func() (*core.IAMResource, *httpx.Error) { return projectIamResource(e, a0) }, http.MethodPost)
 	}
 	e.Router.Handle(http.MethodGet, "/v1/projects/{p}", "crm.v1.projects.get", projectGetter(e, renderProjectV1))
 	e.Router.Handle(http.MethodGet, "/v3/projects/{p}", "crm.v3.projects.get", projectGetter(e, renderProjectV3))
 }
 
 // projectIamResource is the lookup for the project policy handlers.
-func projectIamResource(e *core.Server, v map[string]string) func() (*core.IamResource, *httpx.Error) {
-	return func() (*core.IamResource, *httpx.Error) {
+func projectIamResource(e *core.Server, v map[string]string) func() (*core.IAMResource, *httpx.Error) {
+	return func() (*core.IAMResource, *httpx.Error) {
 		p := e.ProjectLocked(v["p"])
 		if p == nil {
 			return nil, httpx.ErrNotFound("Project %s not found.", v["p"])
 		}
-		return &core.IamResource{Name: "projects/" + p.ID, ProjectID: p.ID,
+		return &core.IAMResource{Name: "projects/" + p.ID, ProjectID: p.ID,
 			GetPermission: "resourcemanager.projects.getIamPolicy", SetPermission: "resourcemanager.projects.setIamPolicy"}, nil
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/seed"
 )
 
+// RegisterFunctionRoutes registers Cloud Functions v2 on e.
 func RegisterFunctionRoutes(e *core.Server) {
 	const fn = "/v2/projects/{p}/locations/{l}/functions"
 	e.Router.Handle(http.MethodGet, fn+"/{f}", "cloudfunctions.v2.functions.get", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { functionGet(e, a0, a1, a2) })
@@ -51,8 +52,8 @@ func renderFunctionLocked(e *core.Server, f *model.Function, p *model.Project, p
 		"name":        "projects/" + projRef + "/locations/" + f.Location + "/functions/" + f.Name,
 		"environment": f.Environment,
 		"state":       f.State,
-		"createTime":  run.Rfc3339(f.CreateTime),
-		"updateTime":  run.Rfc3339(f.UpdateTime),
+		"createTime":  run.RFC3339(f.CreateTime),
+		"updateTime":  run.RFC3339(f.UpdateTime),
 	}
 	if f.Description != "" {
 		out["description"] = f.Description
@@ -260,8 +261,8 @@ func functionCreate(e *core.Server, w http.ResponseWriter, r *http.Request, vars
 		Done: true,
 		Metadata: map[string]any{
 			"@type":      "type.googleapis.com/google.cloud.functions.v2.OperationMetadata",
-			"createTime": run.Rfc3339(now),
-			"endTime":    run.Rfc3339(now),
+			"createTime": run.RFC3339(now),
+			"endTime":    run.RFC3339(now),
 			"target":     rendered["name"],
 			"verb":       "create",
 			"apiVersion": "v2",

@@ -24,25 +24,37 @@ type Error struct {
 
 func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Code, e.Status, e.Message) }
 
+// Errf is an error with HTTP code, canonical status and a formatted message.
 func Errf(code int, status, format string, args ...any) *Error {
 	return &Error{Code: code, Status: status, Message: fmt.Sprintf(format, args...)}
 }
 
+// ErrInvalid is 400 INVALID_ARGUMENT.
 func ErrInvalid(format string, args ...any) *Error {
 	return Errf(http.StatusBadRequest, "INVALID_ARGUMENT", format, args...)
 }
+
+// ErrNotFound is 404 NOT_FOUND.
 func ErrNotFound(format string, args ...any) *Error {
 	return Errf(http.StatusNotFound, "NOT_FOUND", format, args...)
 }
+
+// ErrAlreadyExists is 409 ALREADY_EXISTS.
 func ErrAlreadyExists(format string, args ...any) *Error {
 	return Errf(http.StatusConflict, "ALREADY_EXISTS", format, args...)
 }
+
+// ErrAborted is 409 ABORTED (an etag conflict).
 func ErrAborted(format string, args ...any) *Error {
 	return Errf(http.StatusConflict, "ABORTED", format, args...)
 }
+
+// ErrFailedPrecondition is 400 FAILED_PRECONDITION.
 func ErrFailedPrecondition(format string, args ...any) *Error {
 	return Errf(http.StatusBadRequest, "FAILED_PRECONDITION", format, args...)
 }
+
+// ErrUnauthenticated is the 401 of a missing or unknown token.
 func ErrUnauthenticated() *Error {
 	return Errf(http.StatusUnauthorized, "UNAUTHENTICATED",
 		"Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.")

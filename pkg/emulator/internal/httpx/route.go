@@ -21,6 +21,7 @@ type Route struct {
 // HandlerFunc handles one matched request. vars holds the captured segments.
 type HandlerFunc func(w http.ResponseWriter, r *http.Request, vars map[string]string)
 
+// Router dispatches by method and path pattern (see Route).
 type Router struct{ routes []Route }
 
 // Handle registers a route; name is the per-method counter key reported at

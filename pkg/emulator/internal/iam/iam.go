@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -28,9 +29,10 @@ var keyValidBefore = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
 // maxUserKeys is production's limit of user-managed keys per account.
 const maxUserKeys = 10
 
+// RegisterIAMRoutes registers IAM v1 service accounts, keys and their policies on e.
 func RegisterIAMRoutes(e *core.Server) {
 	const sa = "/v1/projects/{p}/serviceAccounts/{sa}"
-	e.HandleIAMVerbs(sa, "iam.v1.serviceAccounts", func(a0 map[string]string) func() (*core.IamResource, *httpx.Error) { return saIamResource(e, a0) }, http.MethodPost)
+	e.HandleIAMVerbs(sa, "iam.v1.serviceAccounts", func(a0 map[string]string) func() (*core.IAMResource, *httpx.Error) { return saIamResource(e, a0) }, http.MethodPost)
 	e.Router.Handle(http.MethodPost, sa+":enable", "iam.v1.serviceAccounts.enable", onAccount(e, "iam.serviceAccounts.enable", true, setDisabled(false)))
 	e.Router.Handle(http.MethodPost, sa+":disable", "iam.v1.serviceAccounts.disable", onAccount(e, "iam.serviceAccounts.disable", true, setDisabled(true)))
 	e.Router.Handle(http.MethodPost, sa+"/keys", "iam.v1.serviceAccounts.keys.create", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleKeyCreate(e, a0, a1, a2) })
@@ -204,13 +206,13 @@ func rewriteDeletedMemberLocked(e *core.Server, email, uid string) {
 }
 
 // saIamResource is the lookup for the account policy handlers.
-func saIamResource(e *core.Server, v map[string]string) func() (*core.IamResource, *httpx.Error) {
-	return func() (*core.IamResource, *httpx.Error) {
+func saIamResource(e *core.Server, v map[string]string) func() (*core.IAMResource, *httpx.Error) {
+	return func() (*core.IAMResource, *httpx.Error) {
 		sa := e.ServiceAccountLocked(v["sa"])
 		if sa == nil {
 			return nil, httpx.ErrNotFound("Service account projects/%s/serviceAccounts/%s not found.", v["p"], v["sa"])
 		}
-		return &core.IamResource{Name: saName(sa), ProjectID: sa.ProjectID, Policy: &sa.Policy,
+		return &core.IAMResource{Name: saName(sa), ProjectID: sa.ProjectID, Policy: &sa.Policy,
 			GetPermission: "iam.serviceAccounts.getIamPolicy", SetPermission: "iam.serviceAccounts.setIamPolicy"}, nil
 	}
 }
@@ -445,7 +447,7 @@ func listKeys(r *http.Request, sa *model.ServiceAccount, _ *core.NoBody) (any, *
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		if k := sa.Keys[id]; len(types) == 0 || core.ContainsString(types, k.Type) {
+		if k := sa.Keys[id]; len(types) == 0 || slices.Contains(types, k.Type) {
 			keys = append(keys, keyWire(sa, k))
 		}
 	}

@@ -27,6 +27,7 @@ type wireRole struct {
 	Deleted             bool     `json:"deleted,omitempty"`
 }
 
+// RegisterRoleRoutes registers the IAM v1 roles API on e.
 func RegisterRoleRoutes(e *core.Server) {
 	const custom = "/v1/projects/{p}/roles/{role}"
 	e.Router.Handle(http.MethodGet, "/v1/roles/{role}", "iam.v1.roles.get", core.Serve(e, false, func(a0 *http.Request, a1 map[string]string, a2 *core.NoBody) (any, *httpx.Error) {

@@ -37,6 +37,8 @@ import (
 // without the org-policy extension.
 const maxAccessTokenLifetime = time.Hour
 
+// RegisterCredentialsRoutes registers IAM Credentials v1 on e (before IAM:
+// they share the service-account prefix).
 func RegisterCredentialsRoutes(e *core.Server) {
 	const sa = "/v1/projects/{p}/serviceAccounts/{sa}"
 	e.Router.Handle(http.MethodPost, sa+":generateIdToken", "iamcredentials.v1.generateIdToken", asTarget(e, "iam.serviceAccounts.getOpenIdToken", generateIDToken))

@@ -30,6 +30,7 @@ const metadataZone = "us-central1-a"
 // content type) or a status with a plain-text message.
 type metadataHandler func(r *http.Request, v map[string]string) (body, contentType string, status int)
 
+// RegisterMetadataRoutes registers the metadata server paths on e.
 func RegisterMetadataRoutes(e *core.Server) {
 	m := func(pattern, name string, h metadataHandler) {
 		e.Router.Handle(http.MethodGet, metadataPrefix+pattern, name, metadata(e, h))

@@ -20,10 +20,12 @@ var (
 	RunLocationRe  = regexp.MustCompile(`^[a-z]+(-[a-z]+)+[0-9]+$`)
 )
 
+// ServiceKey is the key of a Run service in State.Services.
 func ServiceKey(projectID, location, name string) string {
 	return "projects/" + projectID + "/locations/" + location + "/services/" + name
 }
 
+// FunctionKey is the key of a function in State.Functions.
 func FunctionKey(projectID, location, name string) string {
 	return "projects/" + projectID + "/locations/" + location + "/functions/" + name
 }

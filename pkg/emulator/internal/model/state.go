@@ -193,6 +193,7 @@ type SigningKey struct {
 	CertPEM       string `json:"certPem"`
 }
 
+// NewState is an empty state with every map made.
 func NewState() *State {
 	return &State{
 		Projects:        map[string]*Project{},

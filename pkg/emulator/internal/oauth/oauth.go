@@ -11,6 +11,7 @@ package oauth
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,11 +23,12 @@ import (
 )
 
 const (
-	JwtBearerGrant = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+	JWTBearerGrant = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 	// assertionSkew is the clock skew tolerated on assertion iat.
 	assertionSkew = 5 * time.Minute
 )
 
+// RegisterOAuthRoutes registers the OAuth2 token endpoint on e.
 func RegisterOAuthRoutes(e *core.Server) {
 	e.Router.Handle(http.MethodPost, "/token", "oauth2.token", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleToken(e, a0, a1, a2) })
 	e.Router.Handle(http.MethodPost, "/oauth2/v4/token", "oauth2.token", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleToken(e, a0, a1, a2) })
@@ -63,7 +65,7 @@ func handleToken(e *core.Server, w http.ResponseWriter, r *http.Request, _ map[s
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "Could not parse the request body.")
 		return
 	}
-	if gt := r.PostForm.Get("grant_type"); gt != JwtBearerGrant {
+	if gt := r.PostForm.Get("grant_type"); gt != JWTBearerGrant {
 		writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "Invalid grant_type: "+gt)
 		return
 	}
@@ -148,7 +150,7 @@ func verifyAssertionLocked(e *core.Server, r *http.Request, assertion string) (*
 		return nil, nil, badGrant("Invalid JWT Signature.")
 	}
 	aud, err := claims.GetAudience()
-	if err != nil || len(aud) == 0 || !core.ContainsString(acceptedAudiences(e, r), aud[0]) {
+	if err != nil || len(aud) == 0 || !slices.Contains(acceptedAudiences(e, r), aud[0]) {
 		return nil, nil, badGrant("Invalid JWT: the audience (aud) is not this token endpoint.")
 	}
 	if err := checkAssertionTimes(claims, e.Opts.Now()); err != nil {

@@ -24,11 +24,11 @@ import (
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 )
 
-// RegisterRunRoutes registers Run v2, the v1/Knative surfaces gcloud uses,
-// Cloud Functions v2 and operations (custom-verb routes first).
+// RegisterRunRoutes registers Run Admin v2 services and operations on e
+// (custom-verb routes first).
 func RegisterRunRoutes(e *core.Server) {
 	const svc = "/v2/projects/{p}/locations/{l}/services/"
-	e.HandleIAMVerbs(svc+"{s}", "run.v2.services", func(a0 map[string]string) func() (*core.IamResource, *httpx.Error) { return serviceIAM(e, a0) }, http.MethodGet)
+	e.HandleIAMVerbs(svc+"{s}", "run.v2.services", func(a0 map[string]string) func() (*core.IAMResource, *httpx.Error) { return serviceIAM(e, a0) }, http.MethodGet)
 	e.Router.Handle(http.MethodGet, svc+"{s}", "run.v2.services.get", onService(e, "run.services.get", authorizedServiceLocked, false, renderV2Get))
 	e.Router.Handle(http.MethodPatch, svc+"{s}", "run.v2.services.patch", serveRun(e, runV2Patch))
 	e.Router.Handle(http.MethodDelete, svc+"{s}", "run.v2.services.delete", serveRun(e, runV2Delete))
@@ -46,8 +46,8 @@ func RevisionName(svc *model.Service) string {
 	return fmt.Sprintf("%s-%05d-%s", svc.Name, svc.Generation, suffix)
 }
 
-// Rfc3339 formats t as RFC 3339 in UTC with Z.
-func Rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+// RFC3339 formats t as RFC 3339 in UTC with Z.
+func RFC3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // ---- v2 rendering ----
 
@@ -117,7 +117,7 @@ func runTemplate(svc *model.Service, p *model.Project) map[string]any {
 // (id or number), echoed in name.
 func renderV2(svc *model.Service, p *model.Project, projRef string) *runV2Service {
 	rev := "projects/" + projRef + "/locations/" + svc.Location + "/services/" + svc.Name + "/revisions/" + RevisionName(svc)
-	ready := Rfc3339(svc.UpdateTime)
+	ready := RFC3339(svc.UpdateTime)
 	return &runV2Service{
 		Name:               "projects/" + projRef + "/locations/" + svc.Location + "/services/" + svc.Name,
 		Description:        svc.Description,
@@ -125,8 +125,8 @@ func renderV2(svc *model.Service, p *model.Project, projRef string) *runV2Servic
 		Generation:         strconv.FormatInt(svc.Generation, 10),
 		Labels:             svc.Labels,
 		Annotations:        svc.Annotations,
-		CreateTime:         Rfc3339(svc.CreateTime),
-		UpdateTime:         Rfc3339(svc.UpdateTime),
+		CreateTime:         RFC3339(svc.CreateTime),
+		UpdateTime:         RFC3339(svc.UpdateTime),
 		Creator:            svc.Creator,
 		LastModifier:       svc.LastModifier,
 		Ingress:            svc.Ingress,
@@ -372,6 +372,7 @@ func LocationParent(vars map[string]string) string {
 	return "projects/" + vars["p"] + "/locations/" + vars["l"]
 }
 
+// ProjectIDOr is p's id, or ref when the project is unknown.
 func ProjectIDOr(p *model.Project, ref string) string {
 	if p != nil {
 		return p.ID
@@ -555,8 +556,8 @@ func runGetOperation(e *core.Server, w http.ResponseWriter, r *http.Request, var
 // ---- IAM on services (v2 and v1 share these handlers) ----
 
 // serviceIAM is the lookup the shared IAM handlers call (with e.mu held).
-func serviceIAM(e *core.Server, vars map[string]string) func() (*core.IamResource, *httpx.Error) {
-	return func() (*core.IamResource, *httpx.Error) {
+func serviceIAM(e *core.Server, vars map[string]string) func() (*core.IAMResource, *httpx.Error) {
+	return func() (*core.IAMResource, *httpx.Error) {
 		p, aerr := RunScopeLocked(e, vars, false)
 		if aerr != nil {
 			return nil, aerr
@@ -565,7 +566,7 @@ func serviceIAM(e *core.Server, vars map[string]string) func() (*core.IamResourc
 		if svc == nil {
 			return nil, errServiceNotFound(vars)
 		}
-		return &core.IamResource{
+		return &core.IAMResource{
 			Name:          serviceResource(vars),
 			ProjectID:     p.ID,
 			Policy:        &svc.Policy,

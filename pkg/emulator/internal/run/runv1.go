@@ -20,9 +20,11 @@ import (
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 )
 
+// RegisterRunV1Routes registers the Run v1 and Knative surfaces gcloud uses
+// on e (after Run v2).
 func RegisterRunV1Routes(e *core.Server) {
 	const svc = "/v1/projects/{p}/locations/{l}/services/"
-	e.HandleIAMVerbs(svc+"{s}", "run.v1.services", func(a0 map[string]string) func() (*core.IamResource, *httpx.Error) { return serviceIAM(e, a0) }, http.MethodGet, http.MethodPost)
+	e.HandleIAMVerbs(svc+"{s}", "run.v1.services", func(a0 map[string]string) func() (*core.IAMResource, *httpx.Error) { return serviceIAM(e, a0) }, http.MethodGet, http.MethodPost)
 	e.Router.Handle(http.MethodGet, svc+"{s}", "run.v1.services.get", onService(e, "run.services.get", authorizedServiceLocked, false, renderKnativeGet))
 	e.Router.Handle(http.MethodGet, "/v1/projects/{p}/locations/{l}/services", "run.v1.services.list", knativeLister(e, func(_ *http.Request, v map[string]string) (*model.Project, map[string]string, *httpx.Error) {
 		p, aerr := RunScopeLocked(e, v, true)
@@ -85,7 +87,7 @@ func renderKnative(svc *model.Service, p *model.Project) map[string]any {
 			containers = append(containers, kc)
 		}
 	}
-	ready := Rfc3339(svc.UpdateTime)
+	ready := RFC3339(svc.UpdateTime)
 	cond := func(t string) map[string]any {
 		return map[string]any{"type": t, "status": "True", "lastTransitionTime": ready}
 	}
@@ -103,7 +105,7 @@ func renderKnative(svc *model.Service, p *model.Project) map[string]any {
 			"uid":               svc.UID,
 			"resourceVersion":   strings.Trim(svc.Etag, `"`),
 			"generation":        svc.Generation,
-			"creationTimestamp": Rfc3339(svc.CreateTime),
+			"creationTimestamp": RFC3339(svc.CreateTime),
 			"labels":            labels,
 			"annotations":       ann,
 		},

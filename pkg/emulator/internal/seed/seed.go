@@ -235,6 +235,7 @@ func ParseSeed(b []byte, name string) (*Seed, error) {
 	return s, nil
 }
 
+// Name is how errors name the seed (its file, or Options.Seed).
 func (s *Seed) Name() string {
 	if s.source == "" {
 		return "(Options.Seed)"
@@ -302,6 +303,7 @@ type seedView struct {
 	full     bool            // references to unknown things are errors
 }
 
+// Project is p, or the default project when p is empty.
 func (s *Seed) Project(p string) string {
 	if p == "" {
 		return s.Defaults.Project
@@ -309,6 +311,7 @@ func (s *Seed) Project(p string) string {
 	return p
 }
 
+// Location is l, or the default location when l is empty.
 func (s *Seed) Location(l string) string {
 	if l == "" {
 		return s.Defaults.Location
@@ -675,6 +678,7 @@ func UniqueID() string {
 	return sb.String()
 }
 
+// Bindings are the seed bindings as policy bindings, members normalized.
 func Bindings(bs []SeedBinding) []*model.Binding {
 	var out []*model.Binding
 	for _, b := range bs {

@@ -96,26 +96,26 @@ func TestTokenEndpoint(t *testing.T) {
 		want      string // success field
 		descr     string // part of error_description, when it matters
 	}{
-		{"scope, aud = token_uri", "/token", oauth.JwtBearerGrant, good(nil), 200, "", "access_token", ""},
-		{"scope, gcloud's aud", "/token", oauth.JwtBearerGrant, good(func(c jwt.MapClaims) { c["aud"] = "https://oauth2.googleapis.com/token" }), 200, "", "access_token", ""},
-		{"v4 path and aud", "/oauth2/v4/token", oauth.JwtBearerGrant, good(func(c jwt.MapClaims) { c["aud"] = "https://www.googleapis.com/oauth2/v4/token" }), 200, "", "access_token", ""},
-		{"no kid: any key", "/token", oauth.JwtBearerGrant, sign(claims(nil), priv, "", jwt.SigningMethodRS256), 200, "", "access_token", ""},
-		{"target_audience", "/token", oauth.JwtBearerGrant, good(func(c jwt.MapClaims) { delete(c, "scope"); c["target_audience"] = "https://svc.example" }), 200, "", "id_token", ""},
-		{"signed by another key", "/token", oauth.JwtBearerGrant, sign(claims(nil), stranger, kf.PrivateKeyID, jwt.SigningMethodRS256), 400, "invalid_grant", "", "Signature"},
-		{"another emulator's key", "/token", oauth.JwtBearerGrant, sign(claims(nil), otherPriv, okf.PrivateKeyID, jwt.SigningMethodRS256), 400, "invalid_grant", "", "Signature"},
-		{"expired assertion", "/token", oauth.JwtBearerGrant, good(func(c jwt.MapClaims) {
+		{"scope, aud = token_uri", "/token", oauth.JWTBearerGrant, good(nil), 200, "", "access_token", ""},
+		{"scope, gcloud's aud", "/token", oauth.JWTBearerGrant, good(func(c jwt.MapClaims) { c["aud"] = "https://oauth2.googleapis.com/token" }), 200, "", "access_token", ""},
+		{"v4 path and aud", "/oauth2/v4/token", oauth.JWTBearerGrant, good(func(c jwt.MapClaims) { c["aud"] = "https://www.googleapis.com/oauth2/v4/token" }), 200, "", "access_token", ""},
+		{"no kid: any key", "/token", oauth.JWTBearerGrant, sign(claims(nil), priv, "", jwt.SigningMethodRS256), 200, "", "access_token", ""},
+		{"target_audience", "/token", oauth.JWTBearerGrant, good(func(c jwt.MapClaims) { delete(c, "scope"); c["target_audience"] = "https://svc.example" }), 200, "", "id_token", ""},
+		{"signed by another key", "/token", oauth.JWTBearerGrant, sign(claims(nil), stranger, kf.PrivateKeyID, jwt.SigningMethodRS256), 400, "invalid_grant", "", "Signature"},
+		{"another emulator's key", "/token", oauth.JWTBearerGrant, sign(claims(nil), otherPriv, okf.PrivateKeyID, jwt.SigningMethodRS256), 400, "invalid_grant", "", "Signature"},
+		{"expired assertion", "/token", oauth.JWTBearerGrant, good(func(c jwt.MapClaims) {
 			c["iat"] = now.Add(-2 * time.Hour).Unix()
 			c["exp"] = now.Add(-time.Hour).Unix()
 		}), 400, "invalid_grant", "", ""},
-		{"lifetime over an hour", "/token", oauth.JwtBearerGrant, good(func(c jwt.MapClaims) { c["exp"] = now.Add(2 * time.Hour).Unix() }), 400, "invalid_grant", "", ""},
-		{"issued in the future", "/token", oauth.JwtBearerGrant, good(func(c jwt.MapClaims) {
+		{"lifetime over an hour", "/token", oauth.JWTBearerGrant, good(func(c jwt.MapClaims) { c["exp"] = now.Add(2 * time.Hour).Unix() }), 400, "invalid_grant", "", ""},
+		{"issued in the future", "/token", oauth.JWTBearerGrant, good(func(c jwt.MapClaims) {
 			c["iat"] = now.Add(time.Hour).Unix()
 			c["exp"] = now.Add(90 * time.Minute).Unix()
 		}), 400, "invalid_grant", "", ""},
-		{"foreign audience", "/token", oauth.JwtBearerGrant, good(func(c jwt.MapClaims) { c["aud"] = "https://evil.example/token" }), 400, "invalid_grant", "", ""},
-		{"unknown account", "/token", oauth.JwtBearerGrant, good(func(c jwt.MapClaims) { c["iss"] = "ghost@" + e.Project() + ".iam.gserviceaccount.com" }), 400, "invalid_grant", "", ""},
-		{"neither scope nor audience", "/token", oauth.JwtBearerGrant, good(func(c jwt.MapClaims) { delete(c, "scope") }), 400, "invalid_scope", "", ""},
-		{"HS256", "/token", oauth.JwtBearerGrant, sign(claims(nil), []byte("secret"), kf.PrivateKeyID, jwt.SigningMethodHS256), 400, "invalid_grant", "", "Signature"},
+		{"foreign audience", "/token", oauth.JWTBearerGrant, good(func(c jwt.MapClaims) { c["aud"] = "https://evil.example/token" }), 400, "invalid_grant", "", ""},
+		{"unknown account", "/token", oauth.JWTBearerGrant, good(func(c jwt.MapClaims) { c["iss"] = "ghost@" + e.Project() + ".iam.gserviceaccount.com" }), 400, "invalid_grant", "", ""},
+		{"neither scope nor audience", "/token", oauth.JWTBearerGrant, good(func(c jwt.MapClaims) { delete(c, "scope") }), 400, "invalid_scope", "", ""},
+		{"HS256", "/token", oauth.JWTBearerGrant, sign(claims(nil), []byte("secret"), kf.PrivateKeyID, jwt.SigningMethodHS256), 400, "invalid_grant", "", "Signature"},
 		{"wrong grant type", "/token", "client_credentials", good(nil), 400, "unsupported_grant_type", "", ""},
 	}
 	for _, tt := range tests {
