@@ -201,7 +201,7 @@ type SeedEventFilter struct {
 }
 
 // LoadSeed reads a seed file and checks everything that does not depend on
-// the emulator's state (formats, duplicates, references inside the file).
+// the emulator's state (formats, repeated names, references inside the file).
 func LoadSeed(path string) (*Seed, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -692,7 +692,7 @@ func Bindings(bs []SeedBinding) []*model.Binding {
 }
 
 // mergeSeedBinding adds members to the binding for role (unconditional),
-// creating it when needed and skipping duplicates.
+// creating it when needed and skipping members already there.
 func MergeBinding(bs []*model.Binding, role string, members []string) []*model.Binding {
 	var b *model.Binding
 	for _, x := range bs {
