@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,31 +10,12 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
+	"github.com/invokerctl/invokerctl/pkg/internal/clock"
 )
-
-// testClock is a settable clock for Options.Now.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newTestClock() *testClock { return &testClock{now: time.Now()} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 func TestManagementAPIsNeedAKnownToken(t *testing.T) {
 	t.Parallel()
-	clock := newTestClock()
+	clock := clock.NewFake(time.Now())
 	e := newTestEmulator(t, core.Options{Now: clock.Now})
 	parent := "projects/" + e.Project()
 	disabled := createSA(t, e, "disabled-caller")

@@ -211,7 +211,7 @@ func TestDataPlaneProjectLevelGrantIsInherited(t *testing.T) {
 	tok := rtIDToken(t, rtKey(t, e, "stranger"), private)
 	status, body, _ := rtCall(t, private, bearer(tok))
 	rtWant(t, "before the project grant", status, 403, body)
-	crm, err := crmv1.NewService(context.Background(), rtOpts(e, e.BootstrapToken())...)
+	crm, err := crmv1.NewService(context.Background(), withToken(e, e.BootstrapToken())...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +288,7 @@ func TestDataPlaneDisabledAndDeletedAccounts(t *testing.T) {
 	e, _ := rtStart(t, core.Options{})
 	private := rtURI(t, e, "private-api")
 	tok := rtIDToken(t, rtKey(t, e, "caller-one"), private)
-	is := rtIAM(t, e)
+	is := ownerIAM(t, e)
 	name := "projects/demo-project/serviceAccounts/caller-one@demo-project.iam.gserviceaccount.com"
 	if _, err := is.Projects.ServiceAccounts.Disable(name, &iam.DisableServiceAccountRequest{}).Do(); err != nil {
 		t.Fatal(err)

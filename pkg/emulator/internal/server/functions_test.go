@@ -14,7 +14,7 @@ import (
 
 func rtFunctions(t *testing.T, e *core.Server, token string) *functions.Service {
 	t.Helper()
-	s, err := functions.NewService(context.Background(), rtOpts(e, token)...)
+	s, err := functions.NewService(context.Background(), withToken(e, token)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,11 +10,12 @@ import (
 
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
+	"github.com/invokerctl/invokerctl/pkg/internal/clock"
 )
 
 func TestMintAndVerifyIDToken(t *testing.T) {
 	t.Parallel()
-	clock := newTestClock()
+	clock := clock.NewFake(time.Now())
 	e := newTestEmulator(t, core.Options{Now: clock.Now})
 	other := newTestEmulator(t, core.Options{})
 	sa := &model.ServiceAccount{UniqueID: "100000000000000000042", Email: "caller@p.iam.gserviceaccount.com"}

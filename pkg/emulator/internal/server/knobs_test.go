@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
+	"github.com/invokerctl/invokerctl/pkg/internal/clock"
 )
 
 // The knobs (Latency, ErrorRate/ErrorCode, QPS, FailNext) and the admin
@@ -188,7 +189,7 @@ func TestKnobErrorRate(t *testing.T) {
 // requests through again once the second has passed (clock: Options.Now).
 func TestKnobQPS(t *testing.T) {
 	t.Parallel()
-	clock := newTestClock()
+	clock := clock.NewFake(time.Now())
 	e := newTestEmulator(t, core.Options{QPS: 3, Now: clock.Now})
 	for i := range 3 {
 		knobsWantOK(t, "request "+itoa(int64(i+1))+" of the first second", knobsList(t, e))

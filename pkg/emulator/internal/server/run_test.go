@@ -9,11 +9,9 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"golang.org/x/oauth2"
 	"google.golang.org/api/googleapi"
 	iam "google.golang.org/api/iam/v1"
 	"google.golang.org/api/idtoken"
@@ -22,6 +20,7 @@ import (
 
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/seed"
+	"github.com/invokerctl/invokerctl/pkg/internal/clock"
 )
 
 // ---- helpers of the run half's tests (prefixed rt to stay apart) ----
@@ -86,28 +85,10 @@ functions:
       serviceAccountEmail: caller-one@demo-project.iam.gserviceaccount.com
 `
 
-// rtClock is a controllable clock for Options.Now.
-type rtClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *rtClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *rtClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // rtStart starts an emulator seeded with rtSeed (plus opts) and a clock.
-func rtStart(t *testing.T, opts core.Options) (*core.Server, *rtClock) {
+func rtStart(t *testing.T, opts core.Options) (*core.Server, *clock.Fake) {
 	t.Helper()
-	clock := &rtClock{t: time.Now()}
+	clock := clock.NewFake(time.Now())
 	if opts.Now == nil {
 		opts.Now = clock.Now
 	}
@@ -126,25 +107,9 @@ func rtStart(t *testing.T, opts core.Options) (*core.Server, *rtClock) {
 	return e, clock
 }
 
-func rtOpts(e *core.Server, token string) []option.ClientOption {
-	return []option.ClientOption{
-		option.WithEndpoint(e.URL() + "/"),
-		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token})),
-	}
-}
-
 func rtRun(t *testing.T, e *core.Server, token string) *run.Service {
 	t.Helper()
-	s, err := run.NewService(context.Background(), rtOpts(e, token)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func rtIAM(t *testing.T, e *core.Server) *iam.Service {
-	t.Helper()
-	s, err := iam.NewService(context.Background(), rtOpts(e, e.BootstrapToken())...)
+	s, err := run.NewService(context.Background(), withToken(e, token)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +120,7 @@ func rtIAM(t *testing.T, e *core.Server) *iam.Service {
 func rtKey(t *testing.T, e *core.Server, accountID string) []byte {
 	t.Helper()
 	email := accountID + "@" + e.Project() + ".iam.gserviceaccount.com"
-	k, err := rtIAM(t, e).Projects.ServiceAccounts.Keys.Create("projects/-/serviceAccounts/"+email,
+	k, err := ownerIAM(t, e).Projects.ServiceAccounts.Keys.Create("projects/-/serviceAccounts/"+email,
 		&iam.CreateServiceAccountKeyRequest{}).Do()
 	if err != nil {
 		t.Fatalf("keys.create %s: %v", email, err)

@@ -22,25 +22,13 @@ func rtRunV1(t *testing.T, e *core.Server, endpoint string, hc *http.Client) *ru
 	if hc != nil {
 		opts = append(opts, option.WithHTTPClient(hc))
 	} else {
-		opts = append(opts, rtOpts(e, e.BootstrapToken())[1])
+		opts = append(opts, withToken(e, e.BootstrapToken())[1])
 	}
 	s, err := runv1.NewService(context.Background(), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
-}
-
-// rtAuthTransport adds the bootstrap token (WithHTTPClient adds none).
-type rtAuthTransport struct {
-	token string
-	base  http.RoundTripper
-}
-
-func (a *rtAuthTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+a.token)
-	return a.base.RoundTrip(r)
 }
 
 func TestRunV1IamPolicySharedWithV2(t *testing.T) {
@@ -118,7 +106,7 @@ func TestRunKnativeRegionalSurfaceThroughProxy(t *testing.T) {
 	u, _ := url.Parse(e.URL())
 	// gcloud derives "{region}-{override host}" and reaches it through the
 	// emulator as an HTTP proxy (absolute-form requests).
-	hc := &http.Client{Transport: &rtAuthTransport{token: e.BootstrapToken(), base: &http.Transport{Proxy: http.ProxyURL(u)}}}
+	hc := &http.Client{Transport: &bearerTransport{token: e.BootstrapToken(), base: &http.Transport{Proxy: http.ProxyURL(u)}}}
 	regional := "http://us-central1-run.emu:" + u.Port() + "/"
 	kn := rtRunV1(t, e, regional, hc)
 
@@ -153,7 +141,7 @@ func TestRunKnativeRegionalSurfaceThroughProxy(t *testing.T) {
 		t.Errorf("regional list: %v %v", mustJSON(list), err)
 	}
 	// Unknown token on the regional surface: 401.
-	bad := &http.Client{Transport: &rtAuthTransport{token: "nope", base: &http.Transport{Proxy: http.ProxyURL(u)}}}
+	bad := &http.Client{Transport: &bearerTransport{token: "nope", base: &http.Transport{Proxy: http.ProxyURL(u)}}}
 	_, err = rtRunV1(t, e, regional, bad).Namespaces.Services.Get("namespaces/demo-project/services/private-api").Do()
 	rtCode(t, err, http.StatusUnauthorized)
 	// Delete through Knative removes the one stored service.

@@ -44,7 +44,7 @@ func TestSeedExampleFileServesTheDemo(t *testing.T) {
 	if orders.Urls[1] != "https://orders-api-123456789012.us-central1.run.app" {
 		t.Errorf("orders-api urls = %v", orders.Urls)
 	}
-	fs, err := functions.NewService(context.Background(), rtOpts(e, e.BootstrapToken())...)
+	fs, err := functions.NewService(context.Background(), withToken(e, e.BootstrapToken())...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,11 +59,11 @@ func TestSeedExampleFileServesTheDemo(t *testing.T) {
 	if err != nil || resize.EventTrigger != nil {
 		t.Fatalf("resize-image: %v %v", resize, err)
 	}
-	retired, err := rtIAM(t, e).Projects.ServiceAccounts.Get("projects/-/serviceAccounts/retired-caller@demo-project.iam.gserviceaccount.com").Do()
+	retired, err := ownerIAM(t, e).Projects.ServiceAccounts.Get("projects/-/serviceAccounts/retired-caller@demo-project.iam.gserviceaccount.com").Do()
 	if err != nil || !retired.Disabled {
 		t.Errorf("retired-caller should exist disabled: %+v %v", retired, err)
 	}
-	accounts, err := rtIAM(t, e).Projects.ServiceAccounts.List("projects/demo-project").Do()
+	accounts, err := ownerIAM(t, e).Projects.ServiceAccounts.List("projects/demo-project").Do()
 	if err != nil || len(accounts.Accounts) != 6 {
 		t.Errorf("accounts: %d %v", len(accounts.Accounts), err)
 	}
@@ -203,7 +203,7 @@ services:
 		t.Fatalf("re-applying a seed over its own state: %v", err)
 	}
 	defer e.Close()
-	sa, err := rtIAM(t, e).Projects.ServiceAccounts.Get("projects/-/serviceAccounts/first-one@demo-project.iam.gserviceaccount.com").Do()
+	sa, err := ownerIAM(t, e).Projects.ServiceAccounts.Get("projects/-/serviceAccounts/first-one@demo-project.iam.gserviceaccount.com").Do()
 	if err != nil || !strings.Contains(string(before), sa.UniqueId) {
 		t.Errorf("account changed on re-seed: %+v %v", sa, err)
 	}
@@ -232,7 +232,7 @@ func TestSeedJSONAndProgrammatic(t *testing.T) {
 	if !svc.InvokerIamDisabled || svc.Urls[1] != "https://json-svc-111111111111.europe-west1.run.app" {
 		t.Errorf("json-svc = %+v", svc)
 	}
-	sa, err := rtIAM(t, e).Projects.ServiceAccounts.Get("projects/-/serviceAccounts/json-caller@json-project.iam.gserviceaccount.com").Do()
+	sa, err := ownerIAM(t, e).Projects.ServiceAccounts.Get("projects/-/serviceAccounts/json-caller@json-project.iam.gserviceaccount.com").Do()
 	if err != nil || !sa.Disabled {
 		t.Errorf("json-caller: %+v %v", sa, err)
 	}
@@ -245,7 +245,7 @@ func TestSeedJSONAndProgrammatic(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e2.Close()
-	if _, err := rtIAM(t, e2).Projects.ServiceAccounts.Get("projects/-/serviceAccounts/prog-caller@demo-project.iam.gserviceaccount.com").Do(); err != nil {
+	if _, err := ownerIAM(t, e2).Projects.ServiceAccounts.Get("projects/-/serviceAccounts/prog-caller@demo-project.iam.gserviceaccount.com").Do(); err != nil {
 		t.Errorf("prog-caller: %v", err)
 	}
 	// A programmatic seed is validated too.
