@@ -8,6 +8,7 @@ package run
 // Knative v1.
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
@@ -430,32 +431,27 @@ func runV2Patch(e *core.Server, r *http.Request, vars map[string]string, body *r
 	set := runFieldMask(mask)
 	want := func(f string) bool { return all || set[f] }
 	next := *svc
-	if want("description") {
-		next.Description = spec.Description
+	fields := []struct {
+		name string
+		set  func()
+	}{
+		{"description", func() { next.Description = spec.Description }},
+		{"labels", func() { next.Labels = spec.Labels }},
+		{"annotations", func() { next.Annotations = spec.Annotations }},
+		{"ingress", func() { next.Ingress = cmp.Or(spec.Ingress, model.IngressAll) }},
+		{"invokerIamDisabled", func() { next.InvokerIAMDisabled = spec.InvokerIAMDisabled }},
+		{"customAudiences", func() { next.CustomAudiences = spec.CustomAudiences }},
+		{"defaultUriDisabled", func() { next.DefaultURIDisabled = spec.DefaultURIDisabled }},
+		{"template", func() {
+			if spec.Template != nil || !all {
+				next.Template = spec.Template
+			}
+		}},
 	}
-	if want("labels") {
-		next.Labels = spec.Labels
-	}
-	if want("annotations") {
-		next.Annotations = spec.Annotations
-	}
-	if want("ingress") {
-		next.Ingress = spec.Ingress
-		if next.Ingress == "" {
-			next.Ingress = model.IngressAll
+	for _, f := range fields {
+		if want(f.name) {
+			f.set()
 		}
-	}
-	if want("invokerIamDisabled") {
-		next.InvokerIAMDisabled = spec.InvokerIAMDisabled
-	}
-	if want("customAudiences") {
-		next.CustomAudiences = spec.CustomAudiences
-	}
-	if want("defaultUriDisabled") {
-		next.DefaultURIDisabled = spec.DefaultURIDisabled
-	}
-	if want("template") && (spec.Template != nil || !all) {
-		next.Template = spec.Template
 	}
 	if boolParam(r, "validateOnly") {
 		return newOperationLocked(e, p, vars, renderV2(&next, p, vars["p"]), false), nil
