@@ -4,8 +4,8 @@ import "github.com/invokerctl/invokerctl/pkg/emulator/internal/seed"
 
 // Seed is the initial state described by a seed file: projects, service
 // accounts, groups, custom roles, Cloud Run services and Cloud Functions.
-// The format is documented on ParseSeed's package (internal seed rules) and
-// in the example seed shipped with the project.
+// The format and its rules are documented in
+// pkg/emulator/internal/seed/seed.go; examples/emulator-seed.yaml is an example.
 type Seed = seed.Seed
 
 // The entries of a Seed.
