@@ -8,260 +8,106 @@
 // import it. Tests and the demo/emulator commands do, and drive the real Go
 // client libraries, gcloud and Terraform at it. One listener serves every
 // API, dispatched by path.
+//
+// This package is the public surface only (Options, New, the Emulator's
+// methods, seed files, fault knobs); the engine lives in internal packages.
 package emulator
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
-	"strings"
-	"sync"
-	"time"
+
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/server"
 )
 
 // Options configures an Emulator. The zero value is usable: it listens on a
-// random loopback port with one project "demo-project".
-type Options struct {
-	// Addr is the listen address; default "127.0.0.1:0". Loopback by default.
-	Addr string
-	// Project is created at start unless it already exists (from the seed or
-	// the state file); default "demo-project". ProjectNumber defaults to a
-	// stable 12-digit number derived from the id.
-	Project       string
-	ProjectNumber string
-	// BootstrapToken is the static access token of the bootstrap owner; a
-	// random one is generated when empty. BootstrapPrincipal is its
-	// principal, default "user:owner@example.com"; like the creator of a real
-	// project it holds roles/owner in every project policy the emulator
-	// creates (and cannot mint other accounts' tokens until granted
-	// roles/iam.serviceAccountTokenCreator).
-	BootstrapToken     string
-	BootstrapPrincipal string
-	// Seed, when set, creates projects, services, functions, accounts,
-	// groups and policies at start. SeedFile is read with LoadSeed.
-	Seed     *Seed
-	SeedFile string
-	// StateFile, when set, persists all state as JSON (written atomically);
-	// a restart with the same file keeps every account, key, service, policy.
-	StateFile string
-	// Store overrides StateFile with another Store.
-	Store Store
+// random loopback port with one project "demo-project". See the fields'
+// documentation for each setting and knob.
+type Options = core.Options
 
-	// MetadataServiceAccount is the email of the service account "attached"
-	// to the pretend instance that the metadata server speaks for.
-	MetadataServiceAccount string
+// Fault makes the next Count API requests that match Method and Path fail
+// with Status (see Emulator.InjectFault).
+type Fault = core.Fault
 
-	// Knobs for tests and benchmarks.
-	Latency          time.Duration // added to every request
-	ErrorRate        float64       // fraction of API requests failed with ErrorCode
-	ErrorCode        int           // 429 (with Retry-After) or 503; default 503
-	QPS              float64       // requests per second beyond which 429 is returned; 0 = unlimited
-	PropagationDelay time.Duration // a policy change reaches the data plane only after this
-	// IngressDeniedStatus is what the data plane answers to requests a
-	// service's ingress setting refuses: 404 (default) or 403.
-	IngressDeniedStatus int
-	// FailNext, when > 0, fails the next N API requests with ErrorCode
-	// (deterministic fault injection); also settable at the admin path.
-	FailNext int
-
-	// RolesFile overrides the embedded predefined-role table (same JSON shape
-	// as the roles data shipped with the emulator): each role it lists
-	// replaces the embedded definition of that role; other roles are kept.
-	RolesFile string
-
-	// AllowUnknownServiceAccountMembers turns off the check that makes
-	// setIamPolicy answer 400 "Service account X does not exist." for a
-	// serviceAccount: member of a project the emulator owns that names no
-	// live account. The check is on by default, as in production.
-	AllowUnknownServiceAccountMembers bool
-
-	// Now is the clock; default time.Now.
-	Now func() time.Time
-	// Logger receives one line per request (never tokens); default discards.
-	Logger *slog.Logger
-}
+// Request is one API request in the emulator's request log.
+type Request = core.Request
 
 // Emulator is a running emulator.
-type Emulator struct {
-	opts   Options
-	ln     net.Listener
-	srv    *http.Server
-	url    string
-	router *router
-	store  Store
-	log    *slog.Logger
-
-	mu    sync.Mutex // guards st and the fields below
-	st    *State
-	calls map[string]int // per-method request counters
-	fault faultState
-	dp    dataPlane // per-service data-plane listeners (dataplane.go)
-
-	// mgmt is derived at init and read-only afterwards (role table, parsed
-	// signing keys), so it may be read with or without mu held.
-	mgmt management
-}
+type Emulator struct{ s *core.Server }
 
 // New starts an emulator and returns once it is listening.
 func New(opts Options) (*Emulator, error) {
-	if opts.Addr == "" {
-		opts.Addr = "127.0.0.1:0"
-	}
-	if opts.Project == "" {
-		opts.Project = "demo-project"
-	}
-	if opts.BootstrapPrincipal == "" {
-		opts.BootstrapPrincipal = "user:owner@example.com"
-	}
-	if opts.ErrorCode == 0 {
-		opts.ErrorCode = http.StatusServiceUnavailable
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.BootstrapToken == "" {
-		opts.BootstrapToken = "emulator-owner-" + randomHex(16)
-	}
-	e := &Emulator{opts: opts, router: &router{}, log: opts.Logger, calls: map[string]int{}}
-	e.fault.failNext = opts.FailNext
-	switch {
-	case opts.Store != nil:
-		e.store = opts.Store
-	case opts.StateFile != "":
-		e.store = FileStore{Path: opts.StateFile}
-	default:
-		e.store = memStore{}
-	}
-	if err := e.init(); err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", opts.Addr)
+	s, err := server.New(opts)
 	if err != nil {
-		return nil, fmt.Errorf("emulator: listen on %s: %w", opts.Addr, err)
-	}
-	e.ln = ln
-	e.url = "http://" + ln.Addr().String()
-	e.registerRoutes()
-	if err := e.startDataPlane(); err != nil {
-		ln.Close()
-		e.stopDataPlane(context.Background())
 		return nil, err
 	}
-	e.srv = &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := e.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			e.log.Error("emulator server stopped", "err", err)
-		}
-	}()
-	return e, nil
+	return &Emulator{s: s}, nil
 }
 
 // URL is the base URL of the single listener, e.g. "http://127.0.0.1:41234".
-func (e *Emulator) URL() string { return e.url }
+func (e *Emulator) URL() string { return e.s.URL() }
 
 // Addr is the listener's host:port (the value for GCE_METADATA_HOST).
-func (e *Emulator) Addr() string { return e.ln.Addr().String() }
+func (e *Emulator) Addr() string { return e.s.Addr() }
 
 // BootstrapToken is the bootstrap owner's static access token.
-func (e *Emulator) BootstrapToken() string { return e.opts.BootstrapToken }
+func (e *Emulator) BootstrapToken() string { return e.s.BootstrapToken() }
 
 // Project is the default project id.
-func (e *Emulator) Project() string { return e.opts.Project }
+func (e *Emulator) Project() string { return e.s.Project() }
 
 // HTTPClient returns a client whose transport sends requests for any Google
 // API host (*.googleapis.com, accounts.google.com, metadata.google.internal)
 // to the emulator, keeping path and query. Libraries with hard-coded hosts
 // (impersonate, idtoken.NewValidator) reach the emulator through it. It adds
 // no Authorization header.
-func (e *Emulator) HTTPClient() *http.Client {
-	return &http.Client{Transport: &RewriteTransport{Target: e.url}}
-}
+func (e *Emulator) HTTPClient() *http.Client { return e.s.HTTPClient() }
 
-// Close stops the listener and saves state.
-func (e *Emulator) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := e.srv.Shutdown(ctx)
-	e.stopDataPlane(ctx)
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if serr := e.store.Save(e.st); serr != nil && err == nil {
-		err = serr
-	}
-	return err
-}
+// Close stops the listeners and saves state.
+func (e *Emulator) Close() error { return e.s.Close() }
 
-// RewriteTransport sends every request to Target (scheme and host), keeping
-// the path and query: the way to point libraries whose Google hosts are hard
-// coded at the emulator. Base defaults to http.DefaultTransport.
-type RewriteTransport struct {
-	Target string
-	Base   http.RoundTripper
-}
+// ServeHTTP serves one request as the listener would (the data plane by
+// Host, the admin paths, then every API by path).
+func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) { e.s.ServeHTTP(w, r) }
 
-// RoundTrip implements http.RoundTripper.
-func (t *RewriteTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	u, err := url.Parse(t.Target)
-	if err != nil {
-		return nil, err
-	}
-	r2 := req.Clone(req.Context())
-	r2.URL.Scheme = u.Scheme
-	r2.URL.Host = u.Host
-	r2.Host = u.Host
-	base := t.Base
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	return base.RoundTrip(r2)
-}
+// Calls returns a copy of the per-method request counters (e.g.
+// "run.v2.services.getIamPolicy" → 3).
+func (e *Emulator) Calls() map[string]int { return e.s.Calls() }
 
-// ServeHTTP dispatches by path (contract §1.5) after the knobs: latency,
-// quota, injected errors; and counts every matched method.
-func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	path := r.URL.Path
-	if p, err := url.PathUnescape(r.URL.EscapedPath()); err == nil {
-		path = p
-	}
-	// A Cloud Run service URL (by Host) is the data plane, whatever the path.
-	if e.serveDataPlane(w, r) {
-		return
-	}
-	if strings.HasPrefix(path, adminPrefix) {
-		e.serveAdmin(w, r, path)
-		return
-	}
-	rt, vars, pathMatched := e.router.match(r.Method, path)
-	if rt == nil {
-		if pathMatched {
-			writeError(w, errf(http.StatusMethodNotAllowed, "INVALID_ARGUMENT", "method %s not allowed on %s", r.Method, path))
-			return
-		}
-		writeError(w, errNotFound("no such API path: %s %s", r.Method, path))
-		return
-	}
-	if e.opts.Latency > 0 {
-		select {
-		case <-time.After(e.opts.Latency):
-		case <-r.Context().Done():
-			return
-		}
-	}
-	e.mu.Lock()
-	e.calls[rt.name]++
-	ferr := e.injectFault()
-	e.mu.Unlock()
-	if ferr != nil {
-		writeError(w, ferr)
-		return
-	}
-	e.log.Debug("request", "method", r.Method, "path", path, "api", rt.name)
-	rt.handler(w, r, vars)
-}
+// ResetCalls zeroes the request counters.
+func (e *Emulator) ResetCalls() { e.s.ResetCalls() }
+
+// FailNext makes the next n API requests fail with code (429 or 503).
+func (e *Emulator) FailNext(n, code int) { e.s.FailNext(n, code) }
+
+// InjectFault adds a fault rule: the next f.Count API requests matching
+// f.Method and f.Path fail with f.Status. Rules are tried in the order they
+// were added, before FailNext, QPS and ErrorRate.
+func (e *Emulator) InjectFault(f Fault) { e.s.InjectFault(f) }
+
+// ConflictNext makes the next n setIamPolicy calls (any API) answer 409
+// ABORTED, as production does when the policy changed since it was read.
+func (e *Emulator) ConflictNext(n int) { e.s.ConflictNext(n) }
+
+// ClearFaults drops every pending fault rule and FailNext.
+func (e *Emulator) ClearFaults() { e.s.ClearFaults() }
+
+// PendingFaults returns the fault rules not yet spent.
+func (e *Emulator) PendingFaults() []Fault { return e.s.PendingFaults() }
+
+// DropPolicyWrites, when on, makes every setIamPolicy answer 200 with the
+// would-be policy (and a new etag) without storing it.
+func (e *Emulator) DropPolicyWrites(on bool) { e.s.DropPolicyWrites(on) }
+
+// Requests returns the request log: every API request since the start or
+// the last ResetRequests, in arrival order.
+func (e *Emulator) Requests() []Request { return e.s.Requests() }
+
+// ResetRequests empties the request log.
+func (e *Emulator) ResetRequests() { e.s.ResetRequests() }
+
+// IAMPolicy returns the IAM policy stored on resource ("projects/p",
+// "projects/p/serviceAccounts/email" or "projects/p/locations/l/services/s")
+// as getIamPolicy at version 3 renders it, past the API (nothing is counted
+// or logged).
+func (e *Emulator) IAMPolicy(resource string) ([]byte, error) { return e.s.IAMPolicy(resource) }

@@ -220,7 +220,7 @@ func (v *env) grantInvoker(service, member string) {
 func (v *env) impersonationClient() *http.Client {
 	return &http.Client{Transport: &oauth2.Transport{
 		Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: v.e.BootstrapToken()}),
-		Base:   &emulator.RewriteTransport{Target: v.e.URL()},
+		Base:   v.e.HTTPClient().Transport,
 	}}
 }
 

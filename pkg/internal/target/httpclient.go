@@ -4,10 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google"
+
+	"github.com/invokerctl/invokerctl/pkg/internal/hostrewrite"
 )
 
 // CloudPlatformScope is the scope of the operator's credentials.
@@ -27,14 +28,11 @@ func (t Target) AuthorizedClient(ctx context.Context) (*http.Client, error) {
 		}
 		return c, nil
 	}
-	u, err := url.Parse(t.emulatorURL)
+	rw, err := hostrewrite.New(t.emulatorURL, nil)
 	if err != nil {
 		return nil, err
 	}
-	return &http.Client{Transport: &oauth2.Transport{
-		Source: t.TokenSource(),
-		Base:   &hostRewriter{scheme: u.Scheme, host: u.Host},
-	}}, nil
+	return &http.Client{Transport: &oauth2.Transport{Source: t.TokenSource(), Base: rw}}, nil
 }
 
 // MetadataClient returns an HTTP client that sends metadata-server requests
@@ -45,18 +43,9 @@ func (t Target) MetadataClient() *http.Client {
 	if t.emulatorURL == "" {
 		return nil
 	}
-	u, err := url.Parse(t.emulatorURL)
+	rw, err := hostrewrite.New(t.emulatorURL, nil)
 	if err != nil {
 		return nil
 	}
-	return &http.Client{Transport: &hostRewriter{scheme: u.Scheme, host: u.Host}}
-}
-
-// hostRewriter sends each request to one scheme and host.
-type hostRewriter struct{ scheme, host string }
-
-func (h *hostRewriter) RoundTrip(req *http.Request) (*http.Response, error) {
-	r := req.Clone(req.Context())
-	r.URL.Scheme, r.URL.Host, r.Host = h.scheme, h.host, h.host
-	return http.DefaultTransport.RoundTrip(r)
+	return &http.Client{Transport: rw}
 }

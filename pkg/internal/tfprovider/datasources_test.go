@@ -31,7 +31,7 @@ func readDS(t *testing.T, p *provider, typ string, cfg map[string]any) (map[stri
 }
 
 func TestCloudRunV2ServiceDataSource(t *testing.T) {
-	f := newFakeGoogle(t)
+	f := newTestGoogle(t, "")
 	f.addService("us-central1", "svc")
 	p, _ := newTestProvider(t, f, nil)
 	st, diags := readDS(t, p, "google_cloud_run_v2_service", map[string]any{"name": "svc"})
@@ -41,22 +41,27 @@ func TestCloudRunV2ServiceDataSource(t *testing.T) {
 	if got := f.requests(); len(got) != 1 || got[0] != "GET /v2/projects/proj-1/locations/us-central1/services/svc" {
 		t.Errorf("requests = %q, want exactly one GET", got)
 	}
+	// The values the emulator holds, read through its API.
+	api := f.service("projects/proj-1/locations/us-central1/services/svc")
+	if api["uri"] == "" || api["uid"] == "" || api["generation"] == "" {
+		t.Fatalf("emulator service = %v", api)
+	}
 	checks := map[string]any{
 		"id":                  "projects/proj-1/locations/us-central1/services/svc",
 		"location":            "us-central1", // from the provider region
 		"project":             "proj-1",
-		"uri":                 "https://svc-abcdefghij-uc.a.run.app",
-		"generation":          "3",
-		"observed_generation": "3",
+		"uri":                 api["uri"],
+		"generation":          api["generation"],
+		"observed_generation": api["observedGeneration"],
 		"ingress":             "INGRESS_TRAFFIC_ALL",
-		"uid":                 "2a9c3a0e-5a2b-4c1f-9d64-1f4b0a7e9c01",
+		"uid":                 api["uid"],
 	}
 	for k, want := range checks {
 		if st[k] != want {
 			t.Errorf("%s = %#v, want %#v", k, st[k], want)
 		}
 	}
-	if urls, _ := st["urls"].([]any); len(urls) != 2 {
+	if urls, _ := st["urls"].([]any); len(urls) != 2 || len(urls) != len(api["urls"].([]any)) {
 		t.Errorf("urls = %v", st["urls"])
 	}
 	tmpl := firstBlock(st, "template")
@@ -84,15 +89,16 @@ func TestCloudRunV2ServiceDataSource(t *testing.T) {
 }
 
 func TestCloudFunctions2DataSource(t *testing.T) {
-	f := newFakeGoogle(t)
-	f.addFunction("europe-west1", "fn", "fn")
+	f := newTestGoogle(t, "")
+	f.addFunction("europe-west1", "fn")
+	backing := f.service("projects/proj-1/locations/europe-west1/services/fn")
 	p, _ := newTestProvider(t, f, nil)
 	st, diags := readDS(t, p, "google_cloudfunctions2_function", map[string]any{"name": "fn", "location": "europe-west1"})
 	if diags != nil {
 		t.Fatalf("%s: %s", diags[0].Summary, diags[0].Detail)
 	}
 	sc := firstBlock(st, "service_config")
-	if sc == nil || sc["service"] != "projects/proj-1/locations/europe-west1/services/fn" || sc["uri"] != "https://fn-abcdefghij-uc.a.run.app" {
+	if sc == nil || sc["service"] != "projects/proj-1/locations/europe-west1/services/fn" || sc["uri"] != backing["uri"] {
 		t.Errorf("service_config = %v", st["service_config"])
 	}
 	if st["environment"] != "GEN_2" || st["state"] != "ACTIVE" || st["id"] != "projects/proj-1/locations/europe-west1/functions/fn" {
@@ -101,7 +107,7 @@ func TestCloudFunctions2DataSource(t *testing.T) {
 }
 
 func TestProjectAndServiceAccountDataSources(t *testing.T) {
-	f := newFakeGoogle(t)
+	f := newTestGoogle(t, "")
 	p, _ := newTestProvider(t, f, nil)
 	st, diags := readDS(t, p, "google_project", map[string]any{})
 	if diags != nil {
@@ -135,7 +141,7 @@ func TestProjectAndServiceAccountDataSources(t *testing.T) {
 }
 
 func TestIamPolicyDataSource(t *testing.T) {
-	f := newFakeGoogle(t)
+	f := newTestGoogle(t, "")
 	p, _ := newTestProvider(t, f, nil)
 	cfg := map[string]any{
 		"binding": []any{
@@ -163,7 +169,7 @@ func TestIamPolicyDataSource(t *testing.T) {
 }
 
 func TestCloudRunV2ServiceIamPolicyDataSource(t *testing.T) {
-	f := newFakeGoogle(t)
+	f := newTestGoogle(t, "")
 	full := f.addService("us-central1", "svc")
 	p, _ := newTestProvider(t, f, nil)
 	if _, err := runMember(t, p, memberPlan(full, "allUsers")); err != nil {

@@ -328,11 +328,14 @@ func checkOutputs(t *testing.T, out map[string]any, project, number string) {
 	}
 }
 
-func TestTerraformLifecycleFake(t *testing.T) {
-	f := newFakeGoogle(t)
-	f.token = "e2e-token"
+// TestTerraformLifecycleTargetedFaults runs the same lifecycle against the
+// emulator with faults aimed at single calls: a burst of 503s on the policy
+// writes and 429s with Retry-After on the account update.
+func TestTerraformLifecycleTargetedFaults(t *testing.T) {
+	providerMirror(t) // skips in -short mode before starting anything
+	f := newTestGoogle(t, "e2e-token")
 	full := f.addService("us-central1", "svc")
-	lifecycle(t, f.srv.URL, "e2e-token", f.project,
+	lifecycle(t, f.url(), "e2e-token", f.project,
 		func(phase string) {
 			if phase == "apply" {
 				// A burst of 503s on the policy writes in the middle of apply.
@@ -349,16 +352,12 @@ func TestTerraformLifecycleFake(t *testing.T) {
 			if pol := f.policy(full); len(pol.Bindings) != 0 {
 				t.Errorf("policy after destroy = %+v", pol.Bindings)
 			}
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			if len(f.accounts) != 0 {
-				t.Errorf("accounts after destroy = %v", f.accounts)
+			if accounts := f.call("GET", "/v1/projects/"+f.project+"/serviceAccounts", nil)["accounts"]; accounts != nil {
+				t.Errorf("accounts after destroy = %v", accounts)
 			}
 		})
 	// The burst was consumed and retried, not surfaced.
-	for _, ft := range f.faults {
-		if ft.times != 0 {
-			t.Errorf("fault %+v not consumed", ft)
-		}
+	if pending := f.e.PendingFaults(); len(pending) != 0 {
+		t.Errorf("faults not consumed: %+v", pending)
 	}
 }

@@ -39,13 +39,14 @@ func (s *sleepLog) reset() {
 	s.mu.Unlock()
 }
 
-// fakeProviderConfig is a provider block pointing every endpoint at f.
-func fakeProviderConfig(f *fakeGoogle) map[string]any {
-	u := f.srv.URL
+// emulatorProviderConfig is a provider block pointing every endpoint at
+// the emulator f, with its bootstrap owner's token.
+func emulatorProviderConfig(f *testGoogle) map[string]any {
+	u := f.url()
 	return map[string]any{
 		"project":                          f.project,
 		"region":                           "us-central1",
-		"access_token":                     "test-token",
+		"access_token":                     f.token,
 		"cloud_run_v2_custom_endpoint":     u + "/v2/",
 		"iam_custom_endpoint":              u + "/v1/",
 		"iam_beta_custom_endpoint":         u + "/v1/",
@@ -57,14 +58,14 @@ func fakeProviderConfig(f *fakeGoogle) map[string]any {
 
 // newTestProvider returns a provider configured against f (with extra
 // settings merged in) whose waits are recorded, not spent.
-func newTestProvider(t *testing.T, f *fakeGoogle, extra map[string]any) (*provider, *sleepLog) {
+func newTestProvider(t *testing.T, f *testGoogle, extra map[string]any) (*provider, *sleepLog) {
 	t.Helper()
 	sl := &sleepLog{}
 	p, err := newProvider(configOptions{sleep: sl.sleep})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := fakeProviderConfig(f)
+	cfg := emulatorProviderConfig(f)
 	for k, v := range extra {
 		cfg[k] = v
 	}

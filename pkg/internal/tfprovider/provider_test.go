@@ -9,10 +9,13 @@ import (
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -144,7 +147,7 @@ func plan(t *testing.T, p *provider, typ string, prior, cfg map[string]any) (map
 }
 
 func TestPlanServiceAccountPredictsEmail(t *testing.T) {
-	f := newFakeGoogle(t)
+	f := newTestGoogle(t, "")
 	for _, tt := range []struct {
 		universe string
 		predict  bool
@@ -175,7 +178,7 @@ func nilIfEmpty(s string) any {
 }
 
 func TestPlanIamMemberSuppressionsAndReplace(t *testing.T) {
-	f := newFakeGoogle(t)
+	f := newTestGoogle(t, "")
 	p, _ := newTestProvider(t, f, nil)
 	full := "projects/proj-1/locations/us-central1/services/svc"
 	prior := map[string]any{
@@ -208,7 +211,7 @@ func TestPlanIamMemberSuppressionsAndReplace(t *testing.T) {
 }
 
 func TestPlanIamBindingUpdateInPlace(t *testing.T) {
-	f := newFakeGoogle(t)
+	f := newTestGoogle(t, "")
 	p, _ := newTestProvider(t, f, nil)
 	full := "projects/proj-1/locations/us-central1/services/svc"
 	prior := map[string]any{
@@ -229,7 +232,7 @@ func TestPlanIamBindingUpdateInPlace(t *testing.T) {
 }
 
 func TestValidateConfigs(t *testing.T) {
-	f := newFakeGoogle(t)
+	f := newTestGoogle(t, "")
 	p, _ := newTestProvider(t, f, nil)
 	validate := func(typ string, cfg map[string]any) []*tfprotov5.Diagnostic {
 		dv, err := encode(p.schemas.Resources[typ], cfg)
@@ -335,24 +338,34 @@ func TestEndpointsAndEnvFallbacks(t *testing.T) {
 }
 
 func TestAccessTokenAndHeaders(t *testing.T) {
-	f := newFakeGoogle(t)
-	f.token = "the-token"
+	f := newTestGoogle(t, "the-token")
 	f.addService("us-central1", "svc")
+	// A recording reverse proxy in front of the emulator sees the headers
+	// exactly as the provider sent them.
+	var mu sync.Mutex
 	var seen http.Header
-	inner := f.srv.Config.Handler
-	f.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	target, _ := url.Parse(f.e.URL())
+	rp := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
 		seen = r.Header.Clone()
-		inner.ServeHTTP(w, r)
-	})
+		mu.Unlock()
+		rp.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	f.front = front.URL
 	p, _ := newTestProvider(t, f, map[string]any{"access_token": "the-token", "user_project_override": true, "billing_project": "billing-1"})
 	if _, err := p.dataSources["google_cloud_run_v2_service"].read(context.Background(), p, map[string]any{"name": "svc"}); err != nil {
 		t.Fatal(err)
 	}
-	if seen.Get("Authorization") != "Bearer the-token" || seen.Get("X-Goog-User-Project") != "billing-1" || seen.Get("Content-Type") != "application/json" {
-		t.Errorf("headers = %v", seen)
+	mu.Lock()
+	sent := seen
+	mu.Unlock()
+	if sent.Get("Authorization") != "Bearer the-token" || sent.Get("X-Goog-User-Project") != "billing-1" || sent.Get("Content-Type") != "application/json" {
+		t.Errorf("headers = %v", sent)
 	}
-	if !strings.Contains(seen.Get("User-Agent"), "terraform-provider-google/8.0.0") {
-		t.Errorf("user agent = %q", seen.Get("User-Agent"))
+	if !strings.Contains(sent.Get("User-Agent"), "terraform-provider-google/8.0.0") {
+		t.Errorf("user agent = %q", sent.Get("User-Agent"))
 	}
 	// A wrong token surfaces the 401 without retries.
 	f.resetLog()
@@ -401,8 +414,7 @@ func TestCredentialsJWTBearerExchange(t *testing.T) {
 	}
 
 	for _, creds := range []string{path, string(b)} {
-		f := newFakeGoogle(t)
-		f.token = "minted-token"
+		f := newTestGoogle(t, "minted-token")
 		f.addService("us-central1", "svc")
 		p, _ := newTestProvider(t, f, map[string]any{"access_token": nil, "credentials": creds})
 		if _, err := p.dataSources["google_cloud_run_v2_service"].read(context.Background(), p, map[string]any{"name": "svc"}); err != nil {
@@ -482,8 +494,7 @@ func TestCredentialsAuthorizedUser(t *testing.T) {
 	creds, _ := json.Marshal(map[string]any{
 		"type": "authorized_user", "client_id": "cid", "client_secret": "secret", "refresh_token": "rt", "token_uri": tokenSrv.URL + "/token",
 	})
-	f := newFakeGoogle(t)
-	f.token = "user-token"
+	f := newTestGoogle(t, "user-token")
 	f.addService("us-central1", "svc")
 	p, _ := newTestProvider(t, f, map[string]any{"access_token": nil, "credentials": string(creds)})
 	if _, err := p.dataSources["google_cloud_run_v2_service"].read(context.Background(), p, map[string]any{"name": "svc"}); err != nil {

@@ -16,13 +16,12 @@ const (
 	existingName  = "projects/proj-1/serviceAccounts/" + existingEmail
 )
 
-// existingAccount is an account made outside Terraform, with its own
+// addExistingAccount makes invoker-one outside Terraform, with its own
 // display name.
-func existingAccount() map[string]any {
-	return map[string]any{
-		"name": existingName, "email": existingEmail, "projectId": "proj-1",
-		"uniqueId": "100000000000000000042", "displayName": "Made by hand",
-	}
+func addExistingAccount(f *testGoogle) {
+	f.call("POST", "/v1/projects/proj-1/serviceAccounts", map[string]any{
+		"accountId": "invoker-one", "serviceAccount": map[string]any{"displayName": "Made by hand"},
+	})
 }
 
 func ignoreExisting(plan map[string]any) map[string]any {
@@ -33,7 +32,7 @@ func ignoreExisting(plan map[string]any) map[string]any {
 func TestServiceAccountCreate(t *testing.T) {
 	tests := []struct {
 		name      string
-		setup     func(f *fakeGoogle)
+		setup     func(f *testGoogle)
 		plan      map[string]any
 		wantReqs  []string
 		wantWaits []float64
@@ -56,7 +55,7 @@ func TestServiceAccountCreate(t *testing.T) {
 		},
 		{
 			name:  "a 404 while polling restarts the count",
-			setup: func(f *fakeGoogle) { f.fail("GET", "invoker-one@proj-1.iam.gserviceaccount.com", 1, 404, nil) },
+			setup: func(f *testGoogle) { f.fail("GET", "invoker-one@proj-1.iam.gserviceaccount.com", 1, 404, nil) },
 			plan:  saPlan("invoker-one"),
 			wantReqs: []string{
 				"POST /v1/projects/proj-1/serviceAccounts",
@@ -69,16 +68,14 @@ func TestServiceAccountCreate(t *testing.T) {
 		},
 		{
 			name:     "permission denied carries Google's message",
-			setup:    func(f *fakeGoogle) { f.fail("POST", "/serviceAccounts", 1, 403, nil) },
+			setup:    func(f *testGoogle) { f.fail("POST", "/serviceAccounts", 1, 403, nil) },
 			plan:     saPlan("invoker-one"),
 			wantReqs: []string{"POST /v1/projects/proj-1/serviceAccounts"},
 			wantErr:  "Error creating service account: googleapi: Error 403: injected 403",
 		},
 		{
 			name: "already exists fails without create_ignore_already_exists",
-			setup: func(f *fakeGoogle) {
-				f.accounts["invoker-one@proj-1.iam.gserviceaccount.com"] = map[string]any{"email": "invoker-one@proj-1.iam.gserviceaccount.com"}
-			},
+			setup:    func(f *testGoogle) { f.addAccount("invoker-one") },
 			plan:     saPlan("invoker-one"),
 			wantReqs: []string{"POST /v1/projects/proj-1/serviceAccounts"},
 			wantErr:  "Error creating service account: googleapi: Error 409: Service account invoker-one already exists",
@@ -88,15 +85,15 @@ func TestServiceAccountCreate(t *testing.T) {
 			// (its display name, not the configured one), no consistency
 			// poll and no patch.
 			name:            "already exists is adopted with create_ignore_already_exists",
-			setup:           func(f *fakeGoogle) { f.accounts[existingEmail] = existingAccount() },
+			setup:           addExistingAccount,
 			plan:            ignoreExisting(saPlan("invoker-one")),
 			wantReqs:        []string{"POST /v1/projects/proj-1/serviceAccounts", "GET /v1/" + existingName},
 			wantDisplayName: "Made by hand",
 		},
 		{
 			name: "adoption retries a 404 with the SDK back-off",
-			setup: func(f *fakeGoogle) {
-				f.accounts[existingEmail] = existingAccount()
+			setup: func(f *testGoogle) {
+				addExistingAccount(f)
 				f.fail("GET", existingEmail, 2, 404, nil)
 			},
 			plan:            ignoreExisting(saPlan("invoker-one")),
@@ -108,8 +105,8 @@ func TestServiceAccountCreate(t *testing.T) {
 			// The real provider drops the read's error and sets no id:
 			// Terraform gets a null object and fails the apply itself.
 			name: "adoption whose read fails returns no object and no error",
-			setup: func(f *fakeGoogle) {
-				f.accounts[existingEmail] = existingAccount()
+			setup: func(f *testGoogle) {
+				addExistingAccount(f)
 				f.fail("GET", existingEmail, 1, 403, nil)
 			},
 			plan:        ignoreExisting(saPlan("invoker-one")),
@@ -119,7 +116,7 @@ func TestServiceAccountCreate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFakeGoogle(t)
+			f := newTestGoogle(t, "")
 			if tt.setup != nil {
 				tt.setup(f)
 			}
@@ -163,7 +160,7 @@ func TestServiceAccountCreate(t *testing.T) {
 }
 
 func TestServiceAccountCreateRequestBody(t *testing.T) {
-	f := newFakeGoogle(t)
+	f := newTestGoogle(t, "")
 	p, _ := newTestProvider(t, f, nil)
 	plan := saPlan("invoker-one")
 	plan["description"] = "calls things"
@@ -187,7 +184,7 @@ func TestServiceAccountCreateRequestBody(t *testing.T) {
 }
 
 func TestServiceAccountReadUpdateDelete(t *testing.T) {
-	f := newFakeGoogle(t)
+	f := newTestGoogle(t, "")
 	p, sl := newTestProvider(t, f, nil)
 	ctx := context.Background()
 	r := p.resources["google_service_account"]
@@ -196,6 +193,7 @@ func TestServiceAccountReadUpdateDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := str(state, "id")
+	etag, _ := f.call("GET", "/v1/"+id, nil)["etag"].(string)
 
 	// Update: display name and disabled.
 	f.resetLog()
@@ -211,7 +209,7 @@ func TestServiceAccountReadUpdateDelete(t *testing.T) {
 		t.Errorf("update requests:\n got %q\nwant %q", got, want)
 	}
 	for _, rq := range f.requestLog() {
-		if rq.Method == "PATCH" && !strings.Contains(rq.Body, `"updateMask":"display_name"`) || rq.Method == "PATCH" && !strings.Contains(rq.Body, `"etag":"MDEwMjE5MjA="`) {
+		if rq.Method == "PATCH" && !strings.Contains(rq.Body, `"updateMask":"display_name"`) || rq.Method == "PATCH" && (etag == "" || !strings.Contains(rq.Body, `"etag":"`+etag+`"`)) {
 			t.Errorf("patch body = %s", rq.Body)
 		}
 	}
@@ -244,7 +242,7 @@ func TestServiceAccountReadUpdateDelete(t *testing.T) {
 }
 
 func TestServiceAccountImport(t *testing.T) {
-	f := newFakeGoogle(t)
+	f := newTestGoogle(t, "")
 	p, _ := newTestProvider(t, f, nil)
 	want := "projects/proj-1/serviceAccounts/sa-one@proj-1.iam.gserviceaccount.com"
 	for _, id := range []string{want, "proj-1/sa-one@proj-1.iam.gserviceaccount.com", "sa-one@proj-1.iam.gserviceaccount.com"} {

@@ -1,9 +1,0 @@
-package emulator
-
-// registerRoutes registers every API. Each API family registers its own
-// routes from its file (management: IAM, IAM Credentials, OAuth2, certs,
-// metadata, Resource Manager; run: Run v2/v1/Knative, Cloud Functions v2).
-func (e *Emulator) registerRoutes() {
-	e.registerManagementRoutes()
-	e.registerRunRoutes()
-}
