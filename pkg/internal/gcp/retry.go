@@ -134,3 +134,16 @@ func (t *RetryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 }
+
+// WithRetry returns a copy of c whose requests go through the retry policy
+// p: for clients built elsewhere (an impersonation client whose Google host
+// a library fixes) that must retry like every other Google API call. A nil
+// c stands for http.DefaultClient.
+func WithRetry(c *http.Client, p RetryPolicy) *http.Client {
+	if c == nil {
+		c = http.DefaultClient
+	}
+	out := *c
+	out.Transport = &RetryTransport{Base: c.Transport, Policy: p}
+	return &out
+}

@@ -8,9 +8,16 @@
 // only their event source can call, are skipped with that reason.
 //
 // Results are plain structs for reporters; Result.Err carries typed errors
-// (ErrPropagationTimeout, *UnauthorizedError, *StatusError, ErrAllowed, and
-// the idtoken errors such as *idtoken.AudienceMismatchError) for callers
-// that branch. No token text reaches a Result, a Progress or an error.
+// (ErrPropagationTimeout, *UnauthorizedError, *StatusError, ErrAllowed,
+// ErrTimeout, ErrInterrupted, and the idtoken errors such as
+// *idtoken.AudienceMismatchError) for callers that branch. No token text
+// reaches a Result, a Progress or an error.
+//
+// Outcomes keep two kinds of failure apart: Fail is a verdict of the service
+// (it refused a caller that should be allowed, or allowed one that should be
+// refused), Error means no verdict could be obtained (the token could not
+// be minted, the network, 429/5xx, a timeout), and Interrupted marks checks
+// cut short by the caller's context. Verdict summarises a set of results.
 package invoke
 
 import (
@@ -44,6 +51,14 @@ const (
 	// DefaultTokenRefresh: a token expiring within this is replaced before
 	// an attempt.
 	DefaultTokenRefresh = time.Minute
+	// DefaultRequestTimeout bounds one call to a service, and one token
+	// request (with the retries of its API client), when
+	// Options.RequestTimeout is zero.
+	DefaultRequestTimeout = 30 * time.Second
+	// finalAttemptTimeout is the least time an attempt gets when the
+	// propagation wait is (almost) used up: the attempt after the last wait
+	// is made at the MaxWait deadline, and needs a moment to be answered.
+	finalAttemptTimeout = 5 * time.Second
 	// maxBody bounds what is read of a response.
 	maxBody = 64 << 10
 	// snippetLen bounds how much of a response body appears in a reason.
@@ -135,15 +150,34 @@ const (
 	CheckRefused Check = "refused-caller"
 )
 
-// Outcome is pass, fail or skip.
+// Outcome is what a check came to.
 type Outcome string
 
 // Outcomes.
 const (
+	// Pass: the service answered as expected.
 	Pass Outcome = "pass"
+	// Fail: the service answered, and the answer is the wrong verdict: a
+	// caller that should be allowed was refused (401, 403 after the
+	// propagation wait, another status), or a call that should be refused
+	// was allowed.
 	Fail Outcome = "fail"
+	// Skip: no call was made, by design (event-driven function, public
+	// target, skip in the declaration).
 	Skip Outcome = "skip"
+	// Error: no verdict could be obtained: the caller's ID token could not
+	// be minted (after the API client's retries), or the service could not
+	// be reached or kept answering 429/5xx, or did not answer within the
+	// request timeout. It says nothing about the grant.
+	Error Outcome = "error"
+	// Interrupted: the run's context ended (e.g. SIGINT) before the check
+	// was decided.
+	Interrupted Outcome = "interrupted"
 )
+
+// Decided reports whether the outcome is a verdict on the grant (pass,
+// fail or skip) rather than a check that could not be completed.
+func (o Outcome) Decided() bool { return o == Pass || o == Fail || o == Skip }
 
 // Result is the outcome of one check.
 type Result struct {
@@ -216,8 +250,14 @@ type Options struct {
 	InitialBackoff time.Duration
 	MaxBackoff     time.Duration
 	// TransientTries bounds consecutive attempts ending in a network error,
-	// 429, 502, 503 or 504 (within MaxWait); default 5.
+	// a timeout, 429, 502, 503 or 504 (within MaxWait); default 5.
 	TransientTries int
+	// RequestTimeout bounds each call to a service (until its answer has
+	// been read) and each token request; default DefaultRequestTimeout.
+	// Within a propagation wait an attempt also ends when MaxWait is used
+	// up, so a service that never answers cannot stretch the wait (the
+	// attempt made at the deadline still gets a few seconds).
+	RequestTimeout time.Duration
 	// Parallelism bounds how many cases RunAll runs at once; default 4.
 	Parallelism int
 	// Now and Sleep are the clock; defaults time.Now and a timer that
@@ -260,6 +300,9 @@ func New(o Options) *Invoker {
 	}
 	if o.Parallelism <= 0 {
 		o.Parallelism = DefaultParallelism
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = DefaultRequestTimeout
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -309,7 +352,8 @@ func (iv *Invoker) RunCase(ctx context.Context, c Case) []Result {
 }
 
 // RunAll runs cases concurrently (Options.Parallelism at a time) and returns
-// the results in case order.
+// the results in case order. When ctx ends, every check not yet decided is
+// returned as Interrupted, so the results still cover every case.
 func (iv *Invoker) RunAll(ctx context.Context, cases []Case) []Result {
 	per := make([][]Result, len(cases))
 	sem := make(chan struct{}, iv.o.Parallelism)
@@ -482,7 +526,8 @@ func (iv *Invoker) run(ctx context.Context, r *Result, t Target, caller Caller, 
 	if caller.Source != nil {
 		aud, err := idtoken.SelectAudience(caller.Source, t.Audience, t.Allowed())
 		if err != nil {
-			r.Outcome, r.Err = Fail, err
+			// Found before any call: the service gave no verdict.
+			r.Outcome, r.Err = Error, err
 			return
 		}
 		r.Audience = aud
@@ -494,36 +539,45 @@ func (iv *Invoker) run(ctx context.Context, r *Result, t Target, caller Caller, 
 		backoffN  int
 	)
 	for {
-		if err := ctx.Err(); err != nil {
-			r.Outcome, r.Err = Fail, err
+		if ctx.Err() != nil {
+			iv.interrupted(ctx, r)
 			return
 		}
 		if caller.Source != nil && (tok.IsZero() || tok.ExpiresWithin(iv.o.Now(), DefaultTokenRefresh)) {
 			var err error
-			tok, err = caller.Source.Token(ctx, r.Audience)
+			tok, err = iv.token(ctx, caller.Source, r.Audience, start)
 			if err != nil {
+				if ctx.Err() != nil {
+					iv.interrupted(ctx, r)
+					return
+				}
 				if !permissionDenied(err) {
-					r.Outcome, r.Err = Fail, err
+					// No token, no call: nothing was learnt about the grant.
+					r.Outcome, r.Err = Error, err
 					return
 				}
 				// A token-creator grant made moments ago propagates like
 				// any other IAM change.
 				if elapsed := iv.o.Now().Sub(start); elapsed >= iv.o.MaxWait {
-					r.Outcome = Fail
+					r.Outcome = Error
 					r.Err = fmt.Errorf("%w: minting a token was still refused after %s: %w", ErrPropagationTimeout, elapsed.Round(time.Second), err)
 					return
 				}
 				saw403 = true
 				backoffN++
 				if werr := iv.wait(ctx, r, start, backoffN, http.StatusForbidden, true, "token minting refused (403)"); werr != nil {
-					r.Outcome, r.Err = Fail, werr
+					iv.interrupted(ctx, r)
 					return
 				}
 				continue
 			}
 		}
 		r.Attempts++
-		a := iv.call(ctx, t, req, tok)
+		a := iv.call(ctx, t, req, tok, iv.attemptTimeout(start))
+		if ctx.Err() != nil {
+			iv.interrupted(ctx, r)
+			return
+		}
 		r.Got = a.status
 		v := verdictTransient
 		if a.err == nil {
@@ -542,6 +596,10 @@ func (iv *Invoker) run(ctx context.Context, r *Result, t Target, caller Caller, 
 			return
 		case verdictFail:
 			r.Outcome, r.Err = Fail, &StatusError{Expected: r.Expected, Got: a.status, Body: a.body}
+			if a.status >= 500 {
+				// The service (or its front end) failed: no verdict.
+				r.Outcome = Error
+			}
 			return
 		case verdictPropagation:
 			saw403 = true
@@ -554,7 +612,7 @@ func (iv *Invoker) run(ctx context.Context, r *Result, t Target, caller Caller, 
 			}
 			backoffN++
 			if err := iv.wait(ctx, r, start, backoffN, a.status, true, "403"); err != nil {
-				r.Outcome, r.Err = Fail, err
+				iv.interrupted(ctx, r)
 				return
 			}
 		case verdictTransient:
@@ -564,7 +622,7 @@ func (iv *Invoker) run(ctx context.Context, r *Result, t Target, caller Caller, 
 				reason = "network error: " + a.err.Error()
 			}
 			if transient >= iv.o.TransientTries || iv.o.Now().Sub(start) >= iv.o.MaxWait {
-				r.Outcome = Fail
+				r.Outcome = Error
 				if a.err != nil {
 					r.Err = fmt.Errorf("calling %s: %w", t.URL, a.err)
 				} else {
@@ -574,11 +632,41 @@ func (iv *Invoker) run(ctx context.Context, r *Result, t Target, caller Caller, 
 			}
 			backoffN++
 			if err := iv.wait(ctx, r, start, backoffN, a.status, false, reason); err != nil {
-				r.Outcome, r.Err = Fail, err
+				iv.interrupted(ctx, r)
 				return
 			}
 		}
 	}
+}
+
+// interrupted marks r as cut short by the end of ctx.
+func (iv *Invoker) interrupted(ctx context.Context, r *Result) {
+	r.Outcome = Interrupted
+	r.Err = fmt.Errorf("%w after %d attempt(s): %w", ErrInterrupted, r.Attempts, context.Cause(ctx))
+}
+
+// attemptTimeout is how long the next attempt may take: RequestTimeout, or
+// what is left of MaxWait when less (but never under finalAttemptTimeout,
+// or RequestTimeout when that is shorter).
+func (iv *Invoker) attemptTimeout(start time.Time) time.Duration {
+	d := iv.o.RequestTimeout
+	if iv.o.MaxWait <= 0 {
+		return d
+	}
+	left := iv.o.MaxWait - iv.o.Now().Sub(start)
+	return min(d, max(left, min(finalAttemptTimeout, d)))
+}
+
+// token asks src for a token, bounded like a call.
+func (iv *Invoker) token(ctx context.Context, src idtoken.Source, audience string, start time.Time) (idtoken.Token, error) {
+	limit := iv.attemptTimeout(start)
+	tctx, cancel := context.WithTimeoutCause(ctx, limit, fmt.Errorf("%w: the token source gave no token within %s", ErrTimeout, limit))
+	defer cancel()
+	tok, err := src.Token(tctx, audience)
+	if err != nil && ctx.Err() == nil && tctx.Err() != nil {
+		err = fmt.Errorf("%w: %w", context.Cause(tctx), err)
+	}
+	return tok, err
 }
 
 // wait sleeps for the n-th backoff (bounded by what is left of MaxWait),
@@ -597,14 +685,16 @@ func (iv *Invoker) wait(ctx context.Context, r *Result, start time.Time, n, stat
 	return iv.o.Sleep(ctx, d)
 }
 
-// call makes one request.
-func (iv *Invoker) call(ctx context.Context, t Target, req Request, tok idtoken.Token) attempt {
+// call makes one request, bounded by limit until its answer has been read.
+func (iv *Invoker) call(ctx context.Context, t Target, req Request, tok idtoken.Token, limit time.Duration) attempt {
 	u := strings.TrimSuffix(t.URL, "/") + "/" + strings.TrimPrefix(req.path(), "/")
 	var body io.Reader
 	if req.Body != nil {
 		body = bytes.NewReader(req.Body)
 	}
-	hr, err := http.NewRequestWithContext(ctx, req.method(), u, body)
+	actx, cancel := context.WithTimeoutCause(ctx, limit, fmt.Errorf("%w: no answer within %s", ErrTimeout, limit))
+	defer cancel()
+	hr, err := http.NewRequestWithContext(actx, req.method(), u, body)
 	if err != nil {
 		return attempt{err: err}
 	}
@@ -617,11 +707,23 @@ func (iv *Invoker) call(ctx context.Context, t Target, req Request, tok idtoken.
 	tok.SetAuthHeader(hr.Header)
 	resp, err := iv.client.Do(hr)
 	if err != nil {
-		return attempt{err: idtoken.RedactError(err)}
+		return attempt{err: timedOut(ctx, actx, idtoken.RedactError(err))}
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	b, rerr := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if rerr != nil && ctx.Err() == nil && actx.Err() != nil {
+		// The headers came, the body never finished.
+		return attempt{err: timedOut(ctx, actx, rerr)}
+	}
 	return attempt{status: resp.StatusCode, body: snippet(b), wwwAuth: resp.Header.Get("WWW-Authenticate")}
+}
+
+// timedOut names the attempt timeout as the cause of err when it was.
+func timedOut(parent, attemptCtx context.Context, err error) error {
+	if parent.Err() == nil && attemptCtx.Err() != nil {
+		return context.Cause(attemptCtx)
+	}
+	return err
 }
 
 func snippet(b []byte) string {

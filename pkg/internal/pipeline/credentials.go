@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/invokerctl/invokerctl/pkg/config"
+	"github.com/invokerctl/invokerctl/pkg/internal/gcp"
 	"github.com/invokerctl/invokerctl/pkg/internal/idtoken"
 	"github.com/invokerctl/invokerctl/pkg/internal/target"
 )
@@ -79,6 +80,12 @@ type Sources struct {
 	Specs  []CredentialSpec
 	// Cache configures the per-caller token caches.
 	Cache idtoken.CacheOptions
+	// Retry is the retry policy of the Google API calls that mint tokens
+	// (IAM Credentials generateIdToken): the same policy as every other
+	// Google API call (429/5xx with backoff and Retry-After, bounded). The
+	// zero value uses gcp's defaults. The metadata-server library retries
+	// 429/5xx itself and is left to it.
+	Retry gcp.RetryPolicy
 
 	mu    sync.Mutex
 	srcs  map[string]*idtoken.Cache
@@ -155,6 +162,7 @@ func (s *Sources) build(ctx context.Context, member string, spec CredentialSpec)
 		if err != nil {
 			return nil, err
 		}
+		hc = gcp.WithRetry(hc, s.Retry)
 		var delegates []string
 		if spec.Arg != "" {
 			for _, d := range strings.Split(spec.Arg, ",") {

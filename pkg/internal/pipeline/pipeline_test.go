@@ -550,7 +550,7 @@ func TestInvokeCases(t *testing.T) {
 	if r := pre[0]; r.Target != "service skipped-api" || r.Outcome != invoke.Skip || !strings.Contains(r.Reason, "skip: true") || r.Check != invoke.CheckInvoke {
 		t.Errorf("skipped grant: %+v", r)
 	}
-	if r := pre[1]; r.Target != "service broken-api" || r.Outcome != invoke.Fail || !errors.Is(r.Err, readErr) ||
+	if r := pre[1]; r.Target != "service broken-api" || r.Outcome != invoke.Error || !errors.Is(r.Err, readErr) ||
 		!strings.Contains(r.Reason, "cannot invoke: "+readErr.Error()) || r.Method != "GET" || r.Path != "/ping" {
 		t.Errorf("unreadable service: %+v", r)
 	}
