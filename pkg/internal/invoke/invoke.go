@@ -58,6 +58,8 @@ const (
 	// finalAttemptTimeout is the least time an attempt gets when the
 	// propagation wait is (almost) used up: the attempt after the last wait
 	// is made at the MaxWait deadline, and needs a moment to be answered.
+	// It is also at most a quarter of MaxWait, so a check ends within
+	// 1.25×MaxWait whatever the service does.
 	finalAttemptTimeout = 5 * time.Second
 	// maxBody bounds what is read of a response.
 	maxBody = 64 << 10
@@ -254,9 +256,9 @@ type Options struct {
 	TransientTries int
 	// RequestTimeout bounds each call to a service (until its answer has
 	// been read) and each token request; default DefaultRequestTimeout.
-	// Within a propagation wait an attempt also ends when MaxWait is used
-	// up, so a service that never answers cannot stretch the wait (the
-	// attempt made at the deadline still gets a few seconds).
+	// An attempt also ends when MaxWait is used up, so a service that never
+	// answers cannot stretch the wait: a check ends within MaxWait (plus,
+	// for the attempt made at the deadline, at most 5 s or MaxWait/4).
 	RequestTimeout time.Duration
 	// Parallelism bounds how many cases RunAll runs at once; default 4.
 	Parallelism int
@@ -646,15 +648,16 @@ func (iv *Invoker) interrupted(ctx context.Context, r *Result) {
 }
 
 // attemptTimeout is how long the next attempt may take: RequestTimeout, or
-// what is left of MaxWait when less (but never under finalAttemptTimeout,
-// or RequestTimeout when that is shorter).
+// what is left of MaxWait when less, but at least the final-attempt floor
+// (finalAttemptTimeout, RequestTimeout or MaxWait/4, whichever is least).
 func (iv *Invoker) attemptTimeout(start time.Time) time.Duration {
 	d := iv.o.RequestTimeout
 	if iv.o.MaxWait <= 0 {
 		return d
 	}
 	left := iv.o.MaxWait - iv.o.Now().Sub(start)
-	return min(d, max(left, min(finalAttemptTimeout, d)))
+	floor := min(finalAttemptTimeout, d, iv.o.MaxWait/4)
+	return min(d, max(left, floor))
 }
 
 // token asks src for a token, bounded like a call.
