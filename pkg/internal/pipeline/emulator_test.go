@@ -6,11 +6,15 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"reflect"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/invokerctl/invokerctl/pkg/config"
 	"github.com/invokerctl/invokerctl/pkg/emulator"
 	"github.com/invokerctl/invokerctl/pkg/internal/gcp"
 	"github.com/invokerctl/invokerctl/pkg/internal/idtoken"
@@ -153,5 +157,163 @@ func TestImpersonationRetriesAndErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// declWith is a declaration with the given grants block.
+func declWith(t *testing.T, grants string) *config.Declaration {
+	t.Helper()
+	return loadDecl(t, `apiVersion: invokerctl/v1
+project: demo-project
+location: us-central1
+serviceAccounts:
+  - name: orders-caller
+grants:
+`+grants)
+}
+
+// A location typo passes the declaration's shape check; the targets are
+// read before Terraform changes anything, and the error names where the
+// target really is.
+func TestCheckTargetsExist(t *testing.T) {
+	type miss struct {
+		field, name, location, closest string
+		foundIn                        []string
+		line                           int
+	}
+	tests := []struct {
+		name   string
+		grants string
+		want   []miss
+		// reads: services.get, functions.get, services.list, functions.list
+		reads [4]int
+	}{
+		{
+			name: "every target exists",
+			grants: `  - service: orders-api
+    members: [orders-caller]
+  - service: reports-api
+    location: europe-west1
+    members: [orders-caller]
+  - function: resize-image
+    location: us-east1
+    members: [orders-caller]
+`,
+			reads: [4]int{2, 1, 0, 0},
+		},
+		{
+			name: "location typo",
+			grants: `  - service: orders-api
+    location: us-cental1
+    members: [orders-caller]
+`,
+			want:  []miss{{"grants[0].location", "orders-api", "us-cental1", "us-central1", []string{"us-central1"}, 7}},
+			reads: [4]int{1, 0, 1, 0},
+		},
+		{
+			name: "typos in the default location and a grant's, one list for both",
+			grants: `  - service: reports-api
+    members: [orders-caller]
+  - service: orders-api
+    location: europe-west1
+    members: [orders-caller]
+  - function: resize-image
+    location: us-east4
+    members: [orders-caller]
+`,
+			want: []miss{
+				{"grants[0].location (the declaration's default location)", "reports-api", "us-central1", "europe-west1", []string{"europe-west1"}, 7},
+				{"grants[1].location", "orders-api", "europe-west1", "us-central1", []string{"us-central1"}, 9},
+				{"grants[2].location", "resize-image", "us-east4", "us-east1", []string{"us-east1"}, 12},
+			},
+			reads: [4]int{2, 1, 1, 1},
+		},
+		{
+			name: "name typo in a real region",
+			grants: `  - service: ordres-api
+    members: [orders-caller]
+`,
+			want:  []miss{{"grants[0].service", "ordres-api", "us-central1", "", nil, 7}},
+			reads: [4]int{1, 0, 1, 0},
+		},
+		{
+			name: "nothing of the name, and not a Cloud Run region",
+			grants: `  - service: billing-api
+    location: us-cental1
+    members: [orders-caller]
+`,
+			want:  []miss{{"grants[0].service", "billing-api", "us-cental1", "us-central1", nil, 7}},
+			reads: [4]int{1, 0, 1, 0},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := startEmulator(t)
+			d := declWith(t, tt.grants)
+			v.e.ResetCalls()
+			err := CheckTargetsExist(context.Background(), d, v.clients, 2)
+			var me *MissingTargetsError
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+			} else if !errors.As(err, &me) {
+				t.Fatalf("err = %v, want *MissingTargetsError", err)
+			}
+			var got []miss
+			if me != nil {
+				for _, m := range me.Missing {
+					got = append(got, miss{m.Field, m.Name, m.Location, m.Closest, m.FoundIn, m.Pos.Line})
+					if m.File != "invokers.yaml" || !strings.Contains(err.Error(), fmt.Sprintf("invokers.yaml:%d:", m.Pos.Line)) {
+						t.Errorf("no file:line in %q", err)
+					}
+				}
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("missing = %+v\nwant      %+v", got, tt.want)
+			}
+			calls := v.e.Calls()
+			reads := [4]int{calls["run.v2.services.get"], calls["cloudfunctions.v2.functions.get"], calls["run.v2.services.list"], calls["cloudfunctions.v2.functions.list"]}
+			if reads != tt.reads {
+				t.Errorf("reads (service get, function get, service list, function list) = %v, want %v", reads, tt.reads)
+			}
+			if err != nil {
+				t.Log(err)
+			}
+		})
+	}
+}
+
+// An API that keeps failing makes the check incomplete: an error, not a
+// missing target.
+func TestCheckTargetsExistAPIFailure(t *testing.T) {
+	v := startEmulator(t)
+	d := declWith(t, "  - service: orders-api\n    members: [orders-caller]\n")
+	v.e.FailNext(1000, http.StatusServiceUnavailable)
+	err := CheckTargetsExist(context.Background(), d, v.clients, 0)
+	var me *MissingTargetsError
+	if err == nil || errors.As(err, &me) || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("err = %v", err)
+	}
+	if n := v.e.Calls()["run.v2.services.get"]; n != 6 {
+		t.Errorf("%d reads, want 6 (the retry policy's attempts)", n)
+	}
+}
+
+func TestClosest(t *testing.T) {
+	for _, tt := range []struct {
+		s    string
+		in   []string
+		want string
+	}{
+		{"us-cental1", CloudRunRegions, "us-central1"},
+		{"europe-wst1", CloudRunRegions, "europe-west1"},
+		{"asia-northeast", CloudRunRegions, "asia-northeast1"},
+		{"us-east4", []string{"us-east1", "europe-west4"}, "us-east1"},
+		{"x", nil, ""},
+	} {
+		if got := Closest(tt.s, tt.in); got != tt.want {
+			t.Errorf("Closest(%q) = %q, want %q", tt.s, got, tt.want)
+		}
 	}
 }
