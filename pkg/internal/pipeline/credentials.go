@@ -81,10 +81,11 @@ type Sources struct {
 	// Cache configures the per-caller token caches.
 	Cache idtoken.CacheOptions
 	// Retry is the retry policy of the Google API calls that mint tokens
-	// (IAM Credentials generateIdToken): the same policy as every other
-	// Google API call (429/5xx with backoff and Retry-After, bounded). The
-	// zero value uses gcp's defaults. The metadata-server library retries
-	// 429/5xx itself and is left to it.
+	// (IAM Credentials generateIdToken, for impersonation and for
+	// impersonated_service_account key files): the same policy as every
+	// other Google API call (429/5xx with backoff and Retry-After, bounded).
+	// The zero value uses gcp's defaults. The metadata-server library
+	// retries 429/5xx itself and is left to it.
 	Retry gcp.RetryPolicy
 
 	mu    sync.Mutex
@@ -174,7 +175,10 @@ func (s *Sources) build(ctx context.Context, member string, spec CredentialSpec)
 		}
 		return idtoken.NewImpersonated(idtoken.ImpersonationOptions{Target: member, Delegates: delegates, HTTPClient: hc})
 	case CredKey:
-		return idtoken.NewKeyFile(spec.Arg, idtoken.KeyOptions{})
+		// An impersonated_service_account file leads to Google API calls
+		// through this client; a service_account key's own token exchange
+		// goes through the library's client.
+		return idtoken.NewKeyFile(spec.Arg, idtoken.KeyOptions{HTTPClient: gcp.WithRetry(nil, s.Retry)})
 	case CredMetadata:
 		hc := s.Target.MetadataClient()
 		if hc == nil || os.Getenv("GCE_METADATA_HOST") != "" {
