@@ -59,7 +59,8 @@ const (
 	// propagation wait is (almost) used up: the attempt after the last wait
 	// is made at the MaxWait deadline, and needs a moment to be answered.
 	// It is also at most a quarter of MaxWait, so a check ends within
-	// 1.25×MaxWait whatever the service does.
+	// 1.5×MaxWait whatever the service and the token source do (a token
+	// request and a call made at the deadline).
 	finalAttemptTimeout = 5 * time.Second
 	// maxBody bounds what is read of a response.
 	maxBody = 64 << 10
@@ -177,10 +178,6 @@ const (
 	Interrupted Outcome = "interrupted"
 )
 
-// Decided reports whether the outcome is a verdict on the grant (pass,
-// fail or skip) rather than a check that could not be completed.
-func (o Outcome) Decided() bool { return o == Pass || o == Fail || o == Skip }
-
 // Result is the outcome of one check.
 type Result struct {
 	Check       Check  `json:"check"`
@@ -244,8 +241,10 @@ type Options struct {
 	// HTTPClient makes the calls; default http.DefaultClient. Redirects
 	// are never followed: a 3xx is reported as is.
 	HTTPClient *http.Client
-	// MaxWait bounds how long a 403 is retried as IAM propagation;
-	// 0 means DefaultMaxWait (7 minutes), NoWait a single attempt.
+	// MaxWait bounds a check: how long a 403 is retried as IAM
+	// propagation, counted from the first attempt and including the
+	// requests in flight (see RequestTimeout); 0 means DefaultMaxWait
+	// (7 minutes), NoWait a single attempt.
 	MaxWait time.Duration
 	// InitialBackoff and MaxBackoff bound the exponential backoff between
 	// attempts (with jitter); defaults 2s and 30s.
@@ -257,8 +256,9 @@ type Options struct {
 	// RequestTimeout bounds each call to a service (until its answer has
 	// been read) and each token request; default DefaultRequestTimeout.
 	// An attempt also ends when MaxWait is used up, so a service that never
-	// answers cannot stretch the wait: a check ends within MaxWait (plus,
-	// for the attempt made at the deadline, at most 5 s or MaxWait/4).
+	// answers cannot stretch the wait: a check ends within MaxWait, plus
+	// for a token request and a call made at the deadline at most 5 s (or
+	// MaxWait/4) each.
 	RequestTimeout time.Duration
 	// Parallelism bounds how many cases RunAll runs at once; default 4.
 	Parallelism int
