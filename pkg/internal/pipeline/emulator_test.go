@@ -67,13 +67,21 @@ type emuEnv struct {
 	clients *gcp.Clients
 }
 
-func startEmulator(t *testing.T) *emuEnv {
+// noSleep is the retry policy of these tests: Retry-After and backoff are
+// counted, not waited for; attempts enough that a 30% fault rate cannot
+// exhaust them in practice (0.3^12 per call).
+var noSleep = gcp.RetryPolicy{MaxAttempts: 12, Sleep: func(context.Context, time.Duration) error { return nil }}
+
+func startEmulator(t *testing.T) *emuEnv { return startEmulatorWith(t, emulator.Options{}) }
+
+func startEmulatorWith(t *testing.T, o emulator.Options) *emuEnv {
 	t.Helper()
 	s, err := emulator.ParseSeed([]byte(emulatorSeed), "seed")
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := emulator.New(emulator.Options{Seed: s, Project: "demo-project"})
+	o.Seed, o.Project = s, "demo-project"
+	e, err := emulator.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +90,6 @@ func startEmulator(t *testing.T) *emuEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	noSleep := gcp.RetryPolicy{Sleep: func(context.Context, time.Duration) error { return nil }}
 	c, err := gcp.New(context.Background(), gcp.Options{Endpoint: tg.APIEndpoint(), TokenSource: tg.TokenSource(), Retry: noSleep})
 	if err != nil {
 		t.Fatal(err)
@@ -290,13 +297,14 @@ func TestCheckTargetsExistAPIFailure(t *testing.T) {
 	v := startEmulator(t)
 	d := declWith(t, "  - service: orders-api\n    members: [orders-caller]\n")
 	v.e.FailNext(1000, http.StatusServiceUnavailable)
+	t.Logf("the retry policy makes %d attempts", noSleep.MaxAttempts)
 	err := CheckTargetsExist(context.Background(), d, v.clients, 0)
 	var me *MissingTargetsError
 	if err == nil || errors.As(err, &me) || !strings.Contains(err.Error(), "503") {
 		t.Fatalf("err = %v", err)
 	}
-	if n := v.e.Calls()["run.v2.services.get"]; n != 6 {
-		t.Errorf("%d reads, want 6 (the retry policy's attempts)", n)
+	if n := v.e.Calls()["run.v2.services.get"]; n != noSleep.MaxAttempts {
+		t.Errorf("%d reads, want %d (the retry policy's attempts)", n, noSleep.MaxAttempts)
 	}
 }
 
@@ -315,5 +323,50 @@ func TestClosest(t *testing.T) {
 		if got := Closest(tt.s, tt.in); got != tt.want {
 			t.Errorf("Closest(%q) = %q, want %q", tt.s, got, tt.want)
 		}
+	}
+}
+
+// The run of the report: with 30% of API calls answered 429 (with
+// Retry-After) or 503, ten invoke runs each mint their caller's token and
+// pass; every failed generateIdToken was retried.
+func TestInvokeUnderAPIFaults(t *testing.T) {
+	for _, code := range []int{http.StatusTooManyRequests, http.StatusServiceUnavailable} {
+		t.Run(http.StatusText(code), func(t *testing.T) {
+			ctx := context.Background()
+			v := startEmulatorWith(t, emulator.Options{ErrorRate: 0.3, ErrorCode: code})
+			d := loadDecl(t, emulatorDecl)
+			rep, err := (&verify.Verifier{Clients: v.clients}).Verify(ctx, Expectations(d))
+			if err != nil || rep.Results[0].Err != nil {
+				t.Fatalf("verify: %v, %v", err, rep.Results[0].Err)
+			}
+			v.e.ResetCalls()
+			var retries atomic.Int32
+			policy := noSleep
+			policy.OnRetry = func(_ *http.Request, status int, _ time.Duration) {
+				if status != code {
+					t.Errorf("retried a %d", status)
+				}
+				retries.Add(1)
+			}
+			const runs = 10
+			for i := range runs {
+				srcs := &Sources{Target: v.target, Decl: d, Retry: policy}
+				cases, _, err := InvokeCases(ctx, d, rep, srcs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c := cases[0]
+				c.Refused, c.ProbeUnauthenticated = nil, false
+				rs := invoke.New(invoke.Options{MaxWait: invoke.NoWait}).RunCase(ctx, c)
+				if v := invoke.Summarize(rs); v != invoke.VerdictPass {
+					t.Fatalf("run %d: %v: %+v", i, v, rs)
+				}
+			}
+			mints := v.e.Calls()["iamcredentials.v1.generateIdToken"]
+			if mints != runs+int(retries.Load()) {
+				t.Errorf("%d generateIdToken requests for %d runs and %d retries", mints, runs, retries.Load())
+			}
+			t.Logf("%d runs passed; %d of %d generateIdToken requests were answered %d and retried", runs, retries.Load(), mints, code)
+		})
 	}
 }
