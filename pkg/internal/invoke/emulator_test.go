@@ -434,7 +434,7 @@ func TestEmulatorServiceRefusesBadTokens(t *testing.T) {
 		before := v.e.Calls()["run.dataplane.invoke"]
 		r := iv.Invoke(context.Background(), orders, invoke.Caller{Name: "ci", Source: src}, invoke.Request{})
 		var am *idtoken.AudienceMismatchError
-		if r.Outcome != invoke.Error || !errors.As(r.Err, &am) || !strings.Contains(r.Reason, billing.URL) || !strings.Contains(r.Reason, orders.URL) {
+		if r.Outcome != invoke.Fail || !errors.As(r.Err, &am) || !strings.Contains(r.Reason, billing.URL) || !strings.Contains(r.Reason, orders.URL) {
 			t.Fatalf("result = %+v", r)
 		}
 		if v.e.Calls()["run.dataplane.invoke"] != before {
@@ -470,7 +470,7 @@ func TestEmulatorServiceRefusesBadTokens(t *testing.T) {
 		// Our own check reports it before any call...
 		r := iv.Invoke(context.Background(), orders, invoke.Caller{Name: "ci", Source: st.WithClock(v.clock.Now)}, invoke.Request{})
 		var ee *idtoken.ExpiredTokenError
-		if r.Outcome != invoke.Error || r.Attempts != 0 || !errors.As(r.Err, &ee) {
+		if r.Outcome != invoke.Fail || r.Attempts != 0 || !errors.As(r.Err, &ee) {
 			t.Fatalf("result = %+v", r)
 		}
 		// ...and the service refuses it with 401 when sent anyway.
@@ -722,7 +722,7 @@ func TestEmulatorNoTokenInOutput(t *testing.T) {
 		}
 		logger.Error("check", "result", r)
 	}
-	wantOutcomes := "pass pass pass pass pass pass error fail pass fail pass fail"
+	wantOutcomes := "pass pass pass pass pass pass fail fail pass fail pass fail"
 	if strings.Join(outcomes, " ") != wantOutcomes {
 		for _, r := range rs {
 			t.Logf("%s %s %s %s %s", r.Target, r.Check, r.Caller, r.Outcome, r.Reason)

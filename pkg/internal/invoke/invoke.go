@@ -163,7 +163,9 @@ const (
 	// Fail: the service answered, and the answer is the wrong verdict: a
 	// caller that should be allowed was refused (401, 403 after the
 	// propagation wait, another status), or a call that should be refused
-	// was allowed.
+	// was allowed. A token the service would refuse (wrong audience,
+	// expired, another account's; see idtoken.Unusable) fails before the
+	// call.
 	Fail Outcome = "fail"
 	// Skip: no call was made, by design (event-driven function, public
 	// target, skip in the declaration).
@@ -528,8 +530,7 @@ func (iv *Invoker) run(ctx context.Context, r *Result, t Target, caller Caller, 
 	if caller.Source != nil {
 		aud, err := idtoken.SelectAudience(caller.Source, t.Audience, t.Allowed())
 		if err != nil {
-			// Found before any call: the service gave no verdict.
-			r.Outcome, r.Err = Error, err
+			r.Outcome, r.Err = tokenOutcome(err), err
 			return
 		}
 		r.Audience = aud
@@ -554,8 +555,7 @@ func (iv *Invoker) run(ctx context.Context, r *Result, t Target, caller Caller, 
 					return
 				}
 				if !permissionDenied(err) {
-					// No token, no call: nothing was learnt about the grant.
-					r.Outcome, r.Err = Error, err
+					r.Outcome, r.Err = tokenOutcome(err), err
 					return
 				}
 				// A token-creator grant made moments ago propagates like
@@ -757,6 +757,19 @@ func unauthorized(a attempt, tok idtoken.Token) error {
 		e.TokenAudience, e.TokenCaller, e.TokenExpiry = tok.Audience(), tok.Caller(), tok.Expiry
 	}
 	return e
+}
+
+// tokenOutcome is the outcome of a check whose token could not be used:
+// Fail when a token was had but the service would refuse it (wrong
+// audience, expired, another account's: the refusal is found before the
+// call), Error when no token could be obtained at all (minting failed after
+// the API client's retries, a timeout, unusable credentials): nothing was
+// learnt about the grant.
+func tokenOutcome(err error) Outcome {
+	if idtoken.Unusable(err) {
+		return Fail
+	}
+	return Error
 }
 
 // permissionDenied reports a token-minting refusal with 403 (IAM

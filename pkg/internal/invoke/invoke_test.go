@@ -287,7 +287,7 @@ func TestInvokeOutcomes(t *testing.T) {
 			name:    "audience outside the service is refused before any call",
 			target:  func(tg Target) Target { tg.Audience = "https://other.a.run.app"; return tg },
 			decide:  func(string, *http.Request) (int, string) { return 200, "" },
-			outcome: Error, attempts: 0,
+			outcome: Fail, attempts: 0,
 			check: func(t *testing.T, r Result) {
 				var am *idtoken.AudienceMismatchError
 				if !errors.As(r.Err, &am) || !strings.Contains(r.Reason, "https://other.a.run.app") {

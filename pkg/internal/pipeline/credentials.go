@@ -223,8 +223,7 @@ func (c *callerCheck) Token(ctx context.Context, audience string) (idtoken.Token
 		return idtoken.Token{}, err
 	}
 	if tok.Email != "" && !strings.EqualFold(tok.Email, c.email) {
-		return idtoken.Token{}, fmt.Errorf("the token from %s is for %s, not for the caller %s: a call with it would prove the grant of %s, not of the caller",
-			c.src.Describe(), tok.Email, c.email, tok.Email)
+		return idtoken.Token{}, &idtoken.AccountMismatchError{Source: c.src.Describe(), TokenEmail: tok.Email, Caller: c.email}
 	}
 	return tok, nil
 }

@@ -362,6 +362,12 @@ func TestSourcesRefuseATokenOfAnotherAccount(t *testing.T) {
 		!strings.Contains(err.Error(), "orders-caller@demo-project.iam.gserviceaccount.com") {
 		t.Fatalf("a token of billing-caller used as orders-caller: %v; want an error naming both", err)
 	}
+	// Typed, so that invoke reports a refusal found before the call (exit
+	// 4), not a token that could not be had (exit 1).
+	var ame *idtoken.AccountMismatchError
+	if !errors.As(err, &ame) || !idtoken.Unusable(err) {
+		t.Errorf("error %T is not an *idtoken.AccountMismatchError", err)
+	}
 	// Its audience is still visible to audience selection.
 	if a, err := idtoken.SelectAudience(src, "", idtoken.Allowed{URLs: []string{aud}}); err != nil || a != aud {
 		t.Errorf("SelectAudience through the check: %q, %v", a, err)

@@ -3,6 +3,7 @@ package idtoken
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -45,5 +46,25 @@ func TestImpersonatedHonoursContext(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("generateIdToken ignored the context")
+	}
+}
+
+// Unusable tells a token the service would refuse (a refusal found before
+// the call) from a token that could not be had at all.
+func TestUnusable(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{&AudienceMismatchError{Source: "s", Requested: "a"}, true},
+		{&ExpiredTokenError{Source: "s"}, true},
+		{fmt.Errorf("wrapped: %w", &AccountMismatchError{Source: "s", TokenEmail: "a@p", Caller: "b@p"}), true},
+		{&MintError{Source: "s", Err: errors.New("impersonate: status code 503")}, false},
+		{&UserCredentialsError{Origin: "adc.json"}, false},
+		{context.DeadlineExceeded, false},
+	} {
+		if got := Unusable(tt.err); got != tt.want {
+			t.Errorf("Unusable(%v) = %v, want %v", tt.err, got, tt.want)
+		}
 	}
 }
