@@ -2,6 +2,7 @@ package gcp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -12,13 +13,21 @@ import (
 	"github.com/invokerctl/invokerctl/pkg/internal/clock"
 )
 
-// RetryPolicy bounds retries of transient failures (429, 500, 502, 503, 504
-// and network errors): exponential backoff with full jitter, honouring
-// Retry-After.
+// DefaultAttemptTimeout bounds one attempt of a Google API call (until the
+// response headers arrive) when RetryPolicy.AttemptTimeout is zero.
+const DefaultAttemptTimeout = time.Minute
+
+// RetryPolicy bounds retries of transient failures (429, 500, 502, 503, 504,
+// network errors and attempts that time out): exponential backoff with full
+// jitter, honouring Retry-After.
 type RetryPolicy struct {
 	MaxAttempts int           // including the first; default 6
 	Initial     time.Duration // first backoff; default 500ms
 	Max         time.Duration // cap of one backoff; default 30s
+	// AttemptTimeout bounds each attempt until its response headers
+	// arrive; an attempt that times out is retried like a network error.
+	// Default DefaultAttemptTimeout; negative means none.
+	AttemptTimeout time.Duration
 	// Sleep waits d or until ctx is done; tests replace it. Default: a timer.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// OnRetry, when set, is told about each retry (for progress output).
@@ -34,6 +43,9 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	}
 	if p.Max <= 0 {
 		p.Max = 30 * time.Second
+	}
+	if p.AttemptTimeout == 0 {
+		p.AttemptTimeout = DefaultAttemptTimeout
 	}
 	if p.Sleep == nil {
 		p.Sleep = clock.Sleep
@@ -106,7 +118,7 @@ func (t *RetryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			r = req.Clone(req.Context())
 			r.Body = body
 		}
-		resp, err := base.RoundTrip(r)
+		resp, err := roundTripWithin(base, r, p.AttemptTimeout)
 		status := 0
 		if err == nil {
 			status = resp.StatusCode
@@ -133,4 +145,55 @@ func (t *RetryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, serr
 		}
 	}
+}
+
+// WithRetry returns a copy of c whose requests go through the retry policy
+// p: for clients built elsewhere (an impersonation client whose Google host
+// a library fixes) that must retry like every other Google API call. A nil
+// c stands for http.DefaultClient.
+func WithRetry(c *http.Client, p RetryPolicy) *http.Client {
+	if c == nil {
+		c = http.DefaultClient
+	}
+	out := *c
+	out.Transport = &RetryTransport{Base: c.Transport, Policy: p}
+	return &out
+}
+
+// ErrAttemptTimeout: an attempt got no response headers within the
+// policy's AttemptTimeout.
+var ErrAttemptTimeout = errors.New("no response within the attempt timeout")
+
+// roundTripWithin makes one attempt bounded by limit (none when limit < 0);
+// the body of a response stays readable until it is closed.
+func roundTripWithin(base http.RoundTripper, req *http.Request, limit time.Duration) (*http.Response, error) {
+	if limit < 0 {
+		return base.RoundTrip(req)
+	}
+	cause := fmt.Errorf("%w (%s) from %s %s", ErrAttemptTimeout, limit, req.Method, req.URL.Redacted())
+	ctx, cancel := context.WithCancelCause(req.Context())
+	timer := time.AfterFunc(limit, func() { cancel(cause) })
+	resp, err := base.RoundTrip(req.WithContext(ctx))
+	stopped := timer.Stop()
+	if err != nil {
+		cancel(nil)
+		if !stopped && req.Context().Err() == nil {
+			return nil, context.Cause(ctx)
+		}
+		return nil, err
+	}
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: func() { cancel(nil) }}
+	return resp, nil
+}
+
+// cancelOnClose releases an attempt's context when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel func()
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
 }

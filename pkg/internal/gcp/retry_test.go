@@ -3,9 +3,12 @@ package gcp
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -116,5 +119,84 @@ func TestExpBackoff(t *testing.T) {
 		if got := ExpBackoff(tt.initial, tt.limit, tt.n); got != tt.want {
 			t.Errorf("ExpBackoff(%v, %v, %d) = %v, want %v", tt.initial, tt.limit, tt.n, got, tt.want)
 		}
+	}
+}
+
+// An API that accepts the connection and never answers: each attempt ends
+// at AttemptTimeout and is retried; the last one's timeout is the error.
+func TestRetryTransportAttemptTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var accepted atomic.Int32
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	var retries int
+	rt := &RetryTransport{Policy: RetryPolicy{MaxAttempts: 3, AttemptTimeout: 50 * time.Millisecond,
+		Sleep:   func(context.Context, time.Duration) error { return nil },
+		OnRetry: func(*http.Request, int, time.Duration) { retries++ }}}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+"/v2/x", nil)
+	done := make(chan error, 1)
+	go func() {
+		resp, err := rt.RoundTrip(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrAttemptTimeout) {
+			t.Fatalf("err = %v, want ErrAttemptTimeout", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("still waiting for an API that never answers")
+	}
+	if n := accepted.Load(); n != 3 || retries != 2 {
+		t.Fatalf("%d connections and %d retries, want 3 and 2", n, retries)
+	}
+}
+
+// A response that arrives in time stays readable after RoundTrip returns:
+// the attempt's context ends only when the body is closed.
+func TestRetryTransportBodyOutlivesAttempt(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(200)
+		w.(http.Flusher).Flush()
+		time.Sleep(100 * time.Millisecond)
+		io.WriteString(w, "late body")
+	}))
+	defer srv.Close()
+	rt := &RetryTransport{Policy: RetryPolicy{AttemptTimeout: 10 * time.Second}}
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || string(b) != "late body" {
+		t.Fatalf("body %q, %v", b, err)
 	}
 }

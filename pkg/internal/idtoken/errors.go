@@ -1,6 +1,7 @@
 package idtoken
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -82,6 +83,34 @@ type ExpiredTokenError struct {
 func (e *ExpiredTokenError) Error() string {
 	return fmt.Sprintf("the token from %s expired at %s (%s ago); obtain a fresh one",
 		e.Source, e.Expiry.UTC().Format(time.RFC3339), e.Now.Sub(e.Expiry).Round(time.Second))
+}
+
+// AccountMismatchError reports a token that speaks for another account
+// than the caller it is used for: a call with it would prove that
+// account's grant, not the caller's.
+type AccountMismatchError struct {
+	// Source describes the token source.
+	Source string
+	// TokenEmail is the token's email claim; Caller the expected account.
+	TokenEmail string
+	Caller     string
+}
+
+func (e *AccountMismatchError) Error() string {
+	return fmt.Sprintf("the token from %s is for %s, not for the caller %s: a call with it would prove the grant of %s, not of the caller",
+		e.Source, e.TokenEmail, e.Caller, e.TokenEmail)
+}
+
+// Unusable reports whether err says that a token was obtained (or handed
+// over) but the service would refuse it, or it would prove another
+// account's grant: an audience the service does not accept, an expired
+// token, a token of another account. Such a token is a refusal found
+// before the call, not a failure to obtain a token.
+func Unusable(err error) bool {
+	var am *AudienceMismatchError
+	var ex *ExpiredTokenError
+	var ac *AccountMismatchError
+	return errors.As(err, &am) || errors.As(err, &ex) || errors.As(err, &ac)
 }
 
 // MintError wraps a failure to obtain a token from a source. Its message is

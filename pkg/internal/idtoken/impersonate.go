@@ -30,8 +30,9 @@ type ImpersonationOptions struct {
 	// When nil, the library builds a client from Application Default
 	// Credentials.
 	HTTPClient *http.Client
-	// Timeout bounds one generateIdToken call (the library does not take a
-	// context for it); default one minute.
+	// Timeout bounds one generateIdToken call, with the retries of
+	// HTTPClient's transport; default one minute. The context given to
+	// Token bounds it too.
 	Timeout time.Duration
 }
 
@@ -101,6 +102,10 @@ func (im *Impersonated) Token(ctx context.Context, audience string) (Token, erro
 		if c.Timeout == 0 || c.Timeout > im.timeout {
 			c.Timeout = im.timeout
 		}
+		// The library makes its request without a context: give it ctx, so
+		// that cancelling the run (or a deadline) ends the call and any
+		// retry wait of the transport.
+		c.Transport = &contextTransport{ctx: ctx, base: c.Transport}
 		opts = append(opts, option.WithHTTPClient(&c))
 	}
 	ts, err := impersonate.IDTokenSource(ctx, impersonate.IDTokenConfig{
@@ -133,4 +138,19 @@ func parseMinted(raw, source, audience string) (Token, error) {
 	}
 	t.Source = source
 	return t, nil
+}
+
+// contextTransport sends each request with ctx, for libraries that build
+// their requests without one.
+type contextTransport struct {
+	ctx  context.Context
+	base http.RoundTripper
+}
+
+func (t *contextTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := t.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return base.RoundTrip(req.WithContext(t.ctx))
 }

@@ -401,7 +401,9 @@ func TestEmulatorImpersonationWithoutTokenCreator(t *testing.T) {
 	iv := v.invoker(invoke.Options{MaxWait: time.Minute, Progress: func(p invoke.Progress) { progress = append(progress, p) }})
 	r := iv.Invoke(context.Background(), orders, invoke.Caller{Name: "imp", Source: imp}, invoke.Request{})
 	var me *idtoken.MintError
-	if r.Outcome != invoke.Fail || r.Attempts != 0 || !errors.Is(r.Err, invoke.ErrPropagationTimeout) || !errors.As(r.Err, &me) {
+	// No token was minted, so the service gave no verdict: an error, not a
+	// refusal.
+	if r.Outcome != invoke.Error || r.Attempts != 0 || !errors.Is(r.Err, invoke.ErrPropagationTimeout) || !errors.As(r.Err, &me) {
 		t.Fatalf("result = %+v", r)
 	}
 	if !strings.Contains(r.Reason, "iam.serviceAccounts.getOpenIdToken") || len(progress) == 0 || progress[0].Reason != "token minting refused (403)" {

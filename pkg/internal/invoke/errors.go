@@ -11,6 +11,15 @@ import (
 // propagation wait ran out.
 var ErrPropagationTimeout = errors.New("IAM propagation wait exceeded")
 
+// ErrTimeout: a call to the service, or a token request, got no answer
+// within the request timeout (Options.RequestTimeout, or what was left of
+// MaxWait).
+var ErrTimeout = errors.New("request timed out")
+
+// ErrInterrupted: the run's context ended before the check was decided
+// (Outcome Interrupted).
+var ErrInterrupted = errors.New("interrupted")
+
 // ErrAllowed: a call that must be refused (no token, or an account without
 // a grant) succeeded.
 var ErrAllowed = errors.New("call allowed but should have been refused")

@@ -8,9 +8,16 @@
 // only their event source can call, are skipped with that reason.
 //
 // Results are plain structs for reporters; Result.Err carries typed errors
-// (ErrPropagationTimeout, *UnauthorizedError, *StatusError, ErrAllowed, and
-// the idtoken errors such as *idtoken.AudienceMismatchError) for callers
-// that branch. No token text reaches a Result, a Progress or an error.
+// (ErrPropagationTimeout, *UnauthorizedError, *StatusError, ErrAllowed,
+// ErrTimeout, ErrInterrupted, and the idtoken errors such as
+// *idtoken.AudienceMismatchError) for callers that branch. No token text
+// reaches a Result, a Progress or an error.
+//
+// Outcomes keep two kinds of failure apart: Fail is a verdict of the service
+// (it refused a caller that should be allowed, or allowed one that should be
+// refused), Error means no verdict could be obtained (the token could not
+// be minted, the network, 429/5xx, a timeout), and Interrupted marks checks
+// cut short by the caller's context. Verdict summarises a set of results.
 package invoke
 
 import (
@@ -44,6 +51,17 @@ const (
 	// DefaultTokenRefresh: a token expiring within this is replaced before
 	// an attempt.
 	DefaultTokenRefresh = time.Minute
+	// DefaultRequestTimeout bounds one call to a service, and one token
+	// request (with the retries of its API client), when
+	// Options.RequestTimeout is zero.
+	DefaultRequestTimeout = 30 * time.Second
+	// finalAttemptTimeout is the least time an attempt gets when the
+	// propagation wait is (almost) used up: the attempt after the last wait
+	// is made at the MaxWait deadline, and needs a moment to be answered.
+	// It is also at most a quarter of MaxWait, so a check ends within
+	// 1.5×MaxWait whatever the service and the token source do (a token
+	// request and a call made at the deadline).
+	finalAttemptTimeout = 5 * time.Second
 	// maxBody bounds what is read of a response.
 	maxBody = 64 << 10
 	// snippetLen bounds how much of a response body appears in a reason.
@@ -135,14 +153,31 @@ const (
 	CheckRefused Check = "refused-caller"
 )
 
-// Outcome is pass, fail or skip.
+// Outcome is what a check came to.
 type Outcome string
 
 // Outcomes.
 const (
+	// Pass: the service answered as expected.
 	Pass Outcome = "pass"
+	// Fail: the service answered, and the answer is the wrong verdict: a
+	// caller that should be allowed was refused (401, 403 after the
+	// propagation wait, another status), or a call that should be refused
+	// was allowed. A token the service would refuse (wrong audience,
+	// expired, another account's; see idtoken.Unusable) fails before the
+	// call.
 	Fail Outcome = "fail"
+	// Skip: no call was made, by design (event-driven function, public
+	// target, skip in the declaration).
 	Skip Outcome = "skip"
+	// Error: no verdict could be obtained: the caller's ID token could not
+	// be minted (after the API client's retries), or the service could not
+	// be reached or kept answering 429/5xx, or did not answer within the
+	// request timeout. It says nothing about the grant.
+	Error Outcome = "error"
+	// Interrupted: the run's context ended (e.g. SIGINT) before the check
+	// was decided.
+	Interrupted Outcome = "interrupted"
 )
 
 // Result is the outcome of one check.
@@ -208,16 +243,25 @@ type Options struct {
 	// HTTPClient makes the calls; default http.DefaultClient. Redirects
 	// are never followed: a 3xx is reported as is.
 	HTTPClient *http.Client
-	// MaxWait bounds how long a 403 is retried as IAM propagation;
-	// 0 means DefaultMaxWait (7 minutes), NoWait a single attempt.
+	// MaxWait bounds a check: how long a 403 is retried as IAM
+	// propagation, counted from the first attempt and including the
+	// requests in flight (see RequestTimeout); 0 means DefaultMaxWait
+	// (7 minutes), NoWait a single attempt.
 	MaxWait time.Duration
 	// InitialBackoff and MaxBackoff bound the exponential backoff between
 	// attempts (with jitter); defaults 2s and 30s.
 	InitialBackoff time.Duration
 	MaxBackoff     time.Duration
 	// TransientTries bounds consecutive attempts ending in a network error,
-	// 429, 502, 503 or 504 (within MaxWait); default 5.
+	// a timeout, 429, 502, 503 or 504 (within MaxWait); default 5.
 	TransientTries int
+	// RequestTimeout bounds each call to a service (until its answer has
+	// been read) and each token request; default DefaultRequestTimeout.
+	// An attempt also ends when MaxWait is used up, so a service that never
+	// answers cannot stretch the wait: a check ends within MaxWait, plus
+	// for a token request and a call made at the deadline at most 5 s (or
+	// MaxWait/4) each.
+	RequestTimeout time.Duration
 	// Parallelism bounds how many cases RunAll runs at once; default 4.
 	Parallelism int
 	// Now and Sleep are the clock; defaults time.Now and a timer that
@@ -260,6 +304,9 @@ func New(o Options) *Invoker {
 	}
 	if o.Parallelism <= 0 {
 		o.Parallelism = DefaultParallelism
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = DefaultRequestTimeout
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -309,7 +356,8 @@ func (iv *Invoker) RunCase(ctx context.Context, c Case) []Result {
 }
 
 // RunAll runs cases concurrently (Options.Parallelism at a time) and returns
-// the results in case order.
+// the results in case order. When ctx ends, every check not yet decided is
+// returned as Interrupted, so the results still cover every case.
 func (iv *Invoker) RunAll(ctx context.Context, cases []Case) []Result {
 	per := make([][]Result, len(cases))
 	sem := make(chan struct{}, iv.o.Parallelism)
@@ -482,7 +530,7 @@ func (iv *Invoker) run(ctx context.Context, r *Result, t Target, caller Caller, 
 	if caller.Source != nil {
 		aud, err := idtoken.SelectAudience(caller.Source, t.Audience, t.Allowed())
 		if err != nil {
-			r.Outcome, r.Err = Fail, err
+			r.Outcome, r.Err = tokenOutcome(err), err
 			return
 		}
 		r.Audience = aud
@@ -494,36 +542,44 @@ func (iv *Invoker) run(ctx context.Context, r *Result, t Target, caller Caller, 
 		backoffN  int
 	)
 	for {
-		if err := ctx.Err(); err != nil {
-			r.Outcome, r.Err = Fail, err
+		if ctx.Err() != nil {
+			iv.interrupted(ctx, r)
 			return
 		}
 		if caller.Source != nil && (tok.IsZero() || tok.ExpiresWithin(iv.o.Now(), DefaultTokenRefresh)) {
 			var err error
-			tok, err = caller.Source.Token(ctx, r.Audience)
+			tok, err = iv.token(ctx, caller.Source, r.Audience, start)
 			if err != nil {
+				if ctx.Err() != nil {
+					iv.interrupted(ctx, r)
+					return
+				}
 				if !permissionDenied(err) {
-					r.Outcome, r.Err = Fail, err
+					r.Outcome, r.Err = tokenOutcome(err), err
 					return
 				}
 				// A token-creator grant made moments ago propagates like
 				// any other IAM change.
 				if elapsed := iv.o.Now().Sub(start); elapsed >= iv.o.MaxWait {
-					r.Outcome = Fail
+					r.Outcome = Error
 					r.Err = fmt.Errorf("%w: minting a token was still refused after %s: %w", ErrPropagationTimeout, elapsed.Round(time.Second), err)
 					return
 				}
 				saw403 = true
 				backoffN++
 				if werr := iv.wait(ctx, r, start, backoffN, http.StatusForbidden, true, "token minting refused (403)"); werr != nil {
-					r.Outcome, r.Err = Fail, werr
+					iv.interrupted(ctx, r)
 					return
 				}
 				continue
 			}
 		}
 		r.Attempts++
-		a := iv.call(ctx, t, req, tok)
+		a := iv.call(ctx, t, req, tok, iv.attemptTimeout(start))
+		if ctx.Err() != nil {
+			iv.interrupted(ctx, r)
+			return
+		}
 		r.Got = a.status
 		v := verdictTransient
 		if a.err == nil {
@@ -542,6 +598,10 @@ func (iv *Invoker) run(ctx context.Context, r *Result, t Target, caller Caller, 
 			return
 		case verdictFail:
 			r.Outcome, r.Err = Fail, &StatusError{Expected: r.Expected, Got: a.status, Body: a.body}
+			if a.status >= 500 {
+				// The service (or its front end) failed: no verdict.
+				r.Outcome = Error
+			}
 			return
 		case verdictPropagation:
 			saw403 = true
@@ -554,7 +614,7 @@ func (iv *Invoker) run(ctx context.Context, r *Result, t Target, caller Caller, 
 			}
 			backoffN++
 			if err := iv.wait(ctx, r, start, backoffN, a.status, true, "403"); err != nil {
-				r.Outcome, r.Err = Fail, err
+				iv.interrupted(ctx, r)
 				return
 			}
 		case verdictTransient:
@@ -564,7 +624,7 @@ func (iv *Invoker) run(ctx context.Context, r *Result, t Target, caller Caller, 
 				reason = "network error: " + a.err.Error()
 			}
 			if transient >= iv.o.TransientTries || iv.o.Now().Sub(start) >= iv.o.MaxWait {
-				r.Outcome = Fail
+				r.Outcome = Error
 				if a.err != nil {
 					r.Err = fmt.Errorf("calling %s: %w", t.URL, a.err)
 				} else {
@@ -574,11 +634,42 @@ func (iv *Invoker) run(ctx context.Context, r *Result, t Target, caller Caller, 
 			}
 			backoffN++
 			if err := iv.wait(ctx, r, start, backoffN, a.status, false, reason); err != nil {
-				r.Outcome, r.Err = Fail, err
+				iv.interrupted(ctx, r)
 				return
 			}
 		}
 	}
+}
+
+// interrupted marks r as cut short by the end of ctx.
+func (iv *Invoker) interrupted(ctx context.Context, r *Result) {
+	r.Outcome = Interrupted
+	r.Err = fmt.Errorf("%w after %d attempt(s): %w", ErrInterrupted, r.Attempts, context.Cause(ctx))
+}
+
+// attemptTimeout is how long the next attempt may take: RequestTimeout, or
+// what is left of MaxWait when less, but at least the final-attempt floor
+// (finalAttemptTimeout, RequestTimeout or MaxWait/4, whichever is least).
+func (iv *Invoker) attemptTimeout(start time.Time) time.Duration {
+	d := iv.o.RequestTimeout
+	if iv.o.MaxWait <= 0 {
+		return d
+	}
+	left := iv.o.MaxWait - iv.o.Now().Sub(start)
+	floor := min(finalAttemptTimeout, d, iv.o.MaxWait/4)
+	return min(d, max(left, floor))
+}
+
+// token asks src for a token, bounded like a call.
+func (iv *Invoker) token(ctx context.Context, src idtoken.Source, audience string, start time.Time) (idtoken.Token, error) {
+	limit := iv.attemptTimeout(start)
+	tctx, cancel := context.WithTimeoutCause(ctx, limit, fmt.Errorf("%w: the token source gave no token within %s", ErrTimeout, limit))
+	defer cancel()
+	tok, err := src.Token(tctx, audience)
+	if err != nil && ctx.Err() == nil && tctx.Err() != nil {
+		err = fmt.Errorf("%w: %w", context.Cause(tctx), err)
+	}
+	return tok, err
 }
 
 // wait sleeps for the n-th backoff (bounded by what is left of MaxWait),
@@ -597,14 +688,16 @@ func (iv *Invoker) wait(ctx context.Context, r *Result, start time.Time, n, stat
 	return iv.o.Sleep(ctx, d)
 }
 
-// call makes one request.
-func (iv *Invoker) call(ctx context.Context, t Target, req Request, tok idtoken.Token) attempt {
+// call makes one request, bounded by limit until its answer has been read.
+func (iv *Invoker) call(ctx context.Context, t Target, req Request, tok idtoken.Token, limit time.Duration) attempt {
 	u := strings.TrimSuffix(t.URL, "/") + "/" + strings.TrimPrefix(req.path(), "/")
 	var body io.Reader
 	if req.Body != nil {
 		body = bytes.NewReader(req.Body)
 	}
-	hr, err := http.NewRequestWithContext(ctx, req.method(), u, body)
+	actx, cancel := context.WithTimeoutCause(ctx, limit, fmt.Errorf("%w: no answer within %s", ErrTimeout, limit))
+	defer cancel()
+	hr, err := http.NewRequestWithContext(actx, req.method(), u, body)
 	if err != nil {
 		return attempt{err: err}
 	}
@@ -617,11 +710,23 @@ func (iv *Invoker) call(ctx context.Context, t Target, req Request, tok idtoken.
 	tok.SetAuthHeader(hr.Header)
 	resp, err := iv.client.Do(hr)
 	if err != nil {
-		return attempt{err: idtoken.RedactError(err)}
+		return attempt{err: timedOut(ctx, actx, idtoken.RedactError(err))}
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	b, rerr := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if rerr != nil && ctx.Err() == nil && actx.Err() != nil {
+		// The headers came, the body never finished.
+		return attempt{err: timedOut(ctx, actx, rerr)}
+	}
 	return attempt{status: resp.StatusCode, body: snippet(b), wwwAuth: resp.Header.Get("WWW-Authenticate")}
+}
+
+// timedOut names the attempt timeout as the cause of err when it was.
+func timedOut(parent, attemptCtx context.Context, err error) error {
+	if parent.Err() == nil && attemptCtx.Err() != nil {
+		return context.Cause(attemptCtx)
+	}
+	return err
 }
 
 func snippet(b []byte) string {
@@ -652,6 +757,19 @@ func unauthorized(a attempt, tok idtoken.Token) error {
 		e.TokenAudience, e.TokenCaller, e.TokenExpiry = tok.Audience(), tok.Caller(), tok.Expiry
 	}
 	return e
+}
+
+// tokenOutcome is the outcome of a check whose token could not be used:
+// Fail when a token was had but the service would refuse it (wrong
+// audience, expired, another account's: the refusal is found before the
+// call), Error when no token could be obtained at all (minting failed after
+// the API client's retries, a timeout, unusable credentials): nothing was
+// learnt about the grant.
+func tokenOutcome(err error) Outcome {
+	if idtoken.Unusable(err) {
+		return Fail
+	}
+	return Error
 }
 
 // permissionDenied reports a token-minting refusal with 403 (IAM

@@ -238,7 +238,7 @@ func TestInvokeOutcomes(t *testing.T) {
 		{
 			name:    "transient errors give up",
 			decide:  func(string, *http.Request) (int, string) { return 429, "Rate exceeded." },
-			outcome: Fail, attempts: DefaultTransientTries,
+			outcome: Error, attempts: DefaultTransientTries,
 			check: func(t *testing.T, r Result) {
 				var se *StatusError
 				if !errors.As(r.Err, &se) || se.Got != 429 || !strings.Contains(r.Reason, "Rate exceeded") {
@@ -310,7 +310,7 @@ func TestInvokeOutcomes(t *testing.T) {
 			name:    "user credentials fail before any call",
 			decide:  func(string, *http.Request) (int, string) { return 200, "" },
 			src:     func(s *source) { s.failN, s.failErr = 100, &idtoken.UserCredentialsError{Origin: "adc.json"} },
-			outcome: Fail, attempts: 0,
+			outcome: Error, attempts: 0,
 			check: func(t *testing.T, r Result) {
 				var ue *idtoken.UserCredentialsError
 				if !errors.As(r.Err, &ue) || !strings.Contains(r.Reason, "--credentials CALLER=impersonate") {
@@ -487,14 +487,14 @@ func TestNetworkErrorAndCancel(t *testing.T) {
 	svc.srv.Close()
 	src := &source{t: t, email: "sa@p.iam.gserviceaccount.com", clk: clk}
 	r := newInvoker(clk, nil).Invoke(context.Background(), tg, Caller{Name: "sa", Source: src}, Request{})
-	if r.Outcome != Fail || r.Attempts != DefaultTransientTries || !strings.Contains(r.Reason, "calling "+tg.URL) {
+	if r.Outcome != Error || r.Attempts != DefaultTransientTries || !strings.Contains(r.Reason, "calling "+tg.URL) {
 		t.Fatalf("result = %+v", r)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	r = newInvoker(newClock(), nil).Invoke(ctx, tg, Caller{Name: "sa", Source: src}, Request{})
-	if r.Outcome != Fail || !errors.Is(r.Err, context.Canceled) {
+	if r.Outcome != Interrupted || !errors.Is(r.Err, context.Canceled) || !errors.Is(r.Err, ErrInterrupted) {
 		t.Fatalf("cancelled: %+v", r)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/invokerctl/invokerctl/pkg/config"
+	"github.com/invokerctl/invokerctl/pkg/internal/gcp"
 	"github.com/invokerctl/invokerctl/pkg/internal/idtoken"
 	"github.com/invokerctl/invokerctl/pkg/internal/target"
 )
@@ -79,6 +80,13 @@ type Sources struct {
 	Specs  []CredentialSpec
 	// Cache configures the per-caller token caches.
 	Cache idtoken.CacheOptions
+	// Retry is the retry policy of the Google API calls that mint tokens
+	// (IAM Credentials generateIdToken, for impersonation and for
+	// impersonated_service_account key files): the same policy as every
+	// other Google API call (429/5xx with backoff and Retry-After, bounded).
+	// The zero value uses gcp's defaults. The metadata-server library
+	// retries 429/5xx itself and is left to it.
+	Retry gcp.RetryPolicy
 
 	mu    sync.Mutex
 	srcs  map[string]*idtoken.Cache
@@ -155,6 +163,7 @@ func (s *Sources) build(ctx context.Context, member string, spec CredentialSpec)
 		if err != nil {
 			return nil, err
 		}
+		hc = gcp.WithRetry(hc, s.Retry)
 		var delegates []string
 		if spec.Arg != "" {
 			for _, d := range strings.Split(spec.Arg, ",") {
@@ -166,7 +175,10 @@ func (s *Sources) build(ctx context.Context, member string, spec CredentialSpec)
 		}
 		return idtoken.NewImpersonated(idtoken.ImpersonationOptions{Target: member, Delegates: delegates, HTTPClient: hc})
 	case CredKey:
-		return idtoken.NewKeyFile(spec.Arg, idtoken.KeyOptions{})
+		// An impersonated_service_account file leads to Google API calls
+		// through this client; a service_account key's own token exchange
+		// goes through the library's client.
+		return idtoken.NewKeyFile(spec.Arg, idtoken.KeyOptions{HTTPClient: gcp.WithRetry(nil, s.Retry)})
 	case CredMetadata:
 		hc := s.Target.MetadataClient()
 		if hc == nil || os.Getenv("GCE_METADATA_HOST") != "" {
@@ -211,8 +223,7 @@ func (c *callerCheck) Token(ctx context.Context, audience string) (idtoken.Token
 		return idtoken.Token{}, err
 	}
 	if tok.Email != "" && !strings.EqualFold(tok.Email, c.email) {
-		return idtoken.Token{}, fmt.Errorf("the token from %s is for %s, not for the caller %s: a call with it would prove the grant of %s, not of the caller",
-			c.src.Describe(), tok.Email, c.email, tok.Email)
+		return idtoken.Token{}, &idtoken.AccountMismatchError{Source: c.src.Describe(), TokenEmail: tok.Email, Caller: c.email}
 	}
 	return tok, nil
 }

@@ -38,7 +38,8 @@ func Expectations(d *config.Declaration) []verify.Expectation {
 // InvokeCases builds the smoke-test cases of d from the verify report of the
 // same declaration (Expectations order), which carries each service's URLs
 // and whether a function is event-driven. Grants marked skip are left out;
-// grants whose service could not be read become failed results.
+// grants whose service could not be read become Error results (no call was
+// made, so nothing is known about the grant).
 func InvokeCases(ctx context.Context, d *config.Declaration, rep *verify.Report, srcs *Sources) ([]invoke.Case, []invoke.Result, error) {
 	if len(rep.Results) != len(d.Grants) {
 		return nil, nil, fmt.Errorf("verify report has %d results for %d grants", len(rep.Results), len(d.Grants))
@@ -54,7 +55,7 @@ func InvokeCases(ctx context.Context, d *config.Declaration, rep *verify.Report,
 		}
 		if res.Err != nil {
 			failed = append(failed, invoke.Result{Check: invoke.CheckInvoke, Target: res.TargetName, Kind: string(g.Kind), Method: g.Invoke.Method, Path: g.Invoke.Path,
-				Caller: g.Invoke.Caller, Outcome: invoke.Fail, Reason: "cannot invoke: " + res.Err.Error(), Err: res.Err})
+				Caller: g.Invoke.Caller, Outcome: invoke.Error, Reason: "cannot invoke: " + res.Err.Error(), Err: res.Err})
 			continue
 		}
 		t := invoke.Target{Name: res.TargetName, Kind: string(g.Kind), URL: res.URI, URLs: res.URLs, CustomAudiences: res.CustomAudiences, Public: g.Public}
@@ -108,8 +109,13 @@ func InvokeReportCases(results []invoke.Result) []report.Case {
 			c.Outcome = report.Pass
 		case invoke.Skip:
 			c.Outcome = report.Skip
-		default:
+		case invoke.Fail:
 			c.Outcome = report.Fail
+		default: // Error, Interrupted: no verdict on the grant
+			c.Outcome = report.Error
+		}
+		if r.Outcome == invoke.Interrupted {
+			c.Name += " (interrupted)"
 		}
 		c.Detail = describe(r)
 		out = append(out, c)
@@ -144,12 +150,15 @@ func gotText(r invoke.Result) string {
 	return fmt.Sprint(r.Got)
 }
 
-// Failed reports whether any result failed.
+// Failed reports whether any check did not pass: a wrong verdict of a
+// service (Fail) or a check that could not be completed (Error,
+// Interrupted). invoke.Summarize tells which, for the exit status.
 func Failed(results []invoke.Result) bool {
-	for _, r := range results {
-		if r.Outcome == invoke.Fail {
-			return true
-		}
-	}
-	return false
+	return invoke.Summarize(results) != invoke.VerdictPass
+}
+
+// Incomplete reports whether some check could not be completed (Error or
+// Interrupted): the run ends as an error (exit 1), not as a refusal.
+func Incomplete(results []invoke.Result) bool {
+	return invoke.Summarize(results) >= invoke.VerdictError
 }

@@ -362,6 +362,12 @@ func TestSourcesRefuseATokenOfAnotherAccount(t *testing.T) {
 		!strings.Contains(err.Error(), "orders-caller@demo-project.iam.gserviceaccount.com") {
 		t.Fatalf("a token of billing-caller used as orders-caller: %v; want an error naming both", err)
 	}
+	// Typed, so that invoke reports a refusal found before the call (exit
+	// 4), not a token that could not be had (exit 1).
+	var ame *idtoken.AccountMismatchError
+	if !errors.As(err, &ame) || !idtoken.Unusable(err) {
+		t.Errorf("error %T is not an *idtoken.AccountMismatchError", err)
+	}
 	// Its audience is still visible to audience selection.
 	if a, err := idtoken.SelectAudience(src, "", idtoken.Allowed{URLs: []string{aud}}); err != nil || a != aud {
 		t.Errorf("SelectAudience through the check: %q, %v", a, err)
@@ -550,7 +556,7 @@ func TestInvokeCases(t *testing.T) {
 	if r := pre[0]; r.Target != "service skipped-api" || r.Outcome != invoke.Skip || !strings.Contains(r.Reason, "skip: true") || r.Check != invoke.CheckInvoke {
 		t.Errorf("skipped grant: %+v", r)
 	}
-	if r := pre[1]; r.Target != "service broken-api" || r.Outcome != invoke.Fail || !errors.Is(r.Err, readErr) ||
+	if r := pre[1]; r.Target != "service broken-api" || r.Outcome != invoke.Error || !errors.Is(r.Err, readErr) ||
 		!strings.Contains(r.Reason, "cannot invoke: "+readErr.Error()) || r.Method != "GET" || r.Path != "/ping" {
 		t.Errorf("unreadable service: %+v", r)
 	}
@@ -591,9 +597,11 @@ func TestInvokeReportCases(t *testing.T) {
 		{Check: invoke.CheckUnauthenticated, Target: "service a", Method: "GET", Path: "/", Expected: "401 or 403", Got: 403, Attempts: 1, Outcome: invoke.Pass},
 		{Check: invoke.CheckInvoke, Target: "function e", Caller: member("billing-caller"), Method: "GET", Path: "/", Outcome: invoke.Skip,
 			Reason: "event-driven function: only its event source (trigger) can invoke it, so no test call is made"},
-		{Check: invoke.CheckInvoke, Target: "service p", Caller: "anonymous", Method: "GET", Path: "/", Expected: "200", Outcome: invoke.Fail,
+		{Check: invoke.CheckInvoke, Target: "service p", Caller: "anonymous", Method: "GET", Path: "/", Expected: "200", Outcome: invoke.Error,
 			Reason: "calling http://127.0.0.1:1: connection refused"},
 		{Check: invoke.CheckInvoke, Target: "service s", Outcome: invoke.Skip, Reason: "skip: true in the declaration"},
+		{Check: invoke.CheckRefused, Target: "service q", Caller: member("audit-bot"), Method: "GET", Path: "/", Expected: "403", Attempts: 1,
+			Outcome: invoke.Interrupted, Reason: "interrupted after 1 attempt(s): context canceled"},
 	}
 	want := []struct {
 		name    string
@@ -605,8 +613,9 @@ func TestInvokeReportCases(t *testing.T) {
 		{"refuses " + member("audit-bot"), report.Fail, "GET / → 200 (expected 403)\ncaller was allowed; Authorization: Bearer [REDACTED] and [REDACTED]"},
 		{"refuses unauthenticated", report.Pass, "GET / → 403 (expected 401 or 403)"},
 		{"invoke as " + member("billing-caller"), report.Skip, "event-driven function: only its event source (trigger) can invoke it, so no test call is made"},
-		{"invoke as anonymous", report.Fail, "GET / → no response (expected 200)\ncalling http://127.0.0.1:1: connection refused"},
+		{"invoke as anonymous", report.Error, "GET / → no response (expected 200)\ncalling http://127.0.0.1:1: connection refused"},
 		{"invoke", report.Skip, "skip: true in the declaration"},
+		{"refuses " + member("audit-bot") + " (interrupted)", report.Error, "GET / → no response (expected 403)\ninterrupted after 1 attempt(s): context canceled"},
 	}
 	got := InvokeReportCases(results)
 	if len(got) != len(want) {
@@ -627,6 +636,21 @@ func TestInvokeReportCases(t *testing.T) {
 		}
 	}
 	if !Failed(results) || Failed(append(append([]invoke.Result{}, results[:2]...), results[3:5]...)) || Failed(nil) {
-		t.Error("Failed is true exactly when a result failed")
+		t.Error("Failed is true exactly when a result did not pass")
+	}
+	for _, tt := range []struct {
+		results    []invoke.Result
+		verdict    invoke.Verdict
+		incomplete bool
+	}{
+		{nil, invoke.VerdictPass, false},
+		{results[:2], invoke.VerdictPass, false},
+		{results[:3], invoke.VerdictFail, false},
+		{results[2:6], invoke.VerdictError, true}, // an error wins over a refusal
+		{results, invoke.VerdictInterrupted, true},
+	} {
+		if v := invoke.Summarize(tt.results); v != tt.verdict || Incomplete(tt.results) != tt.incomplete {
+			t.Errorf("Summarize(%d results) = %v, Incomplete = %v; want %v, %v", len(tt.results), v, Incomplete(tt.results), tt.verdict, tt.incomplete)
+		}
 	}
 }

@@ -23,6 +23,10 @@ const (
 	Fail Outcome = "fail"
 	Skip Outcome = "skip"
 	Warn Outcome = "warn" // passed, with something worth a look
+	// Error: the check could not be completed (an API or network failure,
+	// a timeout, an interruption); it says nothing about the grant. JUnit
+	// renders it as <error>, apart from <failure>.
+	Error Outcome = "error"
 )
 
 // Case is one checked thing: a declared grant, a service's exposure, an
@@ -61,6 +65,8 @@ type Counts struct {
 	Fail int `json:"fail"`
 	Skip int `json:"skip"`
 	Warn int `json:"warn"`
+	// Error counts checks that could not be completed.
+	Error int `json:"error,omitempty"`
 }
 
 // Count tallies cases.
@@ -76,6 +82,8 @@ func Count(cases []Case) Counts {
 			c.Skip++
 		case Warn:
 			c.Warn++
+		case Error:
+			c.Error++
 		}
 	}
 	return c
@@ -92,7 +100,11 @@ func Table(w io.Writer, cases []Case) error {
 		return err
 	}
 	n := Count(cases)
-	_, err := fmt.Fprintf(w, "\n%d passed (%d with warnings), %d failed, %d skipped\n", n.Pass+n.Warn, n.Warn, n.Fail, n.Skip)
+	errs := ""
+	if n.Error > 0 {
+		errs = fmt.Sprintf(", %d could not be completed", n.Error)
+	}
+	_, err := fmt.Fprintf(w, "\n%d passed (%d with warnings), %d failed, %d skipped%s\n", n.Pass+n.Warn, n.Warn, n.Fail, n.Skip, errs)
 	return err
 }
 
@@ -110,6 +122,7 @@ type junitSuites struct {
 	Name     string       `xml:"name,attr"`
 	Tests    int          `xml:"tests,attr"`
 	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr,omitempty"`
 	Skipped  int          `xml:"skipped,attr"`
 	Suites   []junitSuite `xml:"testsuite"`
 }
@@ -118,6 +131,7 @@ type junitSuite struct {
 	Name     string      `xml:"name,attr"`
 	Tests    int         `xml:"tests,attr"`
 	Failures int         `xml:"failures,attr"`
+	Errors   int         `xml:"errors,attr,omitempty"`
 	Skipped  int         `xml:"skipped,attr"`
 	Time     string      `xml:"time,attr"`
 	Cases    []junitCase `xml:"testcase"`
@@ -128,6 +142,7 @@ type junitCase struct {
 	Classname string        `xml:"classname,attr"`
 	Time      string        `xml:"time,attr"`
 	Failure   *junitMessage `xml:"failure,omitempty"`
+	Error     *junitMessage `xml:"error,omitempty"`
 	Skipped   *junitMessage `xml:"skipped,omitempty"`
 	SystemOut string        `xml:"system-out,omitempty"`
 }
@@ -159,6 +174,9 @@ func JUnit(w io.Writer, name string, cases []Case) error {
 			case Fail:
 				jc.Failure = &junitMessage{Message: firstLine(c.Detail), Body: c.Detail}
 				s.Failures++
+			case Error:
+				jc.Error = &junitMessage{Message: firstLine(c.Detail), Body: c.Detail}
+				s.Errors++
 			case Skip:
 				jc.Skipped = &junitMessage{Message: c.Detail}
 				s.Skipped++
@@ -172,6 +190,7 @@ func JUnit(w io.Writer, name string, cases []Case) error {
 		s.Time = secs(total)
 		out.Tests += s.Tests
 		out.Failures += s.Failures
+		out.Errors += s.Errors
 		out.Skipped += s.Skipped
 		out.Suites = append(out.Suites, s)
 	}

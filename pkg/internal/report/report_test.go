@@ -60,3 +60,34 @@ func TestParseFormat(t *testing.T) {
 		t.Errorf("yaml: %v", err)
 	}
 }
+
+// A check that could not be completed is neither a pass nor a failure: the
+// table counts it apart and JUnit writes <error>, which CI shows apart from
+// <failure>.
+func TestErrorOutcome(t *testing.T) {
+	cases := append(append([]Case(nil), sample...),
+		Case{Suite: "invoke", Target: "service orders-api", Name: "invoke as b", Outcome: Error, Detail: "GET / → no response\nminting: 503"})
+	var tb bytes.Buffer
+	if err := Table(&tb, cases); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(tb.String(), "ERROR") || !strings.Contains(tb.String(), "1 failed, 1 skipped, 1 could not be completed") {
+		t.Errorf("table:\n%s", tb.String())
+	}
+	if c := Count(cases); c.Error != 1 || c.Fail != 1 {
+		t.Errorf("counts = %+v", c)
+	}
+	var jb bytes.Buffer
+	if err := JUnit(&jb, "invokerctl", cases); err != nil {
+		t.Fatal(err)
+	}
+	var got junitSuites
+	if err := xml.Unmarshal(jb.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	inv := got.Suites[0]
+	last := inv.Cases[len(inv.Cases)-1]
+	if got.Errors != 1 || got.Failures != 1 || inv.Errors != 1 || last.Error == nil || last.Failure != nil || last.Error.Message != "GET / → no response" {
+		t.Errorf("junit = %+v, last case %+v", got, last)
+	}
+}
