@@ -77,8 +77,10 @@ type ProofFlags struct {
 	Format      string
 	Credentials []string
 	MaxWait     time.Duration
-	specs       []pipeline.CredentialSpec
-	format      report.Format
+	// RequestTimeout bounds each call to a service (and each token request).
+	RequestTimeout time.Duration
+	specs          []pipeline.CredentialSpec
+	format         report.Format
 }
 
 // addProofFlags registers --format and, withInvoke, --credentials and
@@ -88,7 +90,8 @@ func addProofFlags(cmd *cobra.Command, o *ProofFlags, withInvoke bool) {
 	f.StringVar(&o.Format, "format", "table", "output format: table, json or junit")
 	if withInvoke {
 		f.StringArrayVar(&o.Credentials, "credentials", nil, "how a caller gets its ID token: CALLER=impersonate[:DELEGATES], CALLER=key:PATH, CALLER=metadata,\nCALLER=token-file:PATH or CALLER=token-env:VAR (CALLER is a short name, a member, or '*'); repeatable; default impersonate")
-		f.DurationVar(&o.MaxWait, "max-wait", invoke.DefaultMaxWait, "how long to wait out IAM propagation (a 403 right after a grant) per call; 0 makes a single attempt")
+		f.DurationVar(&o.MaxWait, "max-wait", invoke.DefaultMaxWait, "how long each check may wait out IAM propagation (a 403 right after a grant), the call in flight included; 0 makes a single attempt")
+		f.DurationVar(&o.RequestTimeout, "request-timeout", invoke.DefaultRequestTimeout, "how long one call to a service (or one token request) may take")
 	}
 }
 
@@ -110,6 +113,9 @@ func (o *ProofFlags) validate() error {
 	}
 	if o.MaxWait < 0 {
 		return cmdutil.Usage(errors.New("--max-wait must not be negative"))
+	}
+	if o.RequestTimeout < 0 {
+		return cmdutil.Usage(errors.New("--request-timeout must not be negative"))
 	}
 	return nil
 }

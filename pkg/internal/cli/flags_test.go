@@ -90,7 +90,7 @@ func TestProofFlags(t *testing.T) {
 		Target TargetFlags
 		Proof  ProofFlags
 	}
-	defaults := ProofFlags{Format: "table", MaxWait: invoke.DefaultMaxWait}
+	defaults := ProofFlags{Format: "table", MaxWait: invoke.DefaultMaxWait, RequestTimeout: invoke.DefaultRequestTimeout}
 	cases := []struct {
 		name       string
 		args       []string
@@ -100,12 +100,14 @@ func TestProofFlags(t *testing.T) {
 	}{
 		{name: "defaults", args: []string{"-f", "x.yaml"}, want: parsed{TargetFlags{File: "x.yaml"}, defaults}},
 		{name: "--format and --emulator", args: []string{"-f", "x.yaml", "--format", "junit", "--emulator", "--seed", "s.yaml"},
-			want: parsed{TargetFlags{File: "x.yaml", Emulator: inProcessEmulator, Seed: "s.yaml"}, ProofFlags{Format: "junit", MaxWait: invoke.DefaultMaxWait}}},
+			want: parsed{TargetFlags{File: "x.yaml", Emulator: inProcessEmulator, Seed: "s.yaml"}, ProofFlags{Format: "junit", MaxWait: invoke.DefaultMaxWait, RequestTimeout: invoke.DefaultRequestTimeout}}},
 		{name: "repeated --credentials and --max-wait 0", args: []string{"-f", "x.yaml", "--credentials", "a=metadata", "--credentials", "*=token-env:T", "--max-wait", "0"},
-			want:       parsed{TargetFlags{File: "x.yaml"}, ProofFlags{Format: "table", Credentials: []string{"a=metadata", "*=token-env:T"}}},
+			want:       parsed{TargetFlags{File: "x.yaml"}, ProofFlags{Format: "table", Credentials: []string{"a=metadata", "*=token-env:T"}, RequestTimeout: invoke.DefaultRequestTimeout}},
 			invokeOnly: true},
 		{name: "--max-wait 90s", args: []string{"-f", "x.yaml", "--max-wait", "90s"},
-			want: parsed{TargetFlags{File: "x.yaml"}, ProofFlags{Format: "table", MaxWait: 90 * time.Second}}, invokeOnly: true},
+			want: parsed{TargetFlags{File: "x.yaml"}, ProofFlags{Format: "table", MaxWait: 90 * time.Second, RequestTimeout: invoke.DefaultRequestTimeout}}, invokeOnly: true},
+		{name: "--request-timeout 5s", args: []string{"-f", "x.yaml", "--request-timeout", "5s"},
+			want: parsed{TargetFlags{File: "x.yaml"}, ProofFlags{Format: "table", MaxWait: invoke.DefaultMaxWait, RequestTimeout: 5 * time.Second}}, invokeOnly: true},
 		{name: "--max-wait not a duration", args: []string{"--max-wait", "soon"}, wantErr: `invalid argument "soon"`, invokeOnly: true},
 		{name: "--emulator URL needs =", args: []string{"--emulator", "http://h:1"}, wantErr: "write --emulator=http://h:1"},
 	}
@@ -130,7 +132,7 @@ func TestProofFlags(t *testing.T) {
 				if c.invokeOnly && !v.invoke {
 					wantErr = "unknown flag: --"
 				} else if !v.invoke {
-					want.Proof.MaxWait = 0 // verify has no --max-wait
+					want.Proof.MaxWait, want.Proof.RequestTimeout = 0, 0 // verify has neither flag
 				}
 				checkParse(t, err, wantErr, got, want)
 			})
@@ -146,13 +148,13 @@ func TestRunFlags(t *testing.T) {
 		wantErr string
 	}{
 		{name: "defaults", args: []string{"-f", "x.yaml", "--auto-approve"},
-			want: RunOptions{ProvisionFlags: ProvisionFlags{File: "x.yaml", AutoApprove: true}, ProofFlags: ProofFlags{Format: "table", MaxWait: invoke.DefaultMaxWait}}},
+			want: RunOptions{ProvisionFlags: ProvisionFlags{File: "x.yaml", AutoApprove: true}, ProofFlags: ProofFlags{Format: "table", MaxWait: invoke.DefaultMaxWait, RequestTimeout: invoke.DefaultRequestTimeout}}},
 		{name: "both flag sets", args: []string{"-f", "x.yaml", "--emulator", "--seed", "s.yaml", "--workdir", "ws", "--format", "json", "--credentials", "a=metadata", "--max-wait", "1m"},
 			want: RunOptions{ProvisionFlags: ProvisionFlags{File: "x.yaml", Emulator: inProcessEmulator, Seed: "s.yaml", Workdir: "ws"},
-				ProofFlags: ProofFlags{Format: "json", Credentials: []string{"a=metadata"}, MaxWait: time.Minute}}},
+				ProofFlags: ProofFlags{Format: "json", Credentials: []string{"a=metadata"}, MaxWait: time.Minute, RequestTimeout: invoke.DefaultRequestTimeout}}},
 		// --json is hidden but parsed, so that run can say to use --format json.
 		{name: "hidden --json", args: []string{"--json"},
-			want: RunOptions{ProvisionFlags: ProvisionFlags{JSON: true}, ProofFlags: ProofFlags{Format: "table", MaxWait: invoke.DefaultMaxWait}}},
+			want: RunOptions{ProvisionFlags: ProvisionFlags{JSON: true}, ProofFlags: ProofFlags{Format: "table", MaxWait: invoke.DefaultMaxWait, RequestTimeout: invoke.DefaultRequestTimeout}}},
 		{name: "positional argument", args: []string{"x.yaml"}, wantErr: `unexpected argument "x.yaml"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -32,7 +32,9 @@ Tokens come from impersonation by default (the operator needs
 roles/iam.serviceAccountTokenCreator on the caller); --credentials picks another source per
 caller. Tokens are never printed, logged or written to disk.
 
-Exit codes: 0 every check passed, 4 a check failed, 1 any other error.`,
+Exit codes: 0 every check passed, 4 a service gave the wrong answer (a declared caller refused,
+or a caller without a grant allowed), 1 a check could not be completed (token minting, network,
+API errors, timeouts), the run was interrupted, or any other error.`,
 		Example: `  invokerctl invoke -f invokers.yaml
   invokerctl invoke -f invokers.yaml --credentials orders-caller=key:./orders-caller.json
   invokerctl invoke -f invokers.yaml --credentials '*=token-env:ID_TOKEN' --format junit`,
@@ -69,8 +71,5 @@ func invokeRun(opts *InvokeOptions) error {
 	if err := p.write(opts.IO.Out, failed, nil); err != nil {
 		return err
 	}
-	if failed != "" {
-		return cmdutil.WithExitCode(cmdutil.ExitInvokeFailed, errInvokeFailed)
-	}
-	return nil
+	return p.invokeVerdict()
 }

@@ -221,7 +221,7 @@ grants:
 		!strings.Contains(inv.Reason, sa("orders-caller")) {
 		t.Errorf("the call as orders-caller: %+v", inv)
 	}
-	if !strings.Contains(r.Stderr, "waiting up to 2s per call for IAM propagation") {
+	if !strings.Contains(r.Stderr, "waiting up to 2s per check for IAM propagation") {
 		t.Errorf("stderr does not give the bound:\n%s", r.Stderr)
 	}
 

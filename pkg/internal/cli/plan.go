@@ -39,6 +39,9 @@ func planRun(opts *PlanOptions) error {
 		return err
 	}
 	defer s.Close()
+	if err := s.checkTargets(opts.cmdEnv); err != nil {
+		return err
+	}
 	if err := s.runner.Init(opts.Ctx); err != nil {
 		return err
 	}

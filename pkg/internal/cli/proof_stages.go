@@ -126,7 +126,8 @@ func (p *proofStages) runInvoke() error {
 		maxWait = invoke.NoWait // --max-wait 0: a single attempt
 	}
 	opts := invoke.Options{
-		MaxWait: maxWait,
+		MaxWait:        maxWait,
+		RequestTimeout: p.o.RequestTimeout,
 		Progress: func(pr invoke.Progress) {
 			fmt.Fprintf(ios.ErrOut, "  %s\n", idtoken.Redact(pr.String()))
 		},
@@ -137,9 +138,37 @@ func (p *proofStages) runInvoke() error {
 	if c := p.env.Factory.Clock; c != nil {
 		opts.Now, opts.Sleep = c.Now, c.Sleep
 	}
-	fmt.Fprintf(ios.ErrOut, "Invoking %d target(s) (waiting up to %s per call for IAM propagation)...\n", len(cases), p.o.MaxWait)
+	fmt.Fprintf(ios.ErrOut, "Invoking %d target(s) (waiting up to %s per check for IAM propagation)...\n", len(cases), p.o.MaxWait)
+	// An interrupted run still returns what it finished (the rest marked
+	// interrupted), so the report of it gets written; invokeVerdict turns
+	// it into the exit status.
 	p.invoke = append(pre, invoke.New(opts).RunAll(ctx, cases)...)
-	return ctx.Err()
+	return nil
+}
+
+// invokeVerdict is the error (and exit status) the invoke results come to,
+// after the report is written: nil when every check passed; exit 4 when a
+// service gave the wrong answer; exit 1 when a check could not be completed
+// (token minting, network, 429/5xx, timeouts) or the run was interrupted:
+// an API that hiccupped is not a caller refused.
+func (p *proofStages) invokeVerdict() error {
+	counts := map[invoke.Outcome]int{}
+	for _, r := range p.invoke {
+		counts[r.Outcome]++
+	}
+	switch invoke.Summarize(p.invoke) {
+	case invoke.VerdictPass:
+		return nil
+	case invoke.VerdictFail:
+		return cmdutil.WithExitCode(cmdutil.ExitInvokeFailed, errInvokeFailed)
+	case invoke.VerdictInterrupted:
+		if err := p.env.Ctx.Err(); err != nil {
+			return fmt.Errorf("interrupted: %d check(s) not decided (the report shows what was): %w", counts[invoke.Interrupted], err)
+		}
+		return fmt.Errorf("interrupted: %d check(s) not decided (the report shows what was)", counts[invoke.Interrupted])
+	default:
+		return fmt.Errorf("invocation incomplete: %d check(s) could not be completed (token minting, the network, API errors or timeouts; see the report)", counts[invoke.Error])
+	}
 }
 
 func checkName(r invoke.Result) string {

@@ -6,6 +6,8 @@ import (
 
 	"github.com/invokerctl/invokerctl/pkg/config"
 	"github.com/invokerctl/invokerctl/pkg/internal/cmdutil"
+	"github.com/invokerctl/invokerctl/pkg/internal/gcp"
+	"github.com/invokerctl/invokerctl/pkg/internal/pipeline"
 	"github.com/invokerctl/invokerctl/pkg/internal/target"
 	"github.com/invokerctl/invokerctl/pkg/internal/tf"
 	"github.com/invokerctl/invokerctl/pkg/internal/tfprovider"
@@ -103,6 +105,11 @@ func (s *provisionSession) result(res *tf.PlanResult) *provisionResult {
 // still reports what happened.
 func (s *provisionSession) planApply(env cmdEnv, o *ProvisionFlags, destroy bool) (*provisionResult, error) {
 	ctx := env.Ctx
+	if !destroy { // a deleted service's grants must still be removable
+		if err := s.checkTargets(env); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.runner.Init(ctx); err != nil {
 		return nil, err
 	}
@@ -142,4 +149,15 @@ func (s *provisionSession) planApply(env cmdEnv, o *ProvisionFlags, destroy bool
 		}
 	}
 	return out, nil
+}
+
+// checkTargets reads every declared service and function once before
+// Terraform runs, so a location typo fails with the closest real location
+// instead of a partial apply (accounts created, then a 404 on the grant).
+func (s *provisionSession) checkTargets(env cmdEnv) error {
+	clients, err := gcp.New(env.Ctx, gcp.Options{Endpoint: s.target.APIEndpoint(), TokenSource: s.target.TokenSource(), UserAgent: "invokerctl/" + Version})
+	if err != nil {
+		return err
+	}
+	return pipeline.CheckTargetsExist(env.Ctx, s.decl, clients, 0)
 }

@@ -103,8 +103,8 @@ func runStages(env cmdEnv, o *ProvisionFlags, po *ProofFlags, s *provisionSessio
 	if err := p.write(ios.Out, failed, applied); err != nil {
 		return err
 	}
-	if failed != "" {
-		return cmdutil.WithExitCode(cmdutil.ExitInvokeFailed, fmt.Errorf("stage invoke failed: %w", errInvokeFailed))
+	if err := p.invokeVerdict(); err != nil {
+		return fmt.Errorf("stage invoke failed: %w", err)
 	}
 	return nil
 }

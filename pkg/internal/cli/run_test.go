@@ -296,8 +296,9 @@ grants:
 	}
 }
 
-// A declaration whose grant Terraform cannot apply (the service does not
-// exist) fails the provision stage: exit 1, no verify, no report.
+// A declaration naming a service that does not exist fails the provision
+// stage before Terraform changes anything (no account created): exit 1, no
+// verify, no report.
 func TestRunStopsAtProvision(t *testing.T) {
 	testutil.NeedTerraform(t)
 	t.Parallel()
@@ -310,7 +311,7 @@ grants:
 `)
 	r := runInProcess(t, inProcess{Env: emuEnv(emu), Terraform: true}, "run", "-f", file, "--emulator="+emu.URL(), "--auto-approve", "--format", "json")
 	wantExit(t, r, cmdutil.ExitError, "run")
-	if !strings.Contains(r.Stderr, "stage provision failed") || !strings.Contains(r.Stderr, "Resource 'no-such-api' of kind 'SERVICE'") ||
+	if !strings.Contains(r.Stderr, "stage provision failed") || !strings.Contains(r.Stderr, `service "no-such-api" does not exist in us-central1`) ||
 		strings.Contains(r.Stderr, "Stage 2/3") {
 		t.Errorf("stderr should show the provision stage failing and nothing after it:\n%s", r.Stderr)
 	}
@@ -318,7 +319,7 @@ grants:
 		t.Errorf("stdout after a failed provision stage:\n%s", r.Stdout)
 	}
 	for name, n := range emu.Calls() {
-		if strings.HasPrefix(name, "crm.") || strings.HasPrefix(name, "run.dataplane.") {
+		if strings.HasPrefix(name, "crm.") || strings.HasPrefix(name, "run.dataplane.") || strings.Contains(name, "serviceAccounts.create") {
 			t.Errorf("%s was called %d times after provisioning failed", name, n)
 		}
 	}

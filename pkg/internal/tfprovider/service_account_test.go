@@ -74,7 +74,7 @@ func TestServiceAccountCreate(t *testing.T) {
 			wantErr:  "Error creating service account: googleapi: Error 403: injected 403",
 		},
 		{
-			name: "already exists fails without create_ignore_already_exists",
+			name:     "already exists fails without create_ignore_already_exists",
 			setup:    func(f *testGoogle) { f.addAccount("invoker-one") },
 			plan:     saPlan("invoker-one"),
 			wantReqs: []string{"POST /v1/projects/proj-1/serviceAccounts"},

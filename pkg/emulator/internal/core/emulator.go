@@ -250,3 +250,8 @@ func (e *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e.log.Debug("request", "method", r.Method, "path", path, "api", rt.Name)
 	rt.Handler(w, r, vars)
 }
+
+// With binds a handler that takes the server to it, for Router.Handle.
+func (e *Server) With(h func(*Server, http.ResponseWriter, *http.Request, map[string]string)) httpx.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, v map[string]string) { h(e, w, r, v) }
+}

@@ -26,9 +26,9 @@ import (
 // RegisterFunctionRoutes registers Cloud Functions v2 on e.
 func RegisterFunctionRoutes(e *core.Server) {
 	const fn = "/v2/projects/{p}/locations/{l}/functions"
-	e.Router.Handle(http.MethodGet, fn+"/{f}", "cloudfunctions.v2.functions.get", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { functionGet(e, a0, a1, a2) })
-	e.Router.Handle(http.MethodGet, fn, "cloudfunctions.v2.functions.list", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { functionList(e, a0, a1, a2) })
-	e.Router.Handle(http.MethodPost, fn, "cloudfunctions.v2.functions.create", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { functionCreate(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodGet, fn+"/{f}", "cloudfunctions.v2.functions.get", e.With(functionGet))
+	e.Router.Handle(http.MethodGet, fn, "cloudfunctions.v2.functions.list", e.With(functionList))
+	e.Router.Handle(http.MethodPost, fn, "cloudfunctions.v2.functions.create", e.With(functionCreate))
 }
 
 // functionIngress maps a Run ingress to Cloud Functions' ingressSettings.

@@ -35,7 +35,7 @@ func RegisterIAMRoutes(e *core.Server) {
 	e.HandleIAMVerbs(sa, "iam.v1.serviceAccounts", func(a0 map[string]string) func() (*core.IAMResource, *httpx.Error) { return saIamResource(e, a0) }, http.MethodPost)
 	e.Router.Handle(http.MethodPost, sa+":enable", "iam.v1.serviceAccounts.enable", onAccount(e, "iam.serviceAccounts.enable", true, setDisabled(false)))
 	e.Router.Handle(http.MethodPost, sa+":disable", "iam.v1.serviceAccounts.disable", onAccount(e, "iam.serviceAccounts.disable", true, setDisabled(true)))
-	e.Router.Handle(http.MethodPost, sa+"/keys", "iam.v1.serviceAccounts.keys.create", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleKeyCreate(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodPost, sa+"/keys", "iam.v1.serviceAccounts.keys.create", e.With(handleKeyCreate))
 	e.Router.Handle(http.MethodGet, sa+"/keys", "iam.v1.serviceAccounts.keys.list", onAccount(e, "iam.serviceAccountKeys.list", false, listKeys))
 	e.Router.Handle(http.MethodGet, sa+"/keys/{key}", "iam.v1.serviceAccounts.keys.get", onKey(e, "iam.serviceAccountKeys.get", false, getKey))
 	e.Router.Handle(http.MethodDelete, sa+"/keys/{key}", "iam.v1.serviceAccounts.keys.delete", onKey(e, "iam.serviceAccountKeys.delete", true, deleteKey))
@@ -50,8 +50,8 @@ func RegisterIAMRoutes(e *core.Server) {
 	e.Router.Handle(http.MethodDelete, sa, "iam.v1.serviceAccounts.delete", onAccount(e, "iam.serviceAccounts.delete", true, func(_ *http.Request, sa *model.ServiceAccount, _ *core.NoBody) (any, *httpx.Error) {
 		return deleteAccount(e, sa), nil
 	}))
-	e.Router.Handle(http.MethodGet, "/v1/projects/{p}/serviceAccounts", "iam.v1.serviceAccounts.list", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleSAList(e, a0, a1, a2) })
-	e.Router.Handle(http.MethodPost, "/v1/projects/{p}/serviceAccounts", "iam.v1.serviceAccounts.create", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleSACreate(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodGet, "/v1/projects/{p}/serviceAccounts", "iam.v1.serviceAccounts.list", e.With(handleSAList))
+	e.Router.Handle(http.MethodPost, "/v1/projects/{p}/serviceAccounts", "iam.v1.serviceAccounts.create", e.With(handleSACreate))
 }
 
 // wireSA is the IAM v1 ServiceAccount resource.

@@ -30,9 +30,9 @@ const (
 
 // RegisterOAuthRoutes registers the OAuth2 token endpoint on e.
 func RegisterOAuthRoutes(e *core.Server) {
-	e.Router.Handle(http.MethodPost, "/token", "oauth2.token", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleToken(e, a0, a1, a2) })
-	e.Router.Handle(http.MethodPost, "/oauth2/v4/token", "oauth2.token", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleToken(e, a0, a1, a2) })
-	e.Router.Handle(http.MethodPost, "/o/oauth2/token", "oauth2.token", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { handleToken(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodPost, "/token", "oauth2.token", e.With(handleToken))
+	e.Router.Handle(http.MethodPost, "/oauth2/v4/token", "oauth2.token", e.With(handleToken))
+	e.Router.Handle(http.MethodPost, "/o/oauth2/token", "oauth2.token", e.With(handleToken))
 }
 
 // writeOAuthError writes an error in the token endpoint's shape.

@@ -33,9 +33,9 @@ func RegisterRunRoutes(e *core.Server) {
 	e.Router.Handle(http.MethodGet, svc+"{s}", "run.v2.services.get", onService(e, "run.services.get", authorizedServiceLocked, false, renderV2Get))
 	e.Router.Handle(http.MethodPatch, svc+"{s}", "run.v2.services.patch", serveRun(e, runV2Patch))
 	e.Router.Handle(http.MethodDelete, svc+"{s}", "run.v2.services.delete", serveRun(e, runV2Delete))
-	e.Router.Handle(http.MethodGet, "/v2/projects/{p}/locations/{l}/services", "run.v2.services.list", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { runV2List(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodGet, "/v2/projects/{p}/locations/{l}/services", "run.v2.services.list", e.With(runV2List))
 	e.Router.Handle(http.MethodPost, "/v2/projects/{p}/locations/{l}/services", "run.v2.services.create", serveRun(e, runV2Create))
-	e.Router.Handle(http.MethodGet, "/v2/projects/{p}/locations/{l}/operations/{op}", "run.v2.operations.get", func(a0 http.ResponseWriter, a1 *http.Request, a2 map[string]string) { runGetOperation(e, a0, a1, a2) })
+	e.Router.Handle(http.MethodGet, "/v2/projects/{p}/locations/{l}/operations/{op}", "run.v2.operations.get", e.With(runGetOperation))
 }
 
 // RevisionName is the name of the revision serving generation gen.
