@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/invokerctl/invokerctl/pkg/emulator"
 	"github.com/invokerctl/invokerctl/pkg/internal/cmdutil"
 	"github.com/invokerctl/invokerctl/pkg/internal/iostreams"
 	"github.com/invokerctl/invokerctl/pkg/internal/target"
@@ -103,6 +104,60 @@ services:
 				t.Errorf("error %v, want one containing %q", err, c.wantErr)
 			}
 			emu.check(t, c.name, cliResult{Stdout: out.String(), Stderr: errOut.String()})
+		})
+	}
+}
+
+// An API that keeps failing while an ID token is minted is not a caller
+// refused by Cloud Run: invoke writes its report and exits 1, not 4; a
+// short burst of 503s is retried and passes.
+func TestInvokeAPIFailureIsNotARefusal(t *testing.T) {
+	t.Parallel()
+	seed := seedHead + `serviceAccounts:
+  - accountId: ok-caller
+services:
+  - name: orders-api
+    policy:
+      - role: roles/run.invoker
+        members: [serviceAccount:ok-caller@demo-project.iam.gserviceaccount.com]
+`
+	decl := writeDecl(t, "serviceAccounts:\n  - name: ok-caller\ngrants:\n  - service: orders-api\n    members: [ok-caller]\n")
+	tests := []struct {
+		name     string
+		failures int
+		code     int
+		wantErr  string
+		outcome  string
+	}{
+		{"a burst of 503s is retried", 2, cmdutil.ExitOK, "", "pass"},
+		{"503s that outlast the retries", 1000, cmdutil.ExitError, "invocation incomplete", "error"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			emu := startProofEmu(t, seed, nil)
+			emu.InjectFault(emulator.Fault{Path: ":generateIdToken", Count: tc.failures, Status: 503})
+			ios, _, out, errOut := iostreams.Test()
+			f := testFactory(t, ios, inProcess{Env: []string{target.TokenEnv + "=" + emu.BootstrapToken()}})
+			err := invokeRun(&InvokeOptions{cmdEnv: cmdEnv{IO: ios, Factory: f, Ctx: context.Background()},
+				TargetFlags: TargetFlags{File: decl, Emulator: emu.URL}, ProofFlags: ProofFlags{Format: "json"}})
+			if got := cmdutil.ExitCodeOf(err); got != tc.code {
+				t.Fatalf("exit code %d (%v), want %d\nstderr:\n%s", got, err, tc.code, errOut)
+			}
+			if tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("error %v, want one containing %q", err, tc.wantErr)
+			}
+			d := reportJSON(t, cliResult{Stdout: out.String()})
+			var callerOutcome string
+			for _, r := range d.Invoke {
+				if r.Caller != "" {
+					callerOutcome = r.Outcome
+				}
+			}
+			if callerOutcome != tc.outcome {
+				t.Errorf("the caller's check came out %q, want %q; report:\n%s", callerOutcome, tc.outcome, out)
+			}
+			emu.check(t, tc.name, cliResult{Stdout: out.String(), Stderr: errOut.String()})
 		})
 	}
 }
