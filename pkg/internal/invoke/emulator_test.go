@@ -31,6 +31,7 @@ import (
 	"github.com/invokerctl/invokerctl/pkg/internal/clock"
 	"github.com/invokerctl/invokerctl/pkg/internal/idtoken"
 	"github.com/invokerctl/invokerctl/pkg/internal/invoke"
+	"github.com/invokerctl/invokerctl/pkg/internal/testutil"
 )
 
 const (
@@ -102,28 +103,15 @@ type env struct {
 
 func start(t *testing.T, opts emulator.Options) *env {
 	t.Helper()
-	s, err := emulator.ParseSeed([]byte(seed), "seed")
-	if err != nil {
-		t.Fatal(err)
-	}
 	clk := clock.NewFake(time.Now())
 	logs := &logBuffer{}
-	opts.Seed, opts.Now, opts.Project = s, clk.Now, project
+	opts.Now, opts.Project = clk.Now, project
 	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e, err := emulator.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.Close() })
+	e := testutil.StartSeededWith(t, seed, opts)
 	return &env{t: t, e: e, clock: clk, logs: logs}
 }
 
-func (v *env) opts() []option.ClientOption {
-	return []option.ClientOption{
-		option.WithEndpoint(v.e.URL() + "/"),
-		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: v.e.BootstrapToken()})),
-	}
-}
+func (v *env) opts() []option.ClientOption { return testutil.EmulatorClientOptions(v.e) }
 
 // target reads a service through the Run Admin API v2, as the CLI does.
 func (v *env) target(name string) invoke.Target {
@@ -219,7 +207,7 @@ func (v *env) grantInvoker(service, member string) {
 // caller's access token (here the bootstrap owner's).
 func (v *env) impersonationClient() *http.Client {
 	return &http.Client{Transport: &oauth2.Transport{
-		Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: v.e.BootstrapToken()}),
+		Source: testutil.TokenSource(v.e),
 		Base:   v.e.HTTPClient().Transport,
 	}}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/invokerctl/invokerctl/pkg/internal/idtoken"
 	"github.com/invokerctl/invokerctl/pkg/internal/invoke"
 	"github.com/invokerctl/invokerctl/pkg/internal/target"
+	"github.com/invokerctl/invokerctl/pkg/internal/testutil"
 	"github.com/invokerctl/invokerctl/pkg/internal/verify"
 )
 
@@ -76,16 +77,8 @@ func startEmulator(t *testing.T) *emuEnv { return startEmulatorWith(t, emulator.
 
 func startEmulatorWith(t *testing.T, o emulator.Options) *emuEnv {
 	t.Helper()
-	s, err := emulator.ParseSeed([]byte(emulatorSeed), "seed")
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.Seed, o.Project = s, "demo-project"
-	e, err := emulator.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.Close() })
+	o.Project = "demo-project"
+	e := testutil.StartSeededWith(t, emulatorSeed, o)
 	tg, err := target.Emulator(e.URL(), e.BootstrapToken())
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/invokerctl/invokerctl/pkg/emulator"
+	"github.com/invokerctl/invokerctl/pkg/internal/gcp"
 )
 
 // StartEmulator starts an in-process emulator with o, closed when the test
@@ -36,7 +38,30 @@ func SeedOptions(t testing.TB, seedYAML string) emulator.Options {
 // StartSeeded starts an emulator seeded with seedYAML.
 func StartSeeded(t testing.TB, seedYAML string) *emulator.Emulator {
 	t.Helper()
-	return StartEmulator(t, SeedOptions(t, seedYAML))
+	return StartSeededWith(t, seedYAML, emulator.Options{})
+}
+
+// StartSeededWith starts an emulator with o, seeded with seedYAML.
+func StartSeededWith(t testing.TB, seedYAML string, o emulator.Options) *emulator.Emulator {
+	t.Helper()
+	o.Seed = SeedOptions(t, seedYAML).Seed
+	return StartEmulator(t, o)
+}
+
+// TokenSource is the emulator's bootstrap token as an oauth2 source.
+func TokenSource(emu *emulator.Emulator) oauth2.TokenSource {
+	return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: emu.BootstrapToken()})
+}
+
+// GCPClients builds invokerctl's API clients against emu with its bootstrap
+// token and retry policy r (the zero value: the defaults).
+func GCPClients(t testing.TB, emu *emulator.Emulator, r gcp.RetryPolicy) *gcp.Clients {
+	t.Helper()
+	c, err := gcp.New(context.Background(), gcp.Options{Endpoint: emu.URL(), TokenSource: TokenSource(emu), Retry: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // ClientOptions point a Google API client at an emulator at url with its

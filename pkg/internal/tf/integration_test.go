@@ -123,11 +123,7 @@ func TestPlanQuickstartAgainstEmulator(t *testing.T) {
 	tfPath := needTerraform(t)
 	bin := invokerctlBinary(t)
 	t.Setenv(tfprovider.SleepScaleEnv, "0")
-	emu, err := emulator.New(emulator.Options{SeedFile: "../../../examples/quickstart/seed.yaml"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
+	emu := testutil.StartEmulator(t, emulator.Options{SeedFile: "../../../examples/quickstart/seed.yaml"})
 	tg, err := target.Emulator(emu.URL(), emu.BootstrapToken())
 	if err != nil {
 		t.Fatal(err)

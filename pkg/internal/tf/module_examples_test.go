@@ -14,13 +14,12 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
-	"golang.org/x/oauth2"
 	"google.golang.org/api/googleapi"
 	iam "google.golang.org/api/iam/v1"
-	"google.golang.org/api/option"
 	run "google.golang.org/api/run/v2"
 
 	"github.com/invokerctl/invokerctl/pkg/emulator"
+	"github.com/invokerctl/invokerctl/pkg/internal/testutil"
 )
 
 // examplesDir holds the example roots, each calling ../../modules/cloud-run-invokers.
@@ -226,10 +225,7 @@ type googleClients struct {
 
 func newGoogleClients(t *testing.T, emu *emulator.Emulator) *googleClients {
 	t.Helper()
-	opts := []option.ClientOption{
-		option.WithEndpoint(emu.URL() + "/"),
-		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: emu.BootstrapToken()})),
-	}
+	opts := testutil.EmulatorClientOptions(emu)
 	rs, err := run.NewService(context.Background(), opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -257,16 +253,7 @@ func (c *googleClients) checkInvokers(t *testing.T, when string, want map[string
 // newExamplesEmulator starts an emulator seeded with examplesSeed.
 func newExamplesEmulator(t *testing.T) *emulator.Emulator {
 	t.Helper()
-	seed, err := emulator.ParseSeed([]byte(examplesSeed), "examples seed")
-	if err != nil {
-		t.Fatal(err)
-	}
-	emu, err := emulator.New(emulator.Options{Seed: seed})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emu.Close() })
-	return emu
+	return testutil.StartSeeded(t, examplesSeed)
 }
 
 // invokers lists the roles/run.invoker members of services (Run v2

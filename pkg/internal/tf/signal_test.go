@@ -16,6 +16,7 @@ import (
 
 	"github.com/invokerctl/invokerctl/pkg/emulator"
 	"github.com/invokerctl/invokerctl/pkg/internal/target"
+	"github.com/invokerctl/invokerctl/pkg/internal/testutil"
 	"github.com/invokerctl/invokerctl/pkg/internal/tfprovider"
 )
 
@@ -68,11 +69,7 @@ func TestCancelStopsTerraformAndItsProvider(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			emu, err := emulator.New(emulator.Options{SeedFile: "../../../examples/quickstart/seed.yaml"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { emu.Close() })
+			emu := testutil.StartEmulator(t, emulator.Options{SeedFile: "../../../examples/quickstart/seed.yaml"})
 			var mu sync.Mutex
 			armed := false
 			requested := make(chan struct{})

@@ -10,7 +10,7 @@ import (
 	"github.com/invokerctl/invokerctl/pkg/internal/gcp"
 	"github.com/invokerctl/invokerctl/pkg/internal/iampolicy"
 	"github.com/invokerctl/invokerctl/pkg/internal/report"
-	"golang.org/x/oauth2"
+	"github.com/invokerctl/invokerctl/pkg/internal/testutil"
 	"google.golang.org/api/googleapi"
 )
 
@@ -65,23 +65,8 @@ func sa(id string) string { return "serviceAccount:" + id + "@verify-proj.iam.gs
 
 func newVerifier(t *testing.T) (*emulator.Emulator, *Verifier) {
 	t.Helper()
-	seed, err := emulator.ParseSeed([]byte(seedYAML), "verify-seed.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := emulator.New(emulator.Options{Project: "verify-proj", Seed: seed})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	clients, err := gcp.New(context.Background(), gcp.Options{
-		Endpoint:    e.URL(),
-		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: e.BootstrapToken()}),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e, &Verifier{Clients: clients}
+	e := testutil.StartSeededWith(t, seedYAML, emulator.Options{Project: "verify-proj"})
+	return e, &Verifier{Clients: testutil.GCPClients(t, e, gcp.RetryPolicy{})}
 }
 
 func svc(name string) Target {
@@ -239,14 +224,7 @@ func TestVerifyCallCounts(t *testing.T) {
 // verification still completes.
 func TestVerifyRetriesTransientErrors(t *testing.T) {
 	e, _ := newVerifier(t)
-	clients, err := gcp.New(context.Background(), gcp.Options{
-		Endpoint:    e.URL(),
-		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: e.BootstrapToken()}),
-		Retry:       gcp.RetryPolicy{Initial: 1, Max: 2},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	clients := testutil.GCPClients(t, e, gcp.RetryPolicy{Initial: 1, Max: 2})
 	v := &Verifier{Clients: clients}
 	for _, code := range []int{503, 429} {
 		e.ResetCalls()
