@@ -45,8 +45,8 @@ func prove(ctx context.Context, e *emu, d *config.Declaration, p parallelism) er
 	}
 	results := append(pre, invoke.New(invoke.Options{Parallelism: p.invoke}).RunAll(ctx, cases)...)
 	for _, r := range results {
-		if r.Outcome == invoke.Fail {
-			return fmt.Errorf("invoke %s as %q: %s", r.Target, r.Caller, r.Reason)
+		if r.Outcome != invoke.Pass && r.Outcome != invoke.Skip {
+			return fmt.Errorf("invoke %s as %q: %s: %s", r.Target, r.Caller, r.Outcome, r.Reason)
 		}
 	}
 	return nil
