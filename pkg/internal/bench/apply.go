@@ -97,7 +97,7 @@ func applyLoop(ctx context.Context, s Size, latency time.Duration) (applyRun, er
 		return applyRun{}, err
 	}
 	defer e.Close()
-	c, err := gcp.New(ctx, gcp.Options{Endpoint: e.target.APIEndpoint(), TokenSource: e.target.TokenSource()})
+	c, err := e.clients(ctx)
 	if err != nil {
 		return applyRun{}, err
 	}

@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/invokerctl/invokerctl/pkg/internal/gcp"
 	"github.com/invokerctl/invokerctl/pkg/internal/idtoken"
 	"github.com/invokerctl/invokerctl/pkg/internal/pipeline"
 )
@@ -44,7 +43,7 @@ func dataPlane(ctx context.Context, s Size, latency, duration time.Duration, wor
 		return dataPlaneRun{}, err
 	}
 	defer e.Close()
-	clients, err := gcp.New(ctx, gcp.Options{Endpoint: e.target.APIEndpoint(), TokenSource: e.target.TokenSource()})
+	clients, err := e.clients(ctx)
 	if err != nil {
 		return dataPlaneRun{}, err
 	}

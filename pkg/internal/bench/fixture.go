@@ -1,12 +1,14 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/invokerctl/invokerctl/pkg/config"
 	"github.com/invokerctl/invokerctl/pkg/emulator"
+	"github.com/invokerctl/invokerctl/pkg/internal/gcp"
 	"github.com/invokerctl/invokerctl/pkg/internal/target"
 )
 
@@ -118,6 +120,11 @@ func startEmulator(s Size, bare bool, latency time.Duration) (*emu, error) {
 		return nil, err
 	}
 	return &emu{Emulator: e, target: t}, nil
+}
+
+// clients are the Google API clients invokerctl builds, pointed at e.
+func (e *emu) clients(ctx context.Context) (*gcp.Clients, error) {
+	return gcp.New(ctx, gcp.Options{Endpoint: e.target.APIEndpoint(), TokenSource: e.target.TokenSource()})
 }
 
 // dataPlanePrefix marks the counters of calls to the services themselves,

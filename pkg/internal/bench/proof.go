@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/invokerctl/invokerctl/pkg/config"
-	"github.com/invokerctl/invokerctl/pkg/internal/gcp"
 	"github.com/invokerctl/invokerctl/pkg/internal/invoke"
 	"github.com/invokerctl/invokerctl/pkg/internal/pipeline"
 	"github.com/invokerctl/invokerctl/pkg/internal/verify"
@@ -27,7 +26,7 @@ type parallelism struct{ verify, invoke int }
 // with an ID token and the unauthenticated and outsider calls are probed.
 // Any failed check is an error: a figure from a failing run means nothing.
 func prove(ctx context.Context, e *emu, d *config.Declaration, p parallelism) error {
-	clients, err := gcp.New(ctx, gcp.Options{Endpoint: e.target.APIEndpoint(), TokenSource: e.target.TokenSource()})
+	clients, err := e.clients(ctx)
 	if err != nil {
 		return err
 	}
