@@ -28,8 +28,13 @@ lint:
 	$(GO) vet $(PKGS)
 	@if command -v terraform >/dev/null 2>&1; then TF_CLI_CONFIG_FILE=/dev/null terraform fmt -recursive -check terraform examples; else echo "terraform not found: skipping terraform fmt -check"; fi
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+# Measures invokerctl beside its baselines against the in-process emulator
+# (50 ms added latency), prints one Markdown table and writes it to
+# $(BIN)/bench.md. A few minutes on 2 cores; BENCHFLAGS adds flags, e.g.
+# BENCHFLAGS='-apply-services 50'. Go micro-benchmarks: go test -bench . ./...
+BENCHFLAGS ?=
+bench: build
+	$(GO) run ./pkg/internal/bench/benchmain -invokerctl $(BIN)/invokerctl -out $(BIN)/bench.md $(BENCHFLAGS)
 
 # Every Go fuzz target, each for $(FUZZTIME) (make test already runs their
 # seed corpora as ordinary tests).
