@@ -125,7 +125,7 @@ func (o *EmulatorServeOptions) emulatorOptions(logOut io.Writer) (emulator.Optio
 		Logger:                 slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level})),
 	}
 	if o.Seed != "" {
-		seed, err := emulator.LoadSeed(o.Seed)
+		seed, err := loadSeed(o.cmdEnv, o.Seed)
 		if err != nil {
 			return eo, err
 		}
@@ -162,7 +162,7 @@ func emulatorServeRun(o *EmulatorServeOptions) error {
 	if err != nil {
 		return err
 	}
-	emu, err := o.Factory.StartEmulator(eo)
+	emu, err := startEmulator(o.cmdEnv, eo)
 	if err != nil {
 		return err
 	}

@@ -63,7 +63,7 @@ func openProof(env cmdEnv, to *TargetFlags, po *ProofFlags) (p *proofStages, sto
 	if err := po.validate(); err != nil {
 		return nil, nil, err
 	}
-	decl, err := config.Load(to.File)
+	decl, err := loadDeclaration(env, to.File)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -117,7 +117,17 @@ func (p *proofStages) runInvoke() error {
 	if err := srcs.Validate(); err != nil {
 		return cmdutil.Usage(err)
 	}
-	cases, pre, err := pipeline.InvokeCases(ctx, p.decl, p.verify, srcs)
+	// Credentials files (--credentials key:PATH, token-file:PATH) are read
+	// here; a FIFO or a blocked pipe must not outlast an interrupt.
+	type built struct {
+		cases []invoke.Case
+		pre   []invoke.Result
+	}
+	b, err := cmdutil.Interruptible(ctx, "reading the callers' credentials", func() (built, error) {
+		cases, pre, err := pipeline.InvokeCases(ctx, p.decl, p.verify, srcs)
+		return built{cases, pre}, err
+	}, nil)
+	cases, pre := b.cases, b.pre
 	if err != nil {
 		return err
 	}

@@ -41,11 +41,15 @@ func openProvision(env cmdEnv, o *ProvisionFlags) (*provisionSession, error) {
 	if err := checkSeedFlag(o.Emulator, o.Seed); err != nil {
 		return nil, err
 	}
-	decl, err := config.Load(o.File)
-	if err != nil {
-		return nil, err
+	decl := o.loaded
+	if decl == nil {
+		var err error
+		if decl, err = loadDeclaration(env, o.File); err != nil {
+			return nil, err
+		}
 	}
 	s := &provisionSession{decl: decl}
+	var err error
 	if s.target, s.stop, err = resolveTarget(env, o.Emulator, o.Seed, decl.Project); err != nil {
 		return nil, err
 	}
@@ -123,7 +127,7 @@ func (s *provisionSession) planApply(env cmdEnv, o *ProvisionFlags, destroy bool
 			if destroy {
 				question = "Destroy everything listed above"
 			}
-			ok, err := confirm(env.IO.In, human, question)
+			ok, err := confirm(ctx, env.IO.In, human, question)
 			if err != nil {
 				return nil, err
 			}

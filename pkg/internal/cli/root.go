@@ -52,6 +52,11 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 	root := NewCmdRoot(f)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	if err != nil && ctx.Err() != nil {
+		// Whatever failed once the command was interrupted failed
+		// because of it (Terraform stopped, a request cancelled).
+		err = cmdutil.Interrupted(ctx, "", err)
+	}
 	if err != nil && !cmdutil.IsSilent(err) {
 		fmt.Fprintf(f.IOStreams.ErrOut, "Error: %v\n", err)
 	}
