@@ -1,14 +1,19 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/invokerctl/invokerctl/pkg/internal/cmdutil"
+	"github.com/invokerctl/invokerctl/pkg/internal/iostreams"
 	"github.com/invokerctl/invokerctl/pkg/internal/testutil"
+	"github.com/invokerctl/invokerctl/pkg/internal/tfprovider"
 )
 
 // SIGINT and SIGTERM end every command promptly, wherever it waits, with
@@ -84,5 +89,89 @@ func wantInterrupted(t *testing.T, r testutil.Result, code int, sig, while strin
 	want := "Error: interrupted by " + sig + " " + while
 	if !strings.Contains(r.Stderr, want) {
 		t.Errorf("stderr does not say %q:\n%s", want, r.Stderr)
+	}
+}
+
+// `plan -f /dev/stdin` on a pipe nobody writes to (but keeps open).
+func TestSignalWhileReadingStdinPipe(t *testing.T) {
+	needE2E(t)
+	t.Parallel()
+	for _, s := range signals {
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			p := testutil.Start(t, testutil.Exec{}, r, "plan", "-f", "/dev/stdin", "--emulator")
+			r.Close()
+			p.WaitOpened(t, "/dev/stdin", stopBound)
+			res := p.Signal(t, s.sig, stopBound)
+			wantInterrupted(t, res, s.code, s.name, "while reading /dev/stdin: nothing was changed")
+		})
+	}
+}
+
+// apply's y/N question on a terminal nobody answers: the plan ran (real
+// terraform, the in-process emulator), the question is asked, a signal
+// ends the wait and nothing is applied.
+func TestSignalAtApplyPrompt(t *testing.T) {
+	testutil.NeedTerraform(t)
+	t.Parallel()
+	for _, s := range signals {
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
+			_, term := testutil.OpenPTY(t)
+			dir, file := quickstartCopy(t)
+			p := testutil.Start(t, testutil.Exec{Env: []string{tfprovider.SleepScaleEnv + "=0.02"}}, term,
+				"apply", "-f", file, "--emulator", "--seed", quickstartSeed(), "--workdir", filepath.Join(dir, "work"))
+			p.WaitOutput(t, "Only 'y' or 'yes' confirms. [y/N] ", 2*time.Minute)
+			r := p.Signal(t, s.sig, stopBound)
+			wantInterrupted(t, r, s.code, s.name, "while waiting for confirmation: nothing was changed")
+			if strings.Contains(r.Stdout, "Applied.") || strings.Contains(r.Stderr, "Apply complete") {
+				t.Errorf("an interrupted confirmation applied:\n%s\n%s", r.Stdout, r.Stderr)
+			}
+		})
+	}
+}
+
+// In-process: the y/N question on a pipe nobody writes to ends when the
+// context is cancelled, saying nothing was changed.
+func TestConfirmInterrupted(t *testing.T) {
+	t.Parallel()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	time.AfterFunc(50*time.Millisecond, func() { cancel(&cmdutil.SignalError{Signal: syscall.SIGINT}) })
+	var out strings.Builder
+	ok, err := confirm(ctx, r, &out, "Apply these changes")
+	if ok || cmdutil.ExitCodeOf(err) != 130 || err.Error() != "interrupted by SIGINT while waiting for confirmation: nothing was changed" {
+		t.Fatalf("confirm = %v, %v", ok, err)
+	}
+	if !strings.HasSuffix(out.String(), "[y/N] \n") {
+		t.Errorf("the prompt's line is not ended: %q", out.String())
+	}
+}
+
+// In-process: Run maps a signal-cancelled context to 128+signal, for a
+// FIFO read and for a command that failed after the cancellation.
+func TestRunInterruptedInProcess(t *testing.T) {
+	t.Parallel()
+	fifo := mkfifo(t)
+	ios, _, _, errOut := iostreams.Test()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	time.AfterFunc(50*time.Millisecond, func() { cancel(&cmdutil.SignalError{Signal: syscall.SIGTERM}) })
+	code := Run(ctx, testFactory(t, ios, inProcess{}), []string{"verify", "-f", fifo, "--emulator"})
+	// Release the abandoned open.
+	if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+		w.Close()
+	}
+	if code != 143 || !strings.Contains(errOut.String(), "Error: interrupted by SIGTERM while reading "+fifo+": nothing was changed") {
+		t.Fatalf("exit %d\n%s", code, errOut)
 	}
 }
