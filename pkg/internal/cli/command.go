@@ -33,7 +33,7 @@ func runE[O any](env *cmdEnv, opts O, runF, run func(O) error) func(*cobra.Comma
 		if runF != nil {
 			return runF(opts)
 		}
-		return untilStopped(env.Ctx, func() error { return run(opts) })
+		return untilStopped(env.Ctx, stopGrace, func() error { return run(opts) })
 	}
 }
 
@@ -41,13 +41,13 @@ func runE[O any](env *cmdEnv, opts O, runF, run func(O) error) func(*cobra.Comma
 // before it is abandoned: longer than Terraform's own grace (after which
 // the tf package kills Terraform), so that Terraform is never abandoned
 // while it can still stop by itself.
-var stopGrace = tf.InterruptGrace + 10*time.Second
+const stopGrace = tf.InterruptGrace + 10*time.Second
 
 // untilStopped runs a verb's run function. Every wait of the verbs
 // watches the context, so an interrupt ends them promptly; should one
-// still be blocked stopGrace after the interrupt, the command ends
-// without it rather than never.
-func untilStopped(ctx context.Context, run func() error) error {
+// still be blocked grace after the interrupt, the command ends without it
+// rather than never.
+func untilStopped(ctx context.Context, grace time.Duration, run func() error) error {
 	done := make(chan error, 1)
 	go func() { done <- run() }()
 	select {
@@ -55,12 +55,12 @@ func untilStopped(ctx context.Context, run func() error) error {
 		return err
 	case <-ctx.Done():
 	}
-	timer := time.NewTimer(stopGrace)
+	timer := time.NewTimer(grace)
 	defer timer.Stop()
 	select {
 	case err := <-done:
 		return err
 	case <-timer.C:
-		return cmdutil.Interrupted(ctx, "", fmt.Errorf("the command did not stop within %s; exiting without waiting for it", stopGrace))
+		return cmdutil.Interrupted(ctx, "", fmt.Errorf("the command did not stop within %s; exiting without waiting for it", grace))
 	}
 }

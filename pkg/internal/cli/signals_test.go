@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -173,5 +174,44 @@ func TestRunInterruptedInProcess(t *testing.T) {
 	}
 	if code != 143 || !strings.Contains(errOut.String(), "Error: interrupted by SIGTERM while reading "+fifo+": nothing was changed") {
 		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+}
+
+// The last resort: a run function that ignores the interrupt is left
+// behind after the grace, with an interruption; one that stops within
+// the grace keeps its own result; without an interrupt nothing changes.
+func TestUntilStopped(t *testing.T) {
+	t.Parallel()
+	own := errors.New("stopped by itself")
+	never := make(chan struct{})
+	defer close(never)
+	for _, c := range []struct {
+		name     string
+		cancel   bool
+		run      func() error
+		want     error
+		wantCode int
+	}{
+		{"not interrupted", false, func() error { return own }, own, 1},
+		{"stops within the grace", true, func() error { time.Sleep(50 * time.Millisecond); return own }, own, 1},
+		{"ignores the interrupt", true, func() error { <-never; return nil }, nil, 143},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancelCause(context.Background())
+			defer cancel(nil)
+			if c.cancel {
+				cancel(&cmdutil.SignalError{Signal: syscall.SIGTERM})
+			}
+			err := untilStopped(ctx, 2*time.Second, c.run)
+			if c.want != nil && !errors.Is(err, c.want) {
+				t.Fatalf("err = %v, want %v", err, c.want)
+			}
+			if cmdutil.ExitCodeOf(err) != c.wantCode {
+				t.Errorf("exit %d, want %d (%v)", cmdutil.ExitCodeOf(err), c.wantCode, err)
+			}
+			if c.want == nil && !strings.Contains(err.Error(), "did not stop within 2s") {
+				t.Errorf("message: %v", err)
+			}
+		})
 	}
 }
