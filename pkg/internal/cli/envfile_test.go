@@ -1,16 +1,13 @@
 package cli
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
-	"github.com/invokerctl/invokerctl/pkg/internal/iostreams"
 	"github.com/invokerctl/invokerctl/pkg/internal/testutil"
 )
 
@@ -111,21 +108,9 @@ func TestEmulatorServeEnvFile(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	envFile := filepath.Join(dir, "emulator.env")
-	out, errOut := &emuSyncBuffer{}, &emuSyncBuffer{}
-	ios := &iostreams.IOStreams{In: strings.NewReader(""), Out: out, ErrOut: errOut}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan int, 1)
-	go func() {
-		done <- Run(ctx, testFactory(t, ios, inProcess{}), []string{"emulator", "serve", "--addr", "127.0.0.1:0", "--env-file", envFile})
-	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(errOut.String(), "wrote the environment to "+envFile) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no env file; stderr: %s", errOut)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	s := serveInProcess(t, "--addr", "127.0.0.1:0", "--env-file", envFile)
+	out := s.Out
+	s.waitFor(t, "env file", func() bool { return strings.Contains(s.ErrOut.String(), "wrote the environment to "+envFile) })
 	fi, err := os.Stat(envFile)
 	if err != nil {
 		t.Fatal(err)
@@ -152,15 +137,7 @@ func TestEmulatorServeEnvFile(t *testing.T) {
 	if b, err := os.ReadFile(vals[2]); err != nil || string(b) != vals[1] {
 		t.Errorf("gcloud's token file %s: %v", vals[2], err)
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Errorf("exit %d; stderr %s", code, errOut)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	s.stop(t)
 	if _, err := os.Stat(envFile); !os.IsNotExist(err) {
 		t.Errorf("%s outlived the emulator: %v", envFile, err)
 	}

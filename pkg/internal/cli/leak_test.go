@@ -1,17 +1,14 @@
 package cli
 
 import (
-	"context"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/invokerctl/invokerctl/pkg/emulator"
 	"github.com/invokerctl/invokerctl/pkg/internal/cmdutil"
-	"github.com/invokerctl/invokerctl/pkg/internal/iostreams"
 	"github.com/invokerctl/invokerctl/pkg/internal/target"
 	"github.com/invokerctl/invokerctl/pkg/internal/testutil"
 )
@@ -195,26 +192,18 @@ func serveLeakCase(t *testing.T, withEnvFile bool) {
 	t.Helper()
 	dir := t.TempDir()
 	envFile := filepath.Join(dir, "emulator.env")
-	out, errOut := &emuSyncBuffer{}, &emuSyncBuffer{}
-	ios := &iostreams.IOStreams{In: strings.NewReader(""), Out: out, ErrOut: errOut}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	seed := proofWrite(t, dir, "seed.yaml", seedHead+"serviceAccounts:\n  - accountId: caller\nservices:\n  - name: billing-api\n")
-	args := []string{"emulator", "serve", "--addr", "127.0.0.1:0", "--verbose", "--seed", seed, "--state", filepath.Join(dir, "state.json")}
-	exportsAt := out.String
+	args := []string{"--addr", "127.0.0.1:0", "--verbose", "--seed", seed, "--state", filepath.Join(dir, "state.json")}
 	if withEnvFile {
 		args = append(args, "--env-file", envFile)
+	}
+	s := serveInProcess(t, args...)
+	out, errOut := s.Out, s.ErrOut
+	exportsAt := out.String
+	if withEnvFile {
 		exportsAt = func() string { b, _ := os.ReadFile(envFile); return string(b) }
 	}
-	done := make(chan int, 1)
-	go func() { done <- Run(ctx, testFactory(t, ios, inProcess{}), args) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(exportsAt(), "GOOGLE_OAUTH_ACCESS_TOKEN") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no exports; stderr: %s", errOut)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	s.waitFor(t, "exports", func() bool { return strings.Contains(exportsAt(), "GOOGLE_OAUTH_ACCESS_TOKEN") })
 	exports := map[string]string{}
 	for _, line := range strings.Split(strings.TrimSpace(exportsAt()), "\n") {
 		k, v := parseExport(t, line)
@@ -230,15 +219,7 @@ func serveLeakCase(t *testing.T, withEnvFile bool) {
 	if resp, err := http.DefaultClient.Do(req); err == nil {
 		resp.Body.Close()
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("serve exit %d: %s", code, errOut)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	s.stop(t)
 	if !strings.Contains(errOut.String(), "GET") {
 		t.Errorf("--verbose logged no request, nothing was scanned:\n%s", errOut)
 	}
