@@ -40,11 +40,11 @@ func planRun(opts *PlanOptions) error {
 	}
 	defer s.Close()
 	if err := s.runner.Init(opts.Ctx); err != nil {
-		return err
+		return tfInterrupted(opts.Ctx, "running terraform init", errNothingChanged, err)
 	}
 	res, err := s.runner.Plan(opts.Ctx, false)
 	if err != nil {
-		return err
+		return tfInterrupted(opts.Ctx, "running terraform plan", errNothingChanged, err)
 	}
 	if opts.JSON {
 		if err := writeJSON(opts.IO.Out, s.result(res)); err != nil {

@@ -88,6 +88,9 @@ func (p *proofStages) runVerify() error {
 	v := &verify.Verifier{Clients: p.clients}
 	rep, err := v.Verify(p.env.Ctx, pipeline.Expectations(p.decl))
 	p.verify = rep
+	if err != nil && p.env.Ctx.Err() != nil {
+		return cmdutil.Interrupted(p.env.Ctx, "reading the policies", nil)
+	}
 	return err
 }
 
@@ -149,7 +152,10 @@ func (p *proofStages) runInvoke() error {
 	}
 	fmt.Fprintf(ios.ErrOut, "Invoking %d target(s) (waiting up to %s per call for IAM propagation)...\n", len(cases), p.o.MaxWait)
 	p.invoke = append(pre, invoke.New(opts).RunAll(ctx, cases)...)
-	return ctx.Err()
+	if ctx.Err() != nil {
+		return cmdutil.Interrupted(ctx, "invoking the services", nil)
+	}
+	return nil
 }
 
 func checkName(r invoke.Result) string {

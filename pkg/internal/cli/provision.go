@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -82,6 +83,22 @@ func openProvision(env cmdEnv, o *ProvisionFlags) (*provisionSession, error) {
 	return s, nil
 }
 
+// errPartlyApplied is what an interrupted terraform apply did.
+var errPartlyApplied = errors.New("what Terraform finished is recorded in its state; run the command again to finish")
+
+// tfInterrupted is err, or when ctx was cancelled (the command
+// interrupted), an interruption while doing while: did says what came of
+// it, Terraform's own error follows.
+func tfInterrupted(ctx context.Context, while string, did, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	if did != nil {
+		err = fmt.Errorf("%w (%w)", did, err)
+	}
+	return cmdutil.Interrupted(ctx, while, err)
+}
+
 // provisionResult is the --json document of plan, apply and destroy.
 type provisionResult struct {
 	File    string      `json:"file"`
@@ -108,11 +125,11 @@ func (s *provisionSession) result(res *tf.PlanResult) *provisionResult {
 func (s *provisionSession) planApply(env cmdEnv, o *ProvisionFlags, destroy bool) (*provisionResult, error) {
 	ctx := env.Ctx
 	if err := s.runner.Init(ctx); err != nil {
-		return nil, err
+		return nil, tfInterrupted(ctx, "running terraform init", errNothingChanged, err)
 	}
 	res, err := s.runner.Plan(ctx, destroy)
 	if err != nil {
-		return nil, err
+		return nil, tfInterrupted(ctx, "running terraform plan", errNothingChanged, err)
 	}
 	out := s.result(res)
 	applied := false
@@ -136,13 +153,13 @@ func (s *provisionSession) planApply(env cmdEnv, o *ProvisionFlags, destroy bool
 			}
 		}
 		if err := s.runner.Apply(ctx, res.PlanFile); err != nil {
-			return out, err
+			return out, tfInterrupted(ctx, "running terraform apply", errPartlyApplied, err)
 		}
 		applied = true
 	}
 	if !destroy {
 		if out.Outputs, err = s.runner.Outputs(ctx); err != nil {
-			return out, err
+			return out, tfInterrupted(ctx, "reading terraform outputs", nil, err)
 		}
 	}
 	return out, nil

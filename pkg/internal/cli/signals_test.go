@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invokerctl/invokerctl/pkg/emulator"
 	"github.com/invokerctl/invokerctl/pkg/internal/cmdutil"
 	"github.com/invokerctl/invokerctl/pkg/internal/iostreams"
 	"github.com/invokerctl/invokerctl/pkg/internal/testutil"
@@ -212,6 +213,29 @@ func TestUntilStopped(t *testing.T) {
 			if c.want == nil && !strings.Contains(err.Error(), "did not stop within 2s") {
 				t.Errorf("message: %v", err)
 			}
+		})
+	}
+}
+
+// invoke waiting out IAM propagation (the data plane holds a new grant
+// back for ten minutes, --max-wait allows five) ends on a signal.
+func TestSignalWhileWaitingForPropagation(t *testing.T) {
+	needE2E(t)
+	t.Parallel()
+	p := startProofEmu(t, seedHead+`serviceAccounts:
+  - accountId: orders-caller
+services:
+  - name: orders-api
+`, func(o *emulator.Options) { o.PropagationDelay = 10 * time.Minute })
+	file := writeDecl(t, "serviceAccounts:\n  - name: orders-caller\ngrants:\n  - service: orders-api\n    members: [orders-caller]\n")
+	addInvokerVia(t, p.opts(), "orders-api", sa("orders-caller"))
+	for _, s := range signals {
+		t.Run(s.name, func(t *testing.T) {
+			proc := testutil.Start(t, testutil.Exec{Env: p.env()}, nil, "invoke", "-f", file, "--emulator="+p.URL, "--max-wait", "5m")
+			proc.WaitOutput(t, "waiting for IAM propagation on service orders-api", time.Minute)
+			r := proc.Signal(t, s.sig, stopBound)
+			wantInterrupted(t, r, s.code, s.name, "while invoking the services")
+			p.check(t, "invoke", r)
 		})
 	}
 }
