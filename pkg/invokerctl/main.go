@@ -7,10 +7,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/invokerctl/invokerctl/pkg/internal/cli"
 	"github.com/invokerctl/invokerctl/pkg/internal/cmdutil"
@@ -29,7 +27,7 @@ func Main() int {
 		}
 		return 0
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := cmdutil.NotifySignals(context.Background())
 	defer stop()
 	return cli.Run(ctx, cmdutil.New(), os.Args[1:])
 }

@@ -2,11 +2,14 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/invokerctl/invokerctl/pkg/internal/cmdutil"
 	"github.com/invokerctl/invokerctl/pkg/internal/iostreams"
+	"github.com/invokerctl/invokerctl/pkg/internal/tf"
 )
 
 // What every verb's options and RunE are built from.
@@ -30,6 +33,34 @@ func runE[O any](env *cmdEnv, opts O, runF, run func(O) error) func(*cobra.Comma
 		if runF != nil {
 			return runF(opts)
 		}
-		return run(opts)
+		return untilStopped(env.Ctx, stopGrace, func() error { return run(opts) })
+	}
+}
+
+// stopGrace is how long a command may take to stop once interrupted
+// before it is abandoned: longer than Terraform's own grace (after which
+// the tf package kills Terraform), so that Terraform is never abandoned
+// while it can still stop by itself.
+const stopGrace = tf.InterruptGrace + 10*time.Second
+
+// untilStopped runs a verb's run function. Every wait of the verbs
+// watches the context, so an interrupt ends them promptly; should one
+// still be blocked grace after the interrupt, the command ends without it
+// rather than never.
+func untilStopped(ctx context.Context, grace time.Duration, run func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- run() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-timer.C:
+		return cmdutil.Interrupted(ctx, "", fmt.Errorf("the command did not stop within %s; exiting without waiting for it", grace))
 	}
 }

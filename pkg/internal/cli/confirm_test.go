@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -36,7 +37,7 @@ func TestConfirm(t *testing.T) {
 				in = iotest.ErrReader(c.err)
 			}
 			var out bytes.Buffer
-			got, err := confirm(in, &out, "Apply these changes")
+			got, err := confirm(context.Background(), in, &out, "Apply these changes")
 			if got != c.want || !errors.Is(err, c.err) {
 				t.Errorf("confirm = %v, %v; want %v, %v", got, err, c.want, c.err)
 			}

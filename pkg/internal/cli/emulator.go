@@ -43,6 +43,7 @@ type EmulatorServeOptions struct {
 	PropagationDelay time.Duration
 	MetadataAccount  string
 	Token            string
+	EnvFile          string
 	Verbose          bool
 }
 
@@ -58,12 +59,16 @@ certificates, metadata server, Resource Manager, Cloud Run Admin v1/v2, Cloud
 Functions v2) on one address, and every Cloud Run service's URL on its own
 loopback port.
 
-Once ready it prints shell "export NAME=VALUE" lines on standard output that
-point gcloud, the Terraform google provider and Go client libraries at it
-(eval them, or save them to a file and source it); logs go to standard
+Once ready it prints shell "export NAME=VALUE" lines that point gcloud, the
+Terraform google provider and Go client libraries at it, on standard output
+or, with --env-file PATH, into PATH (source it). They include the
+emulator's owner token: PATH is created readable by its owner only (mode
+0600), an existing file is narrowed to 0600 before it is rewritten, and a
+symbolic link, a non-regular file or a file that cannot be made 0600 is
+refused; PATH is removed when the emulator stops. Logs go to standard
 error. It serves until SIGINT or SIGTERM, then saves the state (--state)
 and exits 0.`,
-		Example: `  invokerctl emulator serve --seed examples/emulator-seed.yaml > emulator.env &
+		Example: `  invokerctl emulator serve --seed examples/emulator-seed.yaml --env-file emulator.env &
   . ./emulator.env
   gcloud run services get-iam-policy orders-api --region us-central1`,
 		Args: cobra.NoArgs,
@@ -81,6 +86,7 @@ and exits 0.`,
 	fl.DurationVar(&opts.PropagationDelay, "propagation-delay", 0, "time before an IAM policy change reaches the data plane")
 	fl.StringVar(&opts.MetadataAccount, "metadata-account", "", "service account email the metadata server speaks for")
 	fl.StringVar(&opts.Token, "token", "", "bootstrap owner's static access token (default: random)")
+	fl.StringVar(&opts.EnvFile, "env-file", "", "write the export lines (they hold the owner token) to this file, mode 0600, instead of standard output; removed at exit")
 	fl.BoolVarP(&opts.Verbose, "verbose", "v", false, "log every request (never tokens) to standard error")
 	return cmd
 }
@@ -125,7 +131,7 @@ func (o *EmulatorServeOptions) emulatorOptions(logOut io.Writer) (emulator.Optio
 		Logger:                 slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level})),
 	}
 	if o.Seed != "" {
-		seed, err := emulator.LoadSeed(o.Seed)
+		seed, err := loadSeed(o.cmdEnv, o.Seed)
 		if err != nil {
 			return eo, err
 		}
@@ -162,7 +168,7 @@ func emulatorServeRun(o *EmulatorServeOptions) error {
 	if err != nil {
 		return err
 	}
-	emu, err := o.Factory.StartEmulator(eo)
+	emu, err := startEmulator(o.cmdEnv, eo)
 	if err != nil {
 		return err
 	}
@@ -179,8 +185,23 @@ func emulatorServeRun(o *EmulatorServeOptions) error {
 		_ = emu.Close()
 		return err
 	}
+	var exports strings.Builder
 	for _, kv := range emulatorEnv(emu, tokenFile) {
-		fmt.Fprintf(ios.Out, "export %s=%s\n", kv[0], shellQuote(kv[1]))
+		fmt.Fprintf(&exports, "export %s=%s\n", kv[0], shellQuote(kv[1]))
+	}
+	if o.EnvFile == "" {
+		fmt.Fprint(ios.Out, exports.String())
+	} else {
+		if err := writeEnvFile(o.EnvFile, []byte(exports.String())); err != nil {
+			_ = emu.Close()
+			return err
+		}
+		defer os.Remove(o.EnvFile)
+		src := o.EnvFile
+		if !strings.Contains(src, "/") {
+			src = "./" + src // `. name` would search $PATH
+		}
+		fmt.Fprintf(ios.ErrOut, "invokerctl emulator: wrote the environment to %s (mode 0600); source it with: . %s\n", o.EnvFile, shellQuote(src))
 	}
 	fmt.Fprintf(ios.ErrOut, "invokerctl emulator: serving %s (project %s); stop with Ctrl-C or SIGTERM\n", emu.URL(), emu.Project())
 	<-ctx.Done()

@@ -23,7 +23,6 @@ import (
 	run "google.golang.org/api/run/v2"
 
 	"github.com/invokerctl/invokerctl/pkg/internal/cmdutil"
-	"github.com/invokerctl/invokerctl/pkg/internal/iostreams"
 )
 
 func TestShellQuoteSurvivesTheShell(t *testing.T) {
@@ -85,21 +84,9 @@ func TestEmulatorServeBadSeedStartsNothing(t *testing.T) {
 }
 
 func TestEmulatorServeInProcessUntilCancelled(t *testing.T) {
-	out, errOut := &emuSyncBuffer{}, &emuSyncBuffer{}
-	ios := &iostreams.IOStreams{In: strings.NewReader(""), Out: out, ErrOut: errOut}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan int, 1)
-	go func() {
-		done <- Run(ctx, testFactory(t, ios, inProcess{}), []string{"emulator", "serve", "--addr", "127.0.0.1:0", "--project", "other-project", "--token", "fixed-token"})
-	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(out.String(), "GOOGLE_PROJECT") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no exports; stderr: %s", errOut)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	s := serveInProcess(t, "--addr", "127.0.0.1:0", "--project", "other-project", "--token", "fixed-token")
+	out, errOut := s.Out, s.ErrOut
+	s.waitFor(t, "exports", func() bool { return strings.Contains(out.String(), "GOOGLE_PROJECT") })
 	env := map[string]string{}
 	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
 		k, v := parseExport(t, line)
@@ -118,15 +105,7 @@ func TestEmulatorServeInProcessUntilCancelled(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Errorf("project get: %d", resp.StatusCode)
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Errorf("exit = %d; stderr %s", code, errOut)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not stop after cancellation")
-	}
+	s.stop(t)
 	if !strings.Contains(errOut.String(), "stopped") {
 		t.Errorf("stderr: %s", errOut)
 	}

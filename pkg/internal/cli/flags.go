@@ -32,6 +32,9 @@ type ProvisionFlags struct {
 	Seed     string
 	// AutoApprove skips the confirmation (apply, destroy, run).
 	AutoApprove bool
+	// loaded is the declaration of File when already read (run reads it
+	// before openProvision to check --credentials).
+	loaded *config.Declaration
 	// humanToStderr sends summaries and prompts to stderr (run and demo,
 	// whose stdout is the final report).
 	humanToStderr bool

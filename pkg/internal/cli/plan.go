@@ -43,11 +43,11 @@ func planRun(opts *PlanOptions) error {
 		return err
 	}
 	if err := s.runner.Init(opts.Ctx); err != nil {
-		return err
+		return tfInterrupted(opts.Ctx, "running terraform init", errNothingChanged, err)
 	}
 	res, err := s.runner.Plan(opts.Ctx, false)
 	if err != nil {
-		return err
+		return tfInterrupted(opts.Ctx, "running terraform plan", errNothingChanged, err)
 	}
 	if opts.JSON {
 		if err := writeJSON(opts.IO.Out, s.result(res)); err != nil {

@@ -63,7 +63,7 @@ func openProof(env cmdEnv, to *TargetFlags, po *ProofFlags) (p *proofStages, sto
 	if err := po.validate(); err != nil {
 		return nil, nil, err
 	}
-	decl, err := config.Load(to.File)
+	decl, err := loadDeclaration(env, to.File)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -88,6 +88,9 @@ func (p *proofStages) runVerify() error {
 	v := &verify.Verifier{Clients: p.clients}
 	rep, err := v.Verify(p.env.Ctx, pipeline.Expectations(p.decl))
 	p.verify = rep
+	if err != nil && p.env.Ctx.Err() != nil {
+		return cmdutil.Interrupted(p.env.Ctx, "reading the policies", nil)
+	}
 	return err
 }
 
@@ -117,7 +120,17 @@ func (p *proofStages) runInvoke() error {
 	if err := srcs.Validate(); err != nil {
 		return cmdutil.Usage(err)
 	}
-	cases, pre, err := pipeline.InvokeCases(ctx, p.decl, p.verify, srcs)
+	// Credentials files (--credentials key:PATH, token-file:PATH) are read
+	// here; a FIFO or a blocked pipe must not outlast an interrupt.
+	type built struct {
+		cases []invoke.Case
+		pre   []invoke.Result
+	}
+	b, err := cmdutil.Interruptible(ctx, "reading the callers' credentials", func() (built, error) {
+		cases, pre, err := pipeline.InvokeCases(ctx, p.decl, p.verify, srcs)
+		return built{cases, pre}, err
+	}, nil)
+	cases, pre := b.cases, b.pre
 	if err != nil {
 		return err
 	}
@@ -149,8 +162,8 @@ func (p *proofStages) runInvoke() error {
 // invokeVerdict is the error (and exit status) the invoke results come to,
 // after the report is written: nil when every check passed; exit 4 when a
 // service gave the wrong answer; exit 1 when a check could not be completed
-// (token minting, network, 429/5xx, timeouts) or the run was interrupted:
-// an API that hiccupped is not a caller refused.
+// (token minting, network, 429/5xx, timeouts): an API that hiccupped is not
+// a caller refused; 130/143 when a signal interrupted the run.
 func (p *proofStages) invokeVerdict() error {
 	counts := map[invoke.Outcome]int{}
 	for _, r := range p.invoke {
@@ -162,10 +175,9 @@ func (p *proofStages) invokeVerdict() error {
 	case invoke.VerdictFail:
 		return cmdutil.WithExitCode(cmdutil.ExitInvokeFailed, errInvokeFailed)
 	case invoke.VerdictInterrupted:
-		if err := p.env.Ctx.Err(); err != nil {
-			return fmt.Errorf("interrupted: %d check(s) not decided (the report shows what was): %w", counts[invoke.Interrupted], err)
-		}
-		return fmt.Errorf("interrupted: %d check(s) not decided (the report shows what was)", counts[invoke.Interrupted])
+		// 128+signal, like every interrupted command; the report is written.
+		return cmdutil.Interrupted(p.env.Ctx, "invoking the services",
+			fmt.Errorf("%d check(s) not decided; the report shows the rest", counts[invoke.Interrupted]))
 	default:
 		return fmt.Errorf("invocation incomplete: %d check(s) could not be completed (token minting, the network, API errors or timeouts; see the report)", counts[invoke.Error])
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -43,11 +44,15 @@ func openProvision(env cmdEnv, o *ProvisionFlags) (*provisionSession, error) {
 	if err := checkSeedFlag(o.Emulator, o.Seed); err != nil {
 		return nil, err
 	}
-	decl, err := config.Load(o.File)
-	if err != nil {
-		return nil, err
+	decl := o.loaded
+	if decl == nil {
+		var err error
+		if decl, err = loadDeclaration(env, o.File); err != nil {
+			return nil, err
+		}
 	}
 	s := &provisionSession{decl: decl}
+	var err error
 	if s.target, s.stop, err = resolveTarget(env, o.Emulator, o.Seed, decl.Project); err != nil {
 		return nil, err
 	}
@@ -78,6 +83,22 @@ func openProvision(env cmdEnv, o *ProvisionFlags) (*provisionSession, error) {
 	}
 	fmt.Fprintf(ios.ErrOut, "Using %s in %s against %s.\n", s.runner.ExecPath(), s.runner.WS.Dir, s.target)
 	return s, nil
+}
+
+// errPartlyApplied is what an interrupted terraform apply did.
+var errPartlyApplied = errors.New("what Terraform finished is recorded in its state; run the command again to finish")
+
+// tfInterrupted is err, or when ctx was cancelled (the command
+// interrupted), an interruption while doing while: did says what came of
+// it, Terraform's own error follows.
+func tfInterrupted(ctx context.Context, while string, did, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	if did != nil {
+		err = fmt.Errorf("%w (%w)", did, err)
+	}
+	return cmdutil.Interrupted(ctx, while, err)
 }
 
 // provisionResult is the --json document of plan, apply and destroy.
@@ -111,11 +132,11 @@ func (s *provisionSession) planApply(env cmdEnv, o *ProvisionFlags, destroy bool
 		}
 	}
 	if err := s.runner.Init(ctx); err != nil {
-		return nil, err
+		return nil, tfInterrupted(ctx, "running terraform init", errNothingChanged, err)
 	}
 	res, err := s.runner.Plan(ctx, destroy)
 	if err != nil {
-		return nil, err
+		return nil, tfInterrupted(ctx, "running terraform plan", errNothingChanged, err)
 	}
 	out := s.result(res)
 	applied := false
@@ -130,7 +151,7 @@ func (s *provisionSession) planApply(env cmdEnv, o *ProvisionFlags, destroy bool
 			if destroy {
 				question = "Destroy everything listed above"
 			}
-			ok, err := confirm(env.IO.In, human, question)
+			ok, err := confirm(ctx, env.IO.In, human, question)
 			if err != nil {
 				return nil, err
 			}
@@ -139,13 +160,13 @@ func (s *provisionSession) planApply(env cmdEnv, o *ProvisionFlags, destroy bool
 			}
 		}
 		if err := s.runner.Apply(ctx, res.PlanFile); err != nil {
-			return out, err
+			return out, tfInterrupted(ctx, "running terraform apply", errPartlyApplied, err)
 		}
 		applied = true
 	}
 	if !destroy {
 		if out.Outputs, err = s.runner.Outputs(ctx); err != nil {
-			return out, err
+			return out, tfInterrupted(ctx, "reading terraform outputs", nil, err)
 		}
 	}
 	return out, nil

@@ -22,7 +22,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "invokerctl",
 		Short:         "Declare, provision and prove who may invoke Cloud Run services",
-		Long:          "invokerctl provisions roles/run.invoker grants on Cloud Run services and Cloud Run functions (2nd gen)\nwith Terraform, then proves them: it reads the effective IAM policies and invokes each service\nwith the caller's ID token.",
+		Long:          "invokerctl provisions roles/run.invoker grants on Cloud Run services and Cloud Run functions (2nd gen)\nwith Terraform, then proves them: it reads the effective IAM policies and invokes each service\nwith the caller's ID token.\n\nSIGINT or SIGTERM ends any command promptly (Terraform is interrupted and given time to stop) with\nexit code 130 or 143 (128 + the signal) and a message saying what it was doing; emulator serve\nstops on either and exits 0.",
 		Version:       Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -52,6 +52,11 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 	root := NewCmdRoot(f)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	if err != nil && ctx.Err() != nil {
+		// Whatever failed once the command was interrupted failed
+		// because of it (Terraform stopped, a request cancelled).
+		err = cmdutil.Interrupted(ctx, "", err)
+	}
 	if err != nil && !cmdutil.IsSilent(err) {
 		fmt.Fprintf(f.IOStreams.ErrOut, "Error: %v\n", err)
 	}

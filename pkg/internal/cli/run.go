@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/invokerctl/invokerctl/pkg/config"
 	"github.com/invokerctl/invokerctl/pkg/internal/cmdutil"
 	"github.com/invokerctl/invokerctl/pkg/internal/pipeline"
 )
@@ -54,10 +53,16 @@ func runRun(opts *RunOptions) error {
 	}
 	if opts.File != "" && len(opts.specs) > 0 {
 		// A bad declaration is reported by openProvision, as for plan.
-		if decl, err := config.Load(opts.File); err == nil {
+		// The declaration is read once: it may be a FIFO.
+		decl, err := loadDeclaration(opts.cmdEnv, opts.File)
+		if cmdutil.IsInterrupted(err) {
+			return err
+		}
+		if err == nil {
 			if err := opts.checkCredentials(decl); err != nil {
 				return err
 			}
+			opts.loaded = decl
 		}
 	}
 	opts.humanToStderr = true

@@ -2,7 +2,7 @@ package cli
 
 import (
 	"bufio"
-	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os/exec"
@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invokerctl/invokerctl/pkg/internal/iostreams"
 	"github.com/invokerctl/invokerctl/pkg/internal/testutil"
 	"github.com/invokerctl/invokerctl/pkg/internal/tfprovider"
 )
@@ -94,29 +95,59 @@ func parseExport(t *testing.T, line string) (string, string) {
 	return name, b.String()
 }
 
-// emuSyncBuffer is a bytes.Buffer safe for a writer and a poller.
-type emuSyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// inProcessServe is `emulator serve` running in this process.
+type inProcessServe struct {
+	Out, ErrOut *testutil.SyncBuffer
+	cancel      context.CancelFunc
+	done        chan int
 }
 
-func (s *emuSyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
+// serveInProcess starts `emulator serve args...` in this process; it is
+// stopped when the test ends.
+func serveInProcess(t *testing.T, args ...string) *inProcessServe {
+	t.Helper()
+	s := &inProcessServe{Out: &testutil.SyncBuffer{}, ErrOut: &testutil.SyncBuffer{}, done: make(chan int, 1)}
+	ios := &iostreams.IOStreams{In: strings.NewReader(""), Out: s.Out, ErrOut: s.ErrOut}
+	var ctx context.Context
+	ctx, s.cancel = context.WithCancel(context.Background())
+	t.Cleanup(s.cancel)
+	f := testFactory(t, ios, inProcess{})
+	go func() { s.done <- Run(ctx, f, append([]string{"emulator", "serve"}, args...)) }()
+	return s
 }
 
-func (s *emuSyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+// waitFor waits up to 30s until cond holds, failing with serve's stderr.
+func (s *inProcessServe) waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("emulator serve: no %s; stderr: %s", what, s.ErrOut)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop cancels serve (as SIGINT would) and fails unless it exits 0
+// within 30s.
+func (s *inProcessServe) stop(t *testing.T) {
+	t.Helper()
+	s.cancel()
+	select {
+	case code := <-s.done:
+		if code != 0 {
+			t.Fatalf("emulator serve exited %d; stderr: %s", code, s.ErrOut)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("emulator serve did not stop after cancellation")
+	}
 }
 
 // servedEmulator is a running `invokerctl emulator serve`: its exports
 // and its standard error.
 type servedEmulator struct {
 	exports map[string]string
-	stderr  *emuSyncBuffer
+	stderr  *testutil.SyncBuffer
 
 	cmd    *exec.Cmd
 	once   sync.Once
@@ -128,7 +159,7 @@ type servedEmulator struct {
 // and reads its exports; it is stopped when the test ends.
 func startServe(t *testing.T, args ...string) *servedEmulator {
 	t.Helper()
-	s := &servedEmulator{stderr: &emuSyncBuffer{}}
+	s := &servedEmulator{stderr: &testutil.SyncBuffer{}}
 	s.cmd = exec.Command(testutil.Binary(t), append([]string{"emulator", "serve", "--addr", "127.0.0.1:0"}, args...)...)
 	stdout, err := s.cmd.StdoutPipe()
 	if err != nil {

@@ -23,6 +23,8 @@ const (
 	ExitInvokeFailed = 4
 	// ExitUsage is a command-line usage error (unknown flag, missing argument).
 	ExitUsage = 64
+	// A command stopped by SIGINT or SIGTERM exits 128 + the signal's
+	// number: ExitInterrupted (130) or 143 (see InterruptedError).
 )
 
 // CodeError ends a command with Code. Err is what is printed; nil ends the
@@ -60,6 +62,10 @@ func Usagef(format string, args ...any) error { return &UsageError{Err: fmt.Erro
 func ExitCodeOf(err error) int {
 	if err == nil {
 		return ExitOK
+	}
+	var ie *InterruptedError
+	if errors.As(err, &ie) {
+		return ie.Code()
 	}
 	var ee *CodeError
 	if errors.As(err, &ee) {
