@@ -343,6 +343,9 @@ type IAMResource struct {
 	// &svc.Policy); *Policy may be nil. nil Policy means the resource is
 	// the project itself (its policy is the project policy).
 	Policy **model.Policy
+	// Parent, for an organization or folder (ProjectID empty), is the node
+	// whose chain of policies the resource inherits ("" for a root).
+	Parent string
 	// GetPermission and SetPermission guard getIamPolicy and setIamPolicy,
 	// e.g. "run.services.getIamPolicy".
 	GetPermission, SetPermission string
@@ -451,7 +454,7 @@ func (e *Server) serveTestIamPermissions(w http.ResponseWriter, r *http.Request,
 	}
 	var held []string
 	for _, p := range req.Permissions {
-		if e.PrincipalPermitted(principal, p, res.ProjectID, e.resourcePolicyLocked(res).CurrentBindings()) {
+		if e.resourcePermittedLocked(principal, p, res) {
 			held = append(held, p)
 		}
 	}
@@ -488,8 +491,16 @@ func (e *Server) lookupAuthorized(r *http.Request, lookup func() (*IAMResource, 
 	if aerr != nil {
 		return nil, aerr
 	}
-	if !e.PrincipalPermitted(principal, perm(res), res.ProjectID, e.resourcePolicyLocked(res).CurrentBindings()) {
+	if !e.resourcePermittedLocked(principal, perm(res), res) {
 		return nil, httpx.ErrPermissionDenied(perm(res), res.Name)
 	}
 	return res, nil
+}
+
+// resourcePermittedLocked reports whether principal holds permission on res
+// through its own policy, its project's and every ancestor's (a folder's or
+// organization's chain above res.Parent). Called with e.mu held.
+func (e *Server) resourcePermittedLocked(principal, permission string, res *IAMResource) bool {
+	sets := append([][]*model.Binding{e.resourcePolicyLocked(res).CurrentBindings()}, e.ancestorBindingsLocked(res.Parent)...)
+	return e.PrincipalPermitted(principal, permission, res.ProjectID, sets...)
 }
