@@ -109,7 +109,7 @@ func (e *Emulator) Requests() []Request { return e.s.Requests() }
 func (e *Emulator) ResetRequests() { e.s.ResetRequests() }
 
 // IAMPolicy returns the IAM policy stored on resource ("projects/p",
-// "projects/p/serviceAccounts/email" or "projects/p/locations/l/services/s")
+// "organizations/N", "folders/N", "projects/p/serviceAccounts/email" or "projects/p/locations/l/services/s")
 // as getIamPolicy at version 3 renders it, past the API (nothing is counted
 // or logged).
 func (e *Emulator) IAMPolicy(resource string) ([]byte, error) { return e.s.IAMPolicy(resource) }

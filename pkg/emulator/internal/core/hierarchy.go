@@ -78,3 +78,8 @@ func (e *Server) NodePermittedLocked(principal, permission, scope string) bool {
 	}
 	return e.Checker().Grants(principal, permission, e.ancestorBindingsLocked(scope)...)
 }
+
+// isNodeName reports whether name is an organization's or a folder's.
+func isNodeName(name string) bool {
+	return strings.HasPrefix(name, "organizations/") || strings.HasPrefix(name, "folders/")
+}
