@@ -591,8 +591,8 @@ func (s *Seed) Validate(st *State) error {
 	return p.err()
 }
 
-// checkHierarchy checks organizations and folders: numeric unique ids, a
-// folder's parent declared (or existing in st), no cycles.
+// checkHierarchy checks organizations and folders: numeric unique ids, no
+// cycles, and (against a state) a folder's parent declared or existing.
 func (s *Seed) checkHierarchy(p *seedProblems, st *State) {
 	nodes := map[string]bool{}
 	if st != nil {
@@ -636,7 +636,7 @@ func (s *Seed) checkHierarchy(p *seedProblems, st *State) {
 			p.add(ent, "parent is required (organizations/{id} or folders/{id})")
 		case !seedParentRe.MatchString(f.Parent):
 			p.add(ent, "parent %q must be organizations/{number} or folders/{number}", f.Parent)
-		case !nodes[f.Parent]:
+		case st != nil && !nodes[f.Parent]:
 			p.add(ent, "parent %s is not declared under organizations or folders", f.Parent)
 		}
 		seen := map[string]bool{}
