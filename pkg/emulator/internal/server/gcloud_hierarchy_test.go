@@ -1,14 +1,9 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 )
@@ -18,46 +13,9 @@ import (
 // asset search-all-iam-policies over a folder scope, folder policies and
 // project ancestry. Skipped where gcloud is absent.
 func TestGcloudAssetAndFolders(t *testing.T) {
-	gcloud, err := exec.LookPath("gcloud")
-	if err != nil {
-		t.Skip("gcloud not on PATH; skipping the gcloud test")
-	}
-	if testing.Short() {
-		t.Skip("gcloud is slow; skipped with -short")
-	}
 	t.Parallel()
 	e, _ := hierStart(t, core.Options{})
-	dir := t.TempDir()
-	tokFile := filepath.Join(dir, "token")
-	if err := os.WriteFile(tokFile, []byte(e.BootstrapToken()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := append(os.Environ(),
-		"CLOUDSDK_CONFIG="+filepath.Join(dir, "config"),
-		"CLOUDSDK_CORE_PROJECT=audit-proj",
-		"CLOUDSDK_CORE_DISABLE_PROMPTS=1",
-		"CLOUDSDK_AUTH_ACCESS_TOKEN_FILE="+tokFile,
-		"CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER="+e.URL()+"/",
-		"CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDASSET="+e.URL()+"/",
-		"CLOUDSDK_CORE_DISABLE_USAGE_REPORTING=1",
-		"CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK=1",
-	)
-	run := func(args ...string) []byte {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, gcloud, args...)
-		cmd.Env = env
-		out, err := cmd.Output()
-		if err != nil {
-			var stderr []byte
-			if ee, ok := err.(*exec.ExitError); ok {
-				stderr = ee.Stderr
-			}
-			t.Fatalf("gcloud %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr)
-		}
-		return out
-	}
+	run := gcloudAt(t, e, "audit-proj")
 	var results []struct {
 		Resource     string   `json:"resource"`
 		AssetType    string   `json:"assetType"`
@@ -73,7 +31,7 @@ func TestGcloudAssetAndFolders(t *testing.T) {
 	}
 	// gcloud pages through every result itself (--page-size 2: 4 calls).
 	out := run("asset", "search-all-iam-policies", "--scope=folders/100", `--query=policy:"roles/run.invoker"`, "--page-size=2", "--format=json")
-	if err := json.Unmarshal(out, &results); err != nil {
+	if err := json.Unmarshal([]byte(out), &results); err != nil {
 		t.Fatalf("search output: %v\n%s", err, out)
 	}
 	if len(results) != 7 || results[0].AssetType != "run.googleapis.com/Service" || results[0].Project != "projects/100000000001" ||
@@ -90,13 +48,13 @@ func TestGcloudAssetAndFolders(t *testing.T) {
 		Etag string `json:"etag"`
 	}
 	out = run("resource-manager", "folders", "get-iam-policy", "200", "--format=json")
-	if err := json.Unmarshal(out, &pol); err != nil || len(pol.Bindings) != 1 || pol.Bindings[0].Role != "roles/viewer" || pol.Etag == "" {
+	if err := json.Unmarshal([]byte(out), &pol); err != nil || len(pol.Bindings) != 1 || pol.Bindings[0].Role != "roles/viewer" || pol.Etag == "" {
 		t.Fatalf("folders get-iam-policy: %v %s", err, out)
 	}
-	if out := run("resource-manager", "folders", "describe", "100", "--format=value(displayName)"); strings.TrimSpace(string(out)) != "Payments" {
+	if out := run("resource-manager", "folders", "describe", "100", "--format=value(displayName)"); strings.TrimSpace(out) != "Payments" {
 		t.Errorf("folders describe: %s", out)
 	}
-	if out := run("projects", "get-ancestors", "pay-proj", "--format=value(id)"); strings.Join(strings.Fields(string(out)), " ") != "pay-proj 200 100 4242" {
+	if out := run("projects", "get-ancestors", "pay-proj", "--format=value(id)"); strings.Join(strings.Fields(out), " ") != "pay-proj 200 100 4242" {
 		t.Errorf("get-ancestors: %q", out)
 	}
 }
