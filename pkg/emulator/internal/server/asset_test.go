@@ -12,28 +12,39 @@ import (
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 )
 
-// searchAllPages runs searchAllIamPolicies page by page, returning every
-// result and the size of each page.
+// allPages calls fetch with each page token in turn, from the first page
+// until no next token comes back, and returns every item and the size of
+// each page.
+func allPages[T any](t *testing.T, what string, fetch func(token string) ([]T, string, error)) ([]T, []int) {
+	t.Helper()
+	var all []T
+	var sizes []int
+	for tok := ""; ; {
+		items, next, err := fetch(tok)
+		if err != nil {
+			t.Fatalf("%s, page %d: %v", what, len(sizes), err)
+		}
+		all, sizes = append(all, items...), append(sizes, len(items))
+		if tok = next; tok == "" {
+			return all, sizes
+		}
+	}
+}
+
+// searchAllPages runs searchAllIamPolicies page by page.
 func searchAllPages(t *testing.T, s *cloudasset.Service, scope, query string, pageSize int64, types ...string) ([]*cloudasset.IamPolicySearchResult, []int) {
 	t.Helper()
-	var all []*cloudasset.IamPolicySearchResult
-	var sizes []int
-	tok := ""
-	for {
+	return allPages(t, "searchAllIamPolicies "+scope+" "+query, func(tok string) ([]*cloudasset.IamPolicySearchResult, string, error) {
 		c := s.V1.SearchAllIamPolicies(scope).Query(query).PageSize(pageSize).PageToken(tok)
 		if len(types) > 0 {
 			c = c.AssetTypes(types...)
 		}
 		res, err := c.Do()
 		if err != nil {
-			t.Fatalf("searchAllIamPolicies %s %q page %d: %v", scope, query, len(sizes), err)
+			return nil, "", err
 		}
-		all = append(all, res.Results...)
-		sizes = append(sizes, len(res.Results))
-		if tok = res.NextPageToken; tok == "" {
-			return all, sizes
-		}
-	}
+		return res.Results, res.NextPageToken, nil
+	})
 }
 
 func TestAssetSearchAllIamPolicies(t *testing.T) {
@@ -194,19 +205,13 @@ func TestAssetSearchAllResources(t *testing.T) {
 		{"organizations/4242", "name:services/ops-", 0, 2, []int{2}},
 	}
 	for _, tt := range tests {
-		var got []*cloudasset.ResourceSearchResult
-		var pages []int
-		tok := ""
-		for {
+		got, pages := allPages(t, "searchAllResources "+tt.scope, func(tok string) ([]*cloudasset.ResourceSearchResult, string, error) {
 			res, err := s.V1.SearchAllResources(tt.scope).AssetTypes(types...).Query(tt.query).PageSize(tt.pageSize).PageToken(tok).Do()
 			if err != nil {
-				t.Fatalf("%s %q: %v", tt.scope, tt.query, err)
+				return nil, "", err
 			}
-			got, pages = append(got, res.Results...), append(pages, len(res.Results))
-			if tok = res.NextPageToken; tok == "" {
-				break
-			}
-		}
+			return res.Results, res.NextPageToken, nil
+		})
 		if len(got) != tt.wantNames || !slices.Equal(pages, tt.wantPages) {
 			t.Errorf("%s %q: %d results, pages %v; want %d, %v", tt.scope, tt.query, len(got), pages, tt.wantNames, tt.wantPages)
 		}
@@ -242,26 +247,20 @@ func TestAssetListAssets(t *testing.T) {
 	s := assetAs(t, e, tokenOf(t, e, "org-auditor"))
 	listAll := func(parent, contentType string, pageSize int64, types ...string) ([]*cloudasset.Asset, []int) {
 		t.Helper()
-		var all []*cloudasset.Asset
-		var pages []int
-		tok := ""
-		for {
+		return allPages(t, "assets.list "+parent+" "+contentType, func(tok string) ([]*cloudasset.Asset, string, error) {
 			c := s.Assets.List(parent).ContentType(contentType).PageSize(pageSize).PageToken(tok)
 			if len(types) > 0 {
 				c = c.AssetTypes(types...)
 			}
 			res, err := c.Do()
 			if err != nil {
-				t.Fatalf("assets.list %s %s: %v", parent, contentType, err)
+				return nil, "", err
 			}
 			if res.ReadTime == "" {
 				t.Errorf("no readTime")
 			}
-			all, pages = append(all, res.Assets...), append(pages, len(res.Assets))
-			if tok = res.NextPageToken; tok == "" {
-				return all, pages
-			}
-		}
+			return res.Assets, res.NextPageToken, nil
+		})
 	}
 	// The organization: itself, 3 folders, 3 projects, 9 services, 1 function.
 	all, pages := listAll("organizations/4242", "", 5)

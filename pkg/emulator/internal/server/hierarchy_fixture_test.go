@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"google.golang.org/api/cloudasset/v1"
+	"google.golang.org/api/option"
 
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/seed"
@@ -102,14 +103,21 @@ func hierStart(t *testing.T, opts core.Options) (*core.Server, *clock.Fake) {
 	return newTestEmulator(t, opts), fake
 }
 
-// assetAs is a Cloud Asset client with the given token.
-func assetAs(t *testing.T, e *core.Server, token string) *cloudasset.Service {
+// apiClient makes a real Google API client (newService is the package's
+// NewService) for the emulator with the given token.
+func apiClient[S any](t *testing.T, e *core.Server, token string, newService func(context.Context, ...option.ClientOption) (S, error)) S {
 	t.Helper()
-	s, err := cloudasset.NewService(context.Background(), withToken(e, token)...)
+	s, err := newService(context.Background(), withToken(e, token)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// assetAs is a Cloud Asset client with the given token.
+func assetAs(t *testing.T, e *core.Server, token string) *cloudasset.Service {
+	t.Helper()
+	return apiClient(t, e, token, cloudasset.NewService)
 }
 
 // tokenOf mints an access token for an account of audit-proj.

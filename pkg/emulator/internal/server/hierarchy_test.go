@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -16,11 +15,7 @@ import (
 
 func crm3As(t *testing.T, e *core.Server, token string) *crmv3.Service {
 	t.Helper()
-	s, err := crmv3.NewService(context.Background(), withToken(e, token)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return apiClient(t, e, token, crmv3.NewService)
 }
 
 // Folders and organizations through the real v3 client: get, list, search,
@@ -154,17 +149,11 @@ func TestResourceManagerAncestryAndV2(t *testing.T) {
 			t.Errorf("getAncestry %s: %v, want %v", tt.project, got, tt.want)
 		}
 	}
-	asNobody, err := crmv1.NewService(context.Background(), withToken(e, tokenOf(t, e, "nobody-here"))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = asNobody.Projects.GetAncestry("pay-proj", &crmv1.GetAncestryRequest{}).Do()
+	asNobody := apiClient(t, e, tokenOf(t, e, "nobody-here"), crmv1.NewService)
+	_, err := asNobody.Projects.GetAncestry("pay-proj", &crmv1.GetAncestryRequest{}).Do()
 	wantCode(t, err, 403)
 
-	v2, err := crmv2.NewService(context.Background(), withToken(e, e.BootstrapToken())...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v2 := apiClient(t, e, e.BootstrapToken(), crmv2.NewService)
 	f, err := v2.Folders.Get("folders/100").Do()
 	if err != nil || f.Parent != "organizations/4242" || f.LifecycleState != "ACTIVE" {
 		t.Fatalf("v2 folders.get: %v %+v", err, f)
