@@ -247,3 +247,34 @@ func TestSeedHierarchyValidation(t *testing.T) {
 		t.Errorf("New with a dangling folder parent: %v", err)
 	}
 }
+
+// Organizations, folders and their policies survive a restart on the same
+// state file; the seed is not needed again.
+func TestHierarchyPersists(t *testing.T) {
+	t.Parallel()
+	s, err := seed.ParseSeed([]byte(hierSeed()), "hierSeed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir() + "/state.json"
+	e1, err := New(core.Options{Project: "audit-proj", StateFile: state, Seed: s, BootstrapToken: "boot"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := e1.IAMPolicy("folders/200")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e2 := newTestEmulator(t, core.Options{Project: "audit-proj", StateFile: state, BootstrapToken: "boot"})
+	after, err := e2.IAMPolicy("folders/200")
+	if err != nil || string(after) != string(before) {
+		t.Fatalf("folder policy after restart: %v %s, before %s", err, after, before)
+	}
+	res, err := assetAs(t, e2, "boot").V1.SearchAllIamPolicies("folders/100").Query(`policy:"roles/run.invoker"`).Do()
+	if err != nil || len(res.Results) != 7 {
+		t.Fatalf("search after restart: %v %+v", err, res)
+	}
+}
