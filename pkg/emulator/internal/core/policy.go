@@ -10,7 +10,8 @@ package core
 //     returns an *iamResource: where the policy lives (a **Policy into
 //     State), its project, its full name for errors, and the permissions
 //     guarding get and set. They authenticate the caller, check the
-//     permission through the resource policy ∪ the project policy, parse
+//     permission through the resource policy ∪ the project policy ∪ the
+//     policies of its folders and organization (hierarchy.go), parse
 //     the request (version in the query or the body; set body with
 //     updateMask), apply it, save, and answer in Google's shapes.
 //   - Lower level, all called with e.mu held:
@@ -480,7 +481,7 @@ func (e *Server) resourcePolicyLocked(res *IAMResource) *model.Policy {
 
 // lookupAuthorized authenticates the caller, looks the resource up and
 // checks the permission perm(res) on it through the resource policy ∪ the
-// project policy. Lookup errors (e.g. 404) are returned as they are.
+// project policy ∪ its ancestors'. Lookup errors (e.g. 404) are returned as they are.
 // Called with e.mu held.
 func (e *Server) lookupAuthorized(r *http.Request, lookup func() (*IAMResource, *httpx.Error), perm func(*IAMResource) string) (*IAMResource, *httpx.Error) {
 	principal, aerr := e.CallerLocked(r)
