@@ -203,7 +203,7 @@ func TestSeedHierarchyValidation(t *testing.T) {
 		{"undeclared project parent is a label", "projects: [{id: label-only, parent: organizations/77}]\n", nil},
 		{"ids", "organizations: [{id: \"\"}, {id: org-1}, {id: \"0123\"}]\nfolders: [{id: abc, parent: organizations/1}]\n",
 			[]string{"organizations[0]: id is required", "organizations[1] (org-1): id \"org-1\" must be the organization number", "organizations[2] (0123)", "folders[0] (abc): id \"abc\" must be the folder number"}},
-		{"duplicates", "organizations: [{id: \"1\"}, {id: \"1\"}]\nfolders: [{id: \"2\", parent: organizations/1}, {id: \"2\", parent: organizations/1}]\n",
+		{"repeated ids", "organizations: [{id: \"1\"}, {id: \"1\"}]\nfolders: [{id: \"2\", parent: organizations/1}, {id: \"2\", parent: organizations/1}]\n",
 			[]string{"organizations[1] (1): organization 1 is declared twice", "folders[1] (2): folder 2 is declared twice"}},
 		{"parents", "organizations: [{id: \"1\"}]\nfolders: [{id: \"2\"}, {id: \"3\", parent: orgs/1}]\n",
 			[]string{"folders[0] (2): parent is required", "folders[1] (3): parent \"orgs/1\" must be"}},
