@@ -1,8 +1,10 @@
 // Package emulator is a local, faithful emulator of the Google Cloud APIs
 // invokerctl touches: IAM v1, IAM Credentials v1, the OAuth2 token endpoint
 // and certificates, the GCE metadata server, Cloud Run Admin v2 (and the v1
-// surfaces gcloud uses), Cloud Functions v2, Cloud Resource Manager v1/v3,
-// and the Cloud Run data plane that checks ID tokens and run.routes.invoke.
+// surfaces gcloud uses), Cloud Functions v2, Cloud Resource Manager v1/v2/v3
+// (projects, folders, organizations), Cloud Asset Inventory v1 (the search
+// and list methods), and the Cloud Run data plane that checks ID tokens and
+// run.routes.invoke.
 //
 // It is a peer of Google, not of invokerctl's code: production packages never
 // import it. Tests and the demo/emulator commands do, and drive the real Go
@@ -107,7 +109,7 @@ func (e *Emulator) Requests() []Request { return e.s.Requests() }
 func (e *Emulator) ResetRequests() { e.s.ResetRequests() }
 
 // IAMPolicy returns the IAM policy stored on resource ("projects/p",
-// "projects/p/serviceAccounts/email" or "projects/p/locations/l/services/s")
+// "organizations/N", "folders/N", "projects/p/serviceAccounts/email" or "projects/p/locations/l/services/s")
 // as getIamPolicy at version 3 renders it, past the API (nothing is counted
 // or logged).
 func (e *Emulator) IAMPolicy(resource string) ([]byte, error) { return e.s.IAMPolicy(resource) }

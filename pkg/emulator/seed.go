@@ -2,8 +2,9 @@ package emulator
 
 import "github.com/invokerctl/invokerctl/pkg/emulator/internal/seed"
 
-// Seed is the initial state described by a seed file: projects, service
-// accounts, groups, custom roles, Cloud Run services and Cloud Functions.
+// Seed is the initial state described by a seed file: organizations,
+// folders, projects, service accounts, groups, custom roles, Cloud Run
+// services and Cloud Functions.
 // The format and its rules are documented in
 // pkg/emulator/internal/seed/seed.go; examples/emulator-seed.yaml is an example.
 type Seed = seed.Seed
@@ -11,6 +12,8 @@ type Seed = seed.Seed
 // The entries of a Seed.
 type (
 	SeedDefaults       = seed.SeedDefaults
+	SeedOrganization   = seed.SeedOrganization
+	SeedFolder         = seed.SeedFolder
 	SeedProject        = seed.SeedProject
 	SeedBinding        = seed.SeedBinding
 	SeedServiceAccount = seed.SeedServiceAccount

@@ -52,3 +52,41 @@ func TestCheckerGrants(t *testing.T) {
 		}
 	}
 }
+
+// The hierarchy and Cloud Asset permissions are added to the shared
+// table's roles without dropping what they carried, and the roles the table
+// lacks are there.
+func TestHierarchyRoles(t *testing.T) {
+	t.Parallel()
+	roles, err := LoadRoleTable("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		role, permission string
+		want             bool
+	}{
+		{"roles/owner", "run.services.setIamPolicy", true}, // from the shared table
+		{"roles/owner", "resourcemanager.folders.setIamPolicy", true},
+		{"roles/viewer", "cloudasset.assets.searchAllIamPolicies", true},
+		{"roles/viewer", "cloudasset.assets.listIamPolicy", false},
+		{"roles/viewer", "resourcemanager.folders.setIamPolicy", false},
+		{"roles/cloudasset.viewer", "cloudasset.assets.listResource", true},
+		{"roles/cloudasset.viewer", "resourcemanager.folders.get", false},
+		{"roles/resourcemanager.folderAdmin", "resourcemanager.projects.setIamPolicy", true}, // from the shared table
+		{"roles/resourcemanager.folderAdmin", "resourcemanager.folders.getIamPolicy", true},
+		{"roles/resourcemanager.folderAdmin", "cloudasset.assets.searchAllIamPolicies", false},
+		{"roles/resourcemanager.organizationViewer", "resourcemanager.organizations.get", true},
+		{"roles/run.invoker", "resourcemanager.folders.get", false},
+	}
+	for _, tt := range tests {
+		r := roles[tt.role]
+		if r == nil {
+			t.Errorf("%s is missing", tt.role)
+			continue
+		}
+		if got := r.Has(tt.permission); got != tt.want {
+			t.Errorf("%s has %s: %v, want %v", tt.role, tt.permission, got, tt.want)
+		}
+	}
+}

@@ -18,7 +18,8 @@ package core
 //	principal, aerr := e.authorizeResource(r, "run.services.get", svcName, svc.ProjectID, svc.Policy)
 //
 // The permission is checked through the resource policy ∪ the project
-// policy (current bindings; the data plane uses principalPermittedAt).
+// policy ∪ the policies of the project's folders and organization (current
+// bindings; the data plane uses principalPermittedAt).
 
 import (
 	"net/http"

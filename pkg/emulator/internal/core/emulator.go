@@ -72,6 +72,15 @@ type Options struct {
 	// the policy (see Emulator.DropPolicyWrites).
 	DropPolicyWrites bool
 
+	// AssetSearchPerMinute and AssetOrgSearchPerMinute are Cloud Asset
+	// Inventory's search quotas (searchAllIamPolicies and
+	// searchAllResources together): calls a minute per consumer project
+	// (default 400, Google's) and per organization the scope lies in
+	// (default 3000). Past one, a call is 429 RESOURCE_EXHAUSTED with
+	// Retry-After. Negative means unlimited.
+	AssetSearchPerMinute    int
+	AssetOrgSearchPerMinute int
+
 	// RolesFile overrides the embedded predefined-role table (same JSON shape
 	// as the roles data shipped with the emulator): each role it lists
 	// replaces the embedded definition of that role; other roles are kept.

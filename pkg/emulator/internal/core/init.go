@@ -107,6 +107,12 @@ func fillStateMaps(st *model.State) {
 	if st.Projects == nil {
 		st.Projects = map[string]*model.Project{}
 	}
+	if st.Organizations == nil {
+		st.Organizations = map[string]*model.Organization{}
+	}
+	if st.Folders == nil {
+		st.Folders = map[string]*model.Folder{}
+	}
 	if st.ServiceAccounts == nil {
 		st.ServiceAccounts = map[string]*model.ServiceAccount{}
 	}

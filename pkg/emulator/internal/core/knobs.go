@@ -253,7 +253,7 @@ func (e *Server) ResetRequests() {
 }
 
 // IAMPolicy returns the IAM policy stored on resource ("projects/p",
-// "projects/p/serviceAccounts/email" or
+// "organizations/N", "folders/N", "projects/p/serviceAccounts/email" or
 // "projects/p/locations/l/services/s"), rendered as getIamPolicy at
 // version 3 answers it, without going through the API (nothing is counted
 // or logged). A resource without a policy has an empty one.
@@ -264,6 +264,11 @@ func (e *Server) IAMPolicy(resource string) ([]byte, error) {
 	switch {
 	case e.St.Services[resource] != nil:
 		p = e.St.Services[resource].Policy
+	case isNodeName(resource):
+		if !e.NodeExistsLocked(resource) {
+			return nil, httpx.ErrNotFound("Resource %s not found.", resource)
+		}
+		p = e.NodePolicyLocked(resource)
 	case strings.Contains(resource, "/serviceAccounts/"):
 		_, email, _ := strings.Cut(resource, "/serviceAccounts/")
 		sa := e.St.ServiceAccounts[email]

@@ -10,7 +10,8 @@ package core
 //     returns an *iamResource: where the policy lives (a **Policy into
 //     State), its project, its full name for errors, and the permissions
 //     guarding get and set. They authenticate the caller, check the
-//     permission through the resource policy ∪ the project policy, parse
+//     permission through the resource policy ∪ the project policy ∪ the
+//     policies of its folders and organization (hierarchy.go), parse
 //     the request (version in the query or the body; set body with
 //     updateMask), apply it, save, and answer in Google's shapes.
 //   - Lower level, all called with e.mu held:
@@ -343,6 +344,9 @@ type IAMResource struct {
 	// &svc.Policy); *Policy may be nil. nil Policy means the resource is
 	// the project itself (its policy is the project policy).
 	Policy **model.Policy
+	// Parent, for an organization or folder (ProjectID empty), is the node
+	// whose chain of policies the resource inherits ("" for a root).
+	Parent string
 	// GetPermission and SetPermission guard getIamPolicy and setIamPolicy,
 	// e.g. "run.services.getIamPolicy".
 	GetPermission, SetPermission string
@@ -451,7 +455,7 @@ func (e *Server) serveTestIamPermissions(w http.ResponseWriter, r *http.Request,
 	}
 	var held []string
 	for _, p := range req.Permissions {
-		if e.PrincipalPermitted(principal, p, res.ProjectID, e.resourcePolicyLocked(res).CurrentBindings()) {
+		if e.resourcePermittedLocked(principal, p, res) {
 			held = append(held, p)
 		}
 	}
@@ -477,7 +481,7 @@ func (e *Server) resourcePolicyLocked(res *IAMResource) *model.Policy {
 
 // lookupAuthorized authenticates the caller, looks the resource up and
 // checks the permission perm(res) on it through the resource policy ∪ the
-// project policy. Lookup errors (e.g. 404) are returned as they are.
+// project policy ∪ its ancestors'. Lookup errors (e.g. 404) are returned as they are.
 // Called with e.mu held.
 func (e *Server) lookupAuthorized(r *http.Request, lookup func() (*IAMResource, *httpx.Error), perm func(*IAMResource) string) (*IAMResource, *httpx.Error) {
 	principal, aerr := e.CallerLocked(r)
@@ -488,8 +492,16 @@ func (e *Server) lookupAuthorized(r *http.Request, lookup func() (*IAMResource, 
 	if aerr != nil {
 		return nil, aerr
 	}
-	if !e.PrincipalPermitted(principal, perm(res), res.ProjectID, e.resourcePolicyLocked(res).CurrentBindings()) {
+	if !e.resourcePermittedLocked(principal, perm(res), res) {
 		return nil, httpx.ErrPermissionDenied(perm(res), res.Name)
 	}
 	return res, nil
+}
+
+// resourcePermittedLocked reports whether principal holds permission on res
+// through its own policy, its project's and every ancestor's (a folder's or
+// organization's chain above res.Parent). Called with e.mu held.
+func (e *Server) resourcePermittedLocked(principal, permission string, res *IAMResource) bool {
+	sets := append([][]*model.Binding{e.resourcePolicyLocked(res).CurrentBindings()}, e.ancestorBindingsLocked(res.Parent)...)
+	return e.PrincipalPermitted(principal, permission, res.ProjectID, sets...)
 }

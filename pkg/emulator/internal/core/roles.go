@@ -43,11 +43,13 @@ func (e *Server) checkCustomRoleLocked(role string) *httpx.Error {
 // PrincipalPermitted reports whether principal (e.g. "serviceAccount:x@y",
 // "user:owner@example.com"; "" for an anonymous caller) holds permission
 // through the union of the given bindings and the current policy of
-// projectID. This is the management APIs' view: changes apply at once.
+// projectID and of the project's folders and organization. This is the
+// management APIs' view: changes apply at once.
 // Called with e.mu held.
 func (e *Server) PrincipalPermitted(principal, permission, projectID string, policies ...[]*model.Binding) bool {
 	if p := e.ProjectLocked(projectID); p != nil {
 		policies = append(policies, p.Policy.CurrentBindings())
+		policies = append(policies, e.ancestorBindingsLocked(p.Parent)...)
 	}
 	return e.Checker().Grants(principal, permission, policies...)
 }
@@ -63,6 +65,9 @@ func (e *Server) PrincipalPermittedAt(principal, permission, projectID string, n
 	}
 	if p := e.ProjectLocked(projectID); p != nil {
 		sets = append(sets, p.Policy.BindingsAt(now, e.Opts.PropagationDelay))
+		for _, n := range e.AncestorsLocked(p.Parent) {
+			sets = append(sets, e.NodePolicyLocked(n).BindingsAt(now, e.Opts.PropagationDelay))
+		}
 	}
 	return e.Checker().Grants(principal, permission, sets...)
 }

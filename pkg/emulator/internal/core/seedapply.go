@@ -46,7 +46,9 @@ func (e *Server) applySeed(s *seed.Seed) error {
 		}
 		return nil
 	}
-	// Projects first (validated above, so this cannot fail in practice).
+	// The hierarchy, then projects (validated above, so this cannot fail in
+	// practice).
+	e.seedHierarchyLocked(s)
 	for _, pr := range s.Projects {
 		if err := ensureProject(pr.ID, pr.Number, pr.Name, pr.Policy, pr.Parent, pr.Labels); err != nil {
 			return err
@@ -139,6 +141,31 @@ func (e *Server) applySeed(s *seed.Seed) error {
 		e.St.Functions[fkey] = f
 	}
 	return nil
+}
+
+// seedHierarchyLocked creates the organizations and folders s declares
+// unless they exist. Like a real organization's first administrator, the
+// bootstrap principal holds roles/owner in each organization it creates.
+func (e *Server) seedHierarchyLocked(s *seed.Seed) {
+	now := e.Opts.Now().UTC()
+	for _, o := range s.Organizations {
+		name := "organizations/" + o.ID
+		if e.St.Organizations[name] != nil {
+			continue
+		}
+		bs := seed.MergeBinding(seed.Bindings(o.Policy), "roles/owner", []string{authz.NormalizeMemberOrKeep(e.Opts.BootstrapPrincipal)})
+		e.St.Organizations[name] = &model.Organization{Name: name, DisplayName: o.DisplayName,
+			DirectoryCustomerID: o.DirectoryCustomerID, CreateTime: now,
+			Policy: &model.Policy{Version: 1, Etag: model.NewEtag(), Bindings: bs}}
+	}
+	for _, f := range s.Folders {
+		name := "folders/" + f.ID
+		if e.St.Folders[name] != nil {
+			continue
+		}
+		e.St.Folders[name] = &model.Folder{Name: name, Parent: f.Parent, DisplayName: f.DisplayName, CreateTime: now,
+			Policy: &model.Policy{Version: 1, Etag: model.NewEtag(), Bindings: seed.Bindings(f.Policy)}}
+	}
 }
 
 // seedServiceLocked returns the service sv declares in proj and loc,

@@ -1,5 +1,6 @@
-// Package crm serves Cloud Resource Manager v1 and v3 for the emulator:
-// project get and the project IAM policy.
+// Package crm serves Cloud Resource Manager v1, v2 and v3 for the
+// emulator: project get and ancestry, organizations and folders, and the
+// IAM policy of each.
 package crm
 
 // Cloud Resource Manager v1 and v3 (contract §7): project get (by id or
@@ -19,6 +20,7 @@ import (
 
 // RegisterCRMRoutes registers Resource Manager v1 and v3 on e.
 func RegisterCRMRoutes(e *core.Server) {
+	registerHierarchyRoutes(e)
 	for _, ver := range []string{"v1", "v3"} {
 		e.HandleIAMVerbs("/"+ver+"/projects/{p}", "crm."+ver+".projects", func(a0 map[string]string) func() (*core.IAMResource, *httpx.Error) { return projectIamResource(e, a0) }, http.MethodPost)
 	}

@@ -16,6 +16,10 @@ import (
 // restart with the same file keeps every account, key, service and policy.
 type State struct {
 	Projects map[string]*Project `json:"projects"` // by project id
+	// Organizations by "organizations/{number}" and Folders by
+	// "folders/{number}": the Resource Manager hierarchy above projects.
+	Organizations map[string]*Organization `json:"organizations,omitempty"`
+	Folders       map[string]*Folder       `json:"folders,omitempty"`
 	// ServiceAccounts by email (live and deleted; deleted ones keep Deleted=true).
 	ServiceAccounts map[string]*ServiceAccount `json:"serviceAccounts"`
 	Services        map[string]*Service        `json:"services"`  // by "projects/{id}/locations/{l}/services/{s}"
@@ -44,6 +48,24 @@ type Project struct {
 	// Parent is "organizations/{id}" or "folders/{id}", or empty.
 	Parent string            `json:"parent,omitempty"`
 	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// Organization is a Resource Manager organization, the root of a hierarchy.
+type Organization struct {
+	Name                string    `json:"name"` // organizations/{number}
+	DisplayName         string    `json:"displayName,omitempty"`
+	DirectoryCustomerID string    `json:"directoryCustomerId,omitempty"`
+	CreateTime          time.Time `json:"createTime"`
+	Policy              *Policy   `json:"policy"`
+}
+
+// Folder is a Resource Manager folder under an organization or a folder.
+type Folder struct {
+	Name        string    `json:"name"`   // folders/{number}
+	Parent      string    `json:"parent"` // organizations/{n} or folders/{n}
+	DisplayName string    `json:"displayName,omitempty"`
+	CreateTime  time.Time `json:"createTime"`
+	Policy      *Policy   `json:"policy"`
 }
 
 // Policy is an IAM policy (contract §8.1), shared by every API.
@@ -197,6 +219,8 @@ type SigningKey struct {
 func NewState() *State {
 	return &State{
 		Projects:        map[string]*Project{},
+		Organizations:   map[string]*Organization{},
+		Folders:         map[string]*Folder{},
 		ServiceAccounts: map[string]*ServiceAccount{},
 		Services:        map[string]*Service{},
 		Functions:       map[string]*Function{},

@@ -7,11 +7,24 @@
 //	defaults:                 # used by entries that leave project/location out
 //	  project: demo-project
 //	  location: us-central1
+//	organizations:            # Resource Manager organizations; the bootstrap
+//	  - id: "4242"            # owner holds roles/owner in each it creates
+//	    displayName: example.com
+//	    directoryCustomerId: C0abc123   # optional
+//	    policy:               # bindings inherited by every folder, project and service below
+//	      - role: roles/cloudasset.viewer
+//	        members: [group:auditors@example.com]
+//	folders:                  # folders under an organization or another folder
+//	  - id: "1001"            # digits
+//	    parent: organizations/4242    # required: a declared or existing node
+//	    displayName: Payments
+//	    policy: [...]         # as for organizations
 //	projects:                 # created unless they exist; the bootstrap owner
 //	  - id: demo-project      # holds roles/owner in each, like a real creator
 //	    number: "123456789012"  # optional, 12 digits; derived from id when absent
 //	    name: Demo            # optional display name
-//	    parent: organizations/4242  # optional, or folders/{id}
+//	    parent: folders/1001  # optional, or organizations/{id}; an undeclared
+//	                          # node is a bare label (no policy, ends the chain)
 //	    labels: {env: test}   # optional
 //	    policy:               # extra project-level bindings (inherited by every service)
 //	      - role: roles/run.invoker
@@ -59,7 +72,8 @@
 //	      triggerRegion: us-central1
 //	      eventFilters: [{attribute: bucket, value: uploads}]
 //
-// Rules: names are unique per kind; every project an entry names must be
+// Rules: names are unique per kind; a folder's parent must be declared (or
+// exist) and folders may not form a cycle; every project an entry names must be
 // declared, already exist, or be the emulator's default project (which is then
 // created); members follow IAM's grammar; a serviceAccount: member in a
 // project the emulator knows must name a declared or existing account; a
@@ -93,6 +107,8 @@ import (
 // Seed is the initial state described by a seed file (see the format above).
 type Seed struct {
 	Defaults        SeedDefaults         `yaml:"defaults" json:"defaults"`
+	Organizations   []SeedOrganization   `yaml:"organizations" json:"organizations"`
+	Folders         []SeedFolder         `yaml:"folders" json:"folders"`
 	Projects        []SeedProject        `yaml:"projects" json:"projects"`
 	ServiceAccounts []SeedServiceAccount `yaml:"serviceAccounts" json:"serviceAccounts"`
 	Groups          []SeedGroup          `yaml:"groups" json:"groups"`
@@ -108,6 +124,23 @@ type Seed struct {
 type SeedDefaults struct {
 	Project  string `yaml:"project" json:"project"`
 	Location string `yaml:"location" json:"location"`
+}
+
+// SeedOrganization declares a Resource Manager organization by number.
+type SeedOrganization struct {
+	ID                  string        `yaml:"id" json:"id"`
+	DisplayName         string        `yaml:"displayName" json:"displayName"`
+	DirectoryCustomerID string        `yaml:"directoryCustomerId" json:"directoryCustomerId"`
+	Policy              []SeedBinding `yaml:"policy" json:"policy"`
+}
+
+// SeedFolder declares a folder by number under Parent
+// ("organizations/{id}" or "folders/{id}").
+type SeedFolder struct {
+	ID          string        `yaml:"id" json:"id"`
+	Parent      string        `yaml:"parent" json:"parent"`
+	DisplayName string        `yaml:"displayName" json:"displayName"`
+	Policy      []SeedBinding `yaml:"policy" json:"policy"`
 }
 
 // SeedProject declares a project.
@@ -247,6 +280,7 @@ var (
 	seedProjectIDRe = regexp.MustCompile(`^[a-z][-a-z0-9]{4,28}[a-z0-9]$`)
 	seedNumberRe    = regexp.MustCompile(`^[1-9][0-9]{11}$`)
 	seedParentRe    = regexp.MustCompile(`^(organizations|folders)/[1-9][0-9]*$`)
+	seedNodeIDRe    = regexp.MustCompile(`^[1-9][0-9]{0,18}$`)
 	seedEmailRe     = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 	seedPermRe      = regexp.MustCompile(`^[a-z][a-zA-Z0-9]*(\.[a-zA-Z0-9]+){2}$`)
 )
@@ -350,6 +384,8 @@ func (s *Seed) Validate(st *State) error {
 	if s.Defaults.Location != "" && !seedLocationRe.MatchString(s.Defaults.Location) {
 		p.add("defaults", "location %q is not a region such as us-central1", s.Defaults.Location)
 	}
+
+	s.checkHierarchy(p, st)
 
 	numbers := map[string]string{}
 	for i, pr := range s.Projects {
@@ -467,6 +503,12 @@ func (s *Seed) Validate(st *State) error {
 	for i, pr := range s.Projects {
 		s.checkBindings(p, &v, seedEntry("projects", i, pr.ID), pr.ID, pr.Policy)
 	}
+	for i, o := range s.Organizations {
+		s.checkBindings(p, &v, seedEntry("organizations", i, o.ID), "", o.Policy)
+	}
+	for i, f := range s.Folders {
+		s.checkBindings(p, &v, seedEntry("folders", i, f.ID), "", f.Policy)
+	}
 
 	// Services, then functions (which may name a declared service or create one).
 	declaredSvc := map[string]int{} // key → index in Services
@@ -547,6 +589,65 @@ func (s *Seed) Validate(st *State) error {
 		}
 	}
 	return p.err()
+}
+
+// checkHierarchy checks organizations and folders: numeric unique ids, no
+// cycles, and (against a state) a folder's parent declared or existing.
+func (s *Seed) checkHierarchy(p *seedProblems, st *State) {
+	nodes := map[string]bool{}
+	if st != nil {
+		for n := range st.St.Organizations {
+			nodes[n] = true
+		}
+		for n := range st.St.Folders {
+			nodes[n] = true
+		}
+	}
+	for i, o := range s.Organizations {
+		ent := seedEntry("organizations", i, o.ID)
+		switch {
+		case o.ID == "":
+			p.add(ent, "id is required (the organization number)")
+		case !seedNodeIDRe.MatchString(o.ID):
+			p.add(ent, "id %q must be the organization number (digits, not starting with 0)", o.ID)
+		case seedDeclared(s.Organizations[:i], func(q SeedOrganization) bool { return q.ID == o.ID }):
+			p.add(ent, "organization %s is declared twice", o.ID)
+		}
+		nodes["organizations/"+o.ID] = true
+	}
+	parents := map[string]string{}
+	for i, f := range s.Folders {
+		ent := seedEntry("folders", i, f.ID)
+		switch {
+		case f.ID == "":
+			p.add(ent, "id is required (the folder number)")
+		case !seedNodeIDRe.MatchString(f.ID):
+			p.add(ent, "id %q must be the folder number (digits, not starting with 0)", f.ID)
+		case seedDeclared(s.Folders[:i], func(q SeedFolder) bool { return q.ID == f.ID }):
+			p.add(ent, "folder %s is declared twice", f.ID)
+		}
+		nodes["folders/"+f.ID] = true
+		parents["folders/"+f.ID] = f.Parent
+	}
+	for i, f := range s.Folders {
+		ent := seedEntry("folders", i, f.ID)
+		switch {
+		case f.Parent == "":
+			p.add(ent, "parent is required (organizations/{id} or folders/{id})")
+		case !seedParentRe.MatchString(f.Parent):
+			p.add(ent, "parent %q must be organizations/{number} or folders/{number}", f.Parent)
+		case st != nil && !nodes[f.Parent]:
+			p.add(ent, "parent %s is not declared under organizations or folders", f.Parent)
+		}
+		seen := map[string]bool{}
+		for n := "folders/" + f.ID; n != ""; n = parents[n] {
+			if seen[n] {
+				p.add(ent, "folders form a cycle through %s", n)
+				break
+			}
+			seen[n] = true
+		}
+	}
 }
 
 func seedDeclared[T any](prev []T, same func(T) bool) bool { return slices.ContainsFunc(prev, same) }

@@ -4,6 +4,7 @@
 package server
 
 import (
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/asset"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/crm"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/functions"
@@ -32,4 +33,5 @@ func registerRoutes(e *core.Server) {
 	run.RegisterRunRoutes(e)
 	run.RegisterRunV1Routes(e)
 	functions.RegisterFunctionRoutes(e)
+	asset.RegisterAssetRoutes(e)
 }
