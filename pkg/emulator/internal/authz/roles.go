@@ -16,7 +16,6 @@ package authz
 // too), domain:D any user: in D; deleted: members never match.
 
 import (
-	_ "embed"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -47,42 +46,12 @@ type roleTableFile struct {
 	Roles map[string]*Role `json:"roles"`
 }
 
-// hierarchyRoles adds to the shared table what its roles carry over
-// folders, organizations and Cloud Asset Inventory (see the file's "about").
-//
-//go:embed hierarchy-roles.json
-var hierarchyRoles []byte
-
-// addHierarchyRoles merges hierarchyRoles into roles: permissions are added
-// to a role the table has, a role it lacks is added whole.
-func addHierarchyRoles(roles map[string]*Role) error {
-	var extra roleTableFile
-	if err := json.Unmarshal(hierarchyRoles, &extra); err != nil {
-		return fmt.Errorf("emulator: embedded hierarchy role table: %w", err)
-	}
-	for name, r := range extra.Roles {
-		if have := roles[name]; have != nil {
-			for _, p := range r.Permissions {
-				if !slices.Contains(have.Permissions, p) {
-					have.Permissions = append(have.Permissions, p)
-				}
-			}
-			continue
-		}
-		roles[name] = r
-	}
-	return nil
-}
-
 // LoadRoleTable parses the embedded table and, when rolesFile is set,
 // replaces the roles it lists (same JSON shape).
 func LoadRoleTable(rolesFile string) (map[string]*Role, error) {
 	var base roleTableFile
 	if err := json.Unmarshal(iamroles.JSON(), &base); err != nil {
 		return nil, fmt.Errorf("emulator: embedded role table: %w", err)
-	}
-	if err := addHierarchyRoles(base.Roles); err != nil {
-		return nil, err
 	}
 	if rolesFile != "" {
 		b, err := os.ReadFile(rolesFile)
