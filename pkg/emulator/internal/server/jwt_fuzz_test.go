@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -141,7 +142,7 @@ func FuzzVerifyIDToken(f *testing.F) {
 // answers 5xx, answers errors in the OAuth shape, and grants a token only
 // for an assertion the rules of the JWT-bearer grant accept: the RS256
 // signature of the account's key, iss the account, aud the token endpoint,
-// exp ahead, iat not ahead of the 5-minute skew, exp-iat at most an hour,
+// (or a list naming it), exp ahead, iat not ahead of the 5-minute skew, exp-iat at most an hour,
 // sub absent or the account.
 func FuzzTokenEndpointAssertion(f *testing.F) {
 	const email = "fuzz-caller@demo-project.iam.gserviceaccount.com"
@@ -189,11 +190,16 @@ func FuzzTokenEndpointAssertion(f *testing.F) {
 		}
 		alg, _ := o.header["alg"].(string)
 		iss, _ := o.claims["iss"].(string)
-		aud, _ := o.claims["aud"].(string)
+		// RFC 7523 §3 allows aud to be a list naming the token endpoint.
+		auds, _ := o.claims["aud"].([]any)
+		if a, ok := o.claims["aud"].(string); ok {
+			auds = []any{a}
+		}
+		audOK := slices.ContainsFunc(auds, func(a any) bool { s, _ := a.(string); return strings.HasSuffix(s, "/token") })
 		sub, hasSub := o.claims["sub"].(string)
 		exp, hasExp, _ := o.seconds("exp")
 		iat, hasIat, _ := o.seconds("iat")
-		if alg != "RS256" || !strings.EqualFold(iss, email) || !strings.HasSuffix(aud, "/token") ||
+		if alg != "RS256" || !strings.EqualFold(iss, email) || !audOK ||
 			!hasExp || !hasIat || exp <= now || iat > now+300 || exp-iat > 3600 ||
 			(hasSub && sub != "" && !strings.EqualFold(sub, email)) {
 			t.Fatalf("granted a token for an assertion the rules refuse: header %s claims %v", header, o.claims)
