@@ -11,14 +11,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
-	emuiam "github.com/invokerctl/invokerctl/pkg/emulator/internal/iam"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/oauth"
 )
 
@@ -151,18 +149,7 @@ func FuzzTokenEndpointAssertion(f *testing.F) {
 	f.Add([]byte(`{"alg":"none"}`), []byte(`{"iss":"`+email+`"}`), uint8(2))
 	e := newTestEmulator(f, core.Options{Now: func() time.Time { return fuzzNow }})
 	createSA(f, e, "fuzz-caller")
-	raw, err := os.ReadFile(createKeyFile(f, e, email))
-	if err != nil {
-		f.Fatal(err)
-	}
-	var kf emuiam.KeyFile
-	if err := json.Unmarshal(raw, &kf); err != nil {
-		f.Fatal(err)
-	}
-	key, err := core.ParsePrivateKeyPEM(kf.PrivateKey)
-	if err != nil {
-		f.Fatal(err)
-	}
+	kf, key := createSigningKey(f, e, email)
 	now := fuzzNow.Unix()
 	f.Fuzz(func(t *testing.T, header, payload []byte, mode uint8) {
 		tok, signed := fuzzJWT(header, payload, mode, key, kf.PrivateKeyID)
