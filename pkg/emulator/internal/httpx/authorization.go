@@ -48,15 +48,16 @@ func ParseBearer(value string) (string, error) {
 	if tok == "" {
 		return "", fmt.Errorf("%w: no token after the scheme", ErrMalformedBearer)
 	}
-	if !isToken68(tok) {
+	if !IsToken68(tok) {
 		return "", fmt.Errorf("%w: the token is not one token68 (RFC 7235)", ErrMalformedBearer)
 	}
 	return tok, nil
 }
 
-// isToken68 reports whether s is an RFC 7235 token68:
+// IsToken68 reports whether s is an RFC 7235 token68, the only form of
+// Bearer credentials ParseBearer accepts:
 // 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
-func isToken68(s string) bool {
+func IsToken68(s string) bool {
 	body := strings.TrimRight(s, "=")
 	if body == "" {
 		return false

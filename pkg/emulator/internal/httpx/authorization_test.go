@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -48,9 +49,18 @@ func TestParseBearer(t *testing.T) {
 	}
 }
 
+// bearerErrorTexts are every message ParseBearer's errors may have.
+var bearerErrorTexts = []string{
+	ErrNoCredentials.Error(),
+	ErrNotBearer.Error(),
+	ErrMalformedBearer.Error() + ": no token after the scheme",
+	ErrMalformedBearer.Error() + ": the token is not one token68 (RFC 7235)",
+}
+
 // FuzzParseBearer: ParseBearer never panics; it either returns a non-empty
 // token68 that it would parse again from "Bearer "+token (in any scheme
-// case), or one of its three errors, never mentioning the input.
+// case), or one of its three errors with a fixed message (so never one
+// that repeats the input).
 func FuzzParseBearer(f *testing.F) {
 	for _, s := range []string{"", "Bearer tok", "bearer tok", "Bearer", "Bearer  a.b.c", "Basic x", "tok", "Bearer a b", "Bearer ==", "Bearer a=", " Bearer\tx "} {
 		f.Add(s)
@@ -64,12 +74,13 @@ func FuzzParseBearer(f *testing.F) {
 			if !errors.Is(err, ErrNoCredentials) && !errors.Is(err, ErrNotBearer) && !errors.Is(err, ErrMalformedBearer) {
 				t.Fatalf("ParseBearer(%q): untyped error %v", header, err)
 			}
-			if len(header) > 8 && strings.Contains(err.Error(), strings.TrimSpace(header)) {
-				t.Fatalf("ParseBearer(%q): the error %q repeats the credentials", header, err)
+			// The messages are fixed, so no error can carry a credential.
+			if !slices.Contains(bearerErrorTexts, err.Error()) {
+				t.Fatalf("ParseBearer(%q): the error %q is not one of the fixed messages", header, err)
 			}
 			return
 		}
-		if !isToken68(tok) || !strings.Contains(header, tok) {
+		if !IsToken68(tok) || !strings.Contains(header, tok) {
 			t.Fatalf("ParseBearer(%q) = %q: not a token68 of the header", header, tok)
 		}
 		for _, scheme := range []string{"Bearer ", "bearer ", "BEARER  "} {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
@@ -61,5 +62,16 @@ func TestAuthorizationHeaderParsedOneWay(t *testing.T) {
 	}
 	if got := get(e.URL()+"/_emulator/calls", ""); got != http.StatusUnauthorized {
 		t.Errorf("admin path without a header: status %d, want 401", got)
+	}
+}
+
+// A bootstrap token that no Authorization header could carry is refused at
+// start rather than locking the owner out.
+func TestInitRefusesABootstrapTokenNoHeaderCanCarry(t *testing.T) {
+	t.Parallel()
+	for _, tok := range []string{"two words", "tab\there", "comma,token", "=leading", "caf\u00e9"} {
+		if _, err := New(core.Options{BootstrapToken: tok}); err == nil || !strings.Contains(err.Error(), "bootstrap token") {
+			t.Errorf("BootstrapToken %q: err = %v", tok, err)
+		}
 	}
 }
