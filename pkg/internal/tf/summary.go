@@ -145,7 +145,8 @@ func Summarize(p *tfjson.Plan) *Summary {
 	}
 
 	for _, rc := range p.ResourceChanges {
-		if rc.Change == nil || rc.Mode != tfjson.ManagedResourceMode {
+		// A null entry of resource_changes decodes to nil.
+		if rc == nil || rc.Change == nil || rc.Mode != tfjson.ManagedResourceMode {
 			continue
 		}
 		act := rc.Change.Actions
@@ -239,7 +240,12 @@ func Summarize(p *tfjson.Plan) *Summary {
 		if a.Location != b.Location {
 			return a.Location < b.Location
 		}
-		return a.Service < b.Service
+		if a.Service != b.Service {
+			return a.Service < b.Service
+		}
+		// Functions sharing one backing service are separate entries;
+		// without this their order would follow map iteration.
+		return a.Function < b.Function
 	})
 	for _, l := range [][]AccountChange{s.AccountsToCreate, s.AccountsToUpdate, s.AccountsToDelete} {
 		sort.Slice(l, func(i, j int) bool { return l[i].Name < l[j].Name })
@@ -249,7 +255,10 @@ func Summarize(p *tfjson.Plan) *Summary {
 		if a.Action != b.Action {
 			return a.Action < b.Action
 		}
-		return a.ServiceAccount < b.ServiceAccount
+		if a.ServiceAccount != b.ServiceAccount {
+			return a.ServiceAccount < b.ServiceAccount
+		}
+		return a.Member < b.Member
 	})
 	sort.Strings(s.Other)
 	return s

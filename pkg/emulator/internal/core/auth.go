@@ -2,7 +2,8 @@ package core
 
 // Caller authentication for the management APIs (contract §13.4).
 //
-// A request's bearer token maps to a principal:
+// A request's bearer token ("Authorization: Bearer x", the scheme in any
+// case; httpx.ParseBearer) maps to a principal:
 //   - Options.BootstrapToken → Options.BootstrapPrincipal (normalized). The
 //     bootstrap principal is an ordinary principal: it can do what the
 //     project policy grants it (roles/owner in the projects the emulator
@@ -30,20 +31,12 @@ import (
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/model"
 )
 
-// bearerToken returns the token of an "Authorization: Bearer x" header.
-func bearerToken(r *http.Request) string {
-	h := r.Header.Get("Authorization")
-	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		return strings.TrimSpace(h[7:])
-	}
-	return ""
-}
-
-// CallerLocked returns the principal of r's bearer token or 401. Called
-// with e.mu held.
+// CallerLocked returns the principal of r's bearer token or 401. The
+// Authorization header is read by httpx.ParseBearer: the "Bearer" scheme in
+// any case is required, as Google's front ends do. Called with e.mu held.
 func (e *Server) CallerLocked(r *http.Request) (string, *httpx.Error) {
-	tok := bearerToken(r)
-	if tok == "" {
+	tok, err := httpx.ParseBearer(r.Header.Get("Authorization"))
+	if err != nil {
 		return "", httpx.ErrUnauthenticated()
 	}
 	if tok == e.Opts.BootstrapToken {

@@ -23,9 +23,13 @@ package core
 //     with or without a token; a token is not checked (Cloud Run passes it
 //     through), the echoed caller is filled only when it verifies.
 //  3. the token: X-Serverless-Authorization: Bearer (checked first), else
-//     Authorization: Bearer. None → 403. It must be a Google-signed ID token
-//     (signature, issuer, expiry) whose aud is one of urls (also with one
-//     trailing "/") or customAudiences, else 401. Access tokens are 401.
+//     Authorization: Bearer, the scheme in any case (httpx.ParseBearer). No
+//     Bearer credentials (none, another scheme, a bare token) → 403; Bearer
+//     credentials that are not one token → 401. It must be a Google-signed
+//     ID token passing every check of VerifyIDToken (header, signature,
+//     iss, aud, exp, iat, nbf with Google's clock skew) whose aud is one of
+//     urls (also with one trailing "/") or customAudiences, else 401.
+//     Access tokens are 401.
 //  4. the caller is the email claim, else the account whose uniqueId is sub.
 //     A disabled or deleted account (or a token minted for an earlier
 //     account of the same email) → 403.
@@ -245,13 +249,17 @@ func (e *Server) invoke(w http.ResponseWriter, r *http.Request, key string, viaH
 			return
 		}
 	}
-	tok := dataPlaneToken(r)
+	tok, terr := dataPlaneToken(r)
 	// Verify outside the lock: it uses only read-only key material.
 	var claims *idClaims
 	var verr error
-	if tok != "" {
+	switch {
+	case terr == nil:
 		claims, verr = e.VerifyIDToken(tok)
+	case errors.Is(terr, httpx.ErrMalformedBearer):
+		verr = terr // Bearer credentials that are no token: an invalid token
 	}
+	hasToken := terr == nil || verr != nil
 	e.Mu.Lock()
 	svc := e.St.Services[key]
 	var inv invocation
@@ -260,7 +268,7 @@ func (e *Server) invoke(w http.ResponseWriter, r *http.Request, key string, viaH
 	if svc == nil {
 		inv = invocation{outcome: "not_found", status: http.StatusNotFound}
 	} else {
-		inv = e.checkInvocationLocked(svc, tok, claims, verr)
+		inv = e.checkInvocationLocked(svc, hasToken, claims, verr)
 		if inv.status == http.StatusOK {
 			if svc.ResponseStatus != 0 {
 				respStatus = svc.ResponseStatus
@@ -301,7 +309,7 @@ func (e *Server) invoke(w http.ResponseWriter, r *http.Request, key string, viaH
 
 // checkInvocationLocked applies ingress, token and IAM checks (see the file
 // comment). Called with e.mu held.
-func (e *Server) checkInvocationLocked(svc *model.Service, tok string, claims *idClaims, verr error) invocation {
+func (e *Server) checkInvocationLocked(svc *model.Service, hasToken bool, claims *idClaims, verr error) invocation {
 	switch svc.Ingress {
 	case model.IngressNone, model.IngressInternal, model.IngressInternalLB:
 		return invocation{outcome: "ingress_denied", status: e.ingressDeniedStatus()}
@@ -323,7 +331,7 @@ func (e *Server) checkInvocationLocked(svc *model.Service, tok string, claims *i
 	if svc.InvokerIAMDisabled || e.PrincipalPermittedAt("", "run.routes.invoke", svc.ProjectID, now, svc.Policy) {
 		return identify()
 	}
-	if tok == "" {
+	if !hasToken {
 		return invocation{outcome: "no_token", status: http.StatusForbidden}
 	}
 	if verr != nil || claims == nil {
@@ -397,16 +405,22 @@ func (e *Server) callerOfLocked(c *idClaims) (string, bool) {
 	return "", false
 }
 
-// dataPlaneToken takes the bearer token from X-Serverless-Authorization
-// (checked first) or Authorization.
-func dataPlaneToken(r *http.Request) string {
+// dataPlaneToken takes the Bearer credentials of X-Serverless-Authorization
+// (checked first) or else Authorization, both read by httpx.ParseBearer. A
+// header without Bearer credentials (absent, another scheme such as the
+// Basic credentials an application may use, a bare token) is passed over;
+// the error is then that of the last header. ErrMalformedBearer means the
+// caller did send Bearer credentials, but not one token.
+func dataPlaneToken(r *http.Request) (string, error) {
+	var err error
 	for _, h := range []string{"X-Serverless-Authorization", "Authorization"} {
-		v := strings.TrimSpace(r.Header.Get(h))
-		if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
-			return strings.TrimSpace(v[7:])
+		var tok string
+		tok, err = httpx.ParseBearer(r.Header.Get(h))
+		if err == nil || errors.Is(err, httpx.ErrMalformedBearer) {
+			return tok, err
 		}
 	}
-	return ""
+	return "", err
 }
 
 // forwardedHeaders is what the pretend container would see: the request

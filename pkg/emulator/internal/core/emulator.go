@@ -34,7 +34,9 @@ type Options struct {
 	Project       string
 	ProjectNumber string
 	// BootstrapToken is the static access token of the bootstrap owner; a
-	// random one is generated when empty. BootstrapPrincipal is its
+	// random one is generated when empty. Callers send it as
+	// "Authorization: Bearer TOKEN" (the scheme in any case; a bare token
+	// is refused, on the admin paths too), so it must be a token68. BootstrapPrincipal is its
 	// principal, default "user:owner@example.com"; like the creator of a real
 	// project it holds roles/owner in every project policy the emulator
 	// creates (and cannot mint other accounts' tokens until granted
@@ -142,6 +144,11 @@ func Start(opts Options, register func(*Server)) (*Server, error) {
 	}
 	if opts.BootstrapToken == "" {
 		opts.BootstrapToken = "emulator-owner-" + RandomHex(16)
+	}
+	if !httpx.IsToken68(opts.BootstrapToken) {
+		// It could never be presented: "Authorization: Bearer x" carries
+		// one token68 (httpx.ParseBearer).
+		return nil, errors.New("emulator: the bootstrap token must be one RFC 7235 token68 (letters, digits, -._~+/ and trailing =)")
 	}
 	e := &Server{Opts: opts, Router: &httpx.Router{}, log: opts.Logger, CallCounts: map[string]int{}}
 	e.fault.failNext = opts.FailNext

@@ -296,9 +296,11 @@ func (e *Server) IAMPolicy(resource string) ([]byte, error) {
 //	GET  /_emulator/requests     {"requests": [Request...]}, the request log
 //	POST /_emulator/requests:reset empty the request log
 //
-// The admin paths need the bootstrap token, like any management call.
+// The admin paths need the bootstrap token as "Authorization: Bearer x",
+// read by the same parser as every management call (httpx.ParseBearer: the
+// scheme in any case; a bare token without a scheme is refused).
 func (e *Server) serveAdmin(w http.ResponseWriter, r *http.Request, path string) {
-	if tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); tok != e.Opts.BootstrapToken {
+	if tok, err := httpx.ParseBearer(r.Header.Get("Authorization")); err != nil || tok != e.Opts.BootstrapToken {
 		httpx.WriteError(w, httpx.ErrUnauthenticated())
 		return
 	}

@@ -74,7 +74,7 @@ func TestMintAndVerifyIDToken(t *testing.T) {
 			t.Errorf("%s: accepted", tt.name)
 		}
 	}
-	clock.Advance(time.Hour + time.Minute)
+	clock.Advance(time.Hour + core.IDTokenClockSkew + time.Second)
 	if _, err := e.VerifyIDToken(tok); err == nil || !strings.Contains(err.Error(), "expired") {
 		t.Errorf("expired token: %v", err)
 	}

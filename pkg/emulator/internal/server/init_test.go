@@ -27,7 +27,7 @@ import (
 
 // ---- helpers shared by the management half's tests ----
 
-func newTestEmulator(t *testing.T, opts core.Options) *core.Server {
+func newTestEmulator(t testing.TB, opts core.Options) *core.Server {
 	t.Helper()
 	e, err := New(opts)
 	if err != nil {
@@ -45,12 +45,12 @@ func withToken(e *core.Server, token string) []option.ClientOption {
 	}
 }
 
-func ownerIAM(t *testing.T, e *core.Server) *iam.Service {
+func ownerIAM(t testing.TB, e *core.Server) *iam.Service {
 	t.Helper()
 	return iamAs(t, e, e.BootstrapToken())
 }
 
-func iamAs(t *testing.T, e *core.Server, token string) *iam.Service {
+func iamAs(t testing.TB, e *core.Server, token string) *iam.Service {
 	t.Helper()
 	s, err := iam.NewService(context.Background(), withToken(e, token)...)
 	if err != nil {
@@ -68,7 +68,7 @@ func ownerCRM(t *testing.T, e *core.Server) *crmv1.Service {
 	return s
 }
 
-func createSA(t *testing.T, e *core.Server, accountID string) *iam.ServiceAccount {
+func createSA(t testing.TB, e *core.Server, accountID string) *iam.ServiceAccount {
 	t.Helper()
 	sa, err := ownerIAM(t, e).Projects.ServiceAccounts.Create("projects/"+e.Project(),
 		&iam.CreateServiceAccountRequest{AccountId: accountID}).Do()
@@ -79,7 +79,7 @@ func createSA(t *testing.T, e *core.Server, accountID string) *iam.ServiceAccoun
 }
 
 // createKeyFile creates a key for the account and writes the key file.
-func createKeyFile(t *testing.T, e *core.Server, email string) string {
+func createKeyFile(t testing.TB, e *core.Server, email string) string {
 	t.Helper()
 	k, err := ownerIAM(t, e).Projects.ServiceAccounts.Keys.Create("projects/-/serviceAccounts/"+email,
 		&iam.CreateServiceAccountKeyRequest{}).Do()

@@ -22,6 +22,25 @@ import (
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/oauth"
 )
 
+// createSigningKey creates a key for the account and returns its key file
+// and private key, to sign JWT-bearer assertions with.
+func createSigningKey(t testing.TB, e *core.Server, email string) (emuiam.KeyFile, *rsa.PrivateKey) {
+	t.Helper()
+	raw, err := os.ReadFile(createKeyFile(t, e, email))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kf emuiam.KeyFile
+	if err := json.Unmarshal(raw, &kf); err != nil {
+		t.Fatal(err)
+	}
+	priv, err := core.ParsePrivateKeyPEM(kf.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kf, priv
+}
+
 // postAssertion posts a JWT-bearer grant and returns status and JSON body.
 func postAssertion(t *testing.T, endpoint, grantType, assertion string) (int, map[string]any) {
 	t.Helper()
@@ -41,16 +60,7 @@ func TestTokenEndpoint(t *testing.T) {
 	t.Parallel()
 	e := newTestEmulator(t, core.Options{})
 	sa := createSA(t, e, "oauth-sa")
-	keyPath := createKeyFile(t, e, sa.Email)
-	raw, _ := os.ReadFile(keyPath)
-	var kf emuiam.KeyFile
-	if err := json.Unmarshal(raw, &kf); err != nil {
-		t.Fatal(err)
-	}
-	priv, err := core.ParsePrivateKeyPEM(kf.PrivateKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kf, priv := createSigningKey(t, e, sa.Email)
 	stranger, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
