@@ -47,8 +47,8 @@ type Grant struct {
 	Principal string `json:"principal"`
 	Role      string `json:"role"`
 	// CustomRole: Role is a custom role, resolved through IAM.
-	CustomRole bool                `json:"customRole,omitempty"`
-	Path       Path                `json:"path"`
+	CustomRole bool                 `json:"customRole,omitempty"`
+	Path       Path                 `json:"path"`
 	Condition  *iampolicy.Condition `json:"condition,omitempty"`
 }
 
