@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -107,6 +108,26 @@ func TestAuditUnreadablePolicy(t *testing.T) {
 		}
 		if s.Name != name && len(s.Grants) == 0 && !s.Exposure.InvokerIAMDisabled {
 			t.Errorf("%s lost its grants", s.Name)
+		}
+	}
+}
+
+// Progress goes to stderr only when it is a terminal; stdout holds the
+// report alone either way.
+func TestAuditProgressOnTerminal(t *testing.T) {
+	emu := audittest.Start(t, audittest.CleanSeed, emulator.Options{})
+	for _, tty := range []bool{false, true} {
+		ios, _, out, errOut := iostreams.Test()
+		ios.SetStderrTTY(tty)
+		code := Run(context.Background(), testFactory(t, ios, inProcess{Env: emuEnv(emu)}), []string{"audit", "--emulator=" + emu.URL(), "--project", audittest.CleanProject})
+		if code != 0 {
+			t.Fatalf("tty=%v: exit %d\n%s", tty, code, errOut)
+		}
+		if got := strings.Contains(errOut.String(), " reads"); got != tty {
+			t.Errorf("tty=%v: progress shown %v:\n%q", tty, got, errOut)
+		}
+		if !strings.Contains(out.String(), "service orders-api (clean-project/us-central1)") || strings.Contains(out.String(), "reads") {
+			t.Errorf("tty=%v: stdout:\n%s", tty, out)
 		}
 	}
 }
