@@ -162,7 +162,11 @@ func writeTable(w io.Writer, r *audit.Report) error {
 		}
 		fmt.Fprintln(tw)
 		for _, g := range s.Grants {
-			fmt.Fprintf(tw, "  \t%s\t%s\t%s\t%s\n", g.Principal, g.Role, g.Path, conditionText(g))
+			fmt.Fprintf(tw, "  \t%s\t%s\t%s", g.Principal, g.Role, g.Path)
+			if c := conditionText(g); c != "" {
+				fmt.Fprintf(tw, "\t%s", c)
+			}
+			fmt.Fprintln(tw)
 		}
 		tw.Flush()
 	}
