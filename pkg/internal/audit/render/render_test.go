@@ -28,7 +28,7 @@ func rendered(t *testing.T, rep *audit.Report, f render.Format) []byte {
 	return b.Bytes()
 }
 
-func TestFormatsParseBack(t *testing.T) {
+func TestAuditFormatsParseBack(t *testing.T) {
 	rep, _ := audittest.Full(t)
 	edges := render.Edges(rep)
 	t.Run("json", func(t *testing.T) {
@@ -164,7 +164,7 @@ func parseDOT(t *testing.T, s string) (map[string]bool, [][3]string) {
 	return nodes, edges
 }
 
-func TestParseFormat(t *testing.T) {
+func TestAuditParseFormat(t *testing.T) {
 	for _, f := range render.Formats {
 		if got, err := render.ParseFormat(string(f)); err != nil || got != f {
 			t.Errorf("ParseFormat(%s) = %v, %v", f, got, err)
