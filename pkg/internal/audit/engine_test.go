@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"context"
 	"slices"
 	"sort"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/invokerctl/invokerctl/pkg/emulator"
 	"github.com/invokerctl/invokerctl/pkg/internal/audit"
 	"github.com/invokerctl/invokerctl/pkg/internal/audit/audittest"
+	"github.com/invokerctl/invokerctl/pkg/internal/testutil"
 )
 
 func TestAuditFindsEveryRule(t *testing.T) {
@@ -73,5 +75,48 @@ func TestAuditCleanEstate(t *testing.T) {
 	}
 	if len(rep.Services) != 2 {
 		t.Errorf("services = %d, want 2", len(rep.Services))
+	}
+}
+
+// --location limits the audit to one region; without it every region is
+// listed at once (locations/-).
+func TestAuditLocation(t *testing.T) {
+	emu := testutil.StartSeeded(t, `
+defaults: {project: region-project}
+projects: [{id: region-project}]
+services:
+  - {name: api-us, location: us-central1}
+  - {name: api-eu, location: europe-west1}
+functions:
+  - {name: fn-eu, location: europe-west1, runtime: go125, entryPoint: F}
+`)
+	c := audittest.Clients(t, emu)
+	tests := []struct {
+		location string
+		want     []string
+	}{
+		{"", []string{"api-eu", "api-us", "fn-eu"}},
+		{"europe-west1", []string{"api-eu", "fn-eu"}},
+		{"us-central1", []string{"api-us"}},
+		{"asia-east1", nil},
+	}
+	for _, tt := range tests {
+		t.Run("location="+tt.location, func(t *testing.T) {
+			rep, err := (&audit.Engine{Clients: c}).Audit(context.Background(), audit.Scope{Projects: []string{"region-project"}, Location: tt.location})
+			if err != nil || len(rep.Errors) > 0 {
+				t.Fatalf("audit: %v %v", err, rep.Errors)
+			}
+			var got []string
+			for _, s := range rep.Services {
+				got = append(got, s.ID)
+				if s.ID == "fn-eu" && (s.Function == nil || s.Function.EventDriven) {
+					t.Errorf("fn-eu not resolved to an HTTP function: %+v", s.Function)
+				}
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("services = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
