@@ -70,8 +70,9 @@ type project struct {
 	id        string
 	services  []*run.GoogleCloudRunV2Service
 	functions []*cloudfunctions.Function
-	listed    bool // both lists succeeded
 	ancestors []string
+	// ancestryErr: the chain above the project is cut short.
+	ancestryErr bool
 }
 
 // Audit reads every service of scope and who can invoke it. Resources that
@@ -145,7 +146,6 @@ func (e *Engine) Audit(ctx context.Context, scope Scope) (*Report, error) {
 func (r *auditRun) inventory(p *project, loc string) {
 	parent := "projects/" + p.id + "/locations/" + loc
 	var mu sync.Mutex
-	okServices, okFunctions := false, false
 	r.read(parent, "list services", func() error {
 		var out []*run.GoogleCloudRunV2Service
 		err := r.e.Clients.Run.Projects.Locations.Services.List(parent).Context(r.ctx).Pages(r.ctx, func(resp *run.GoogleCloudRunV2ListServicesResponse) error {
@@ -154,8 +154,7 @@ func (r *auditRun) inventory(p *project, loc string) {
 		})
 		mu.Lock()
 		defer mu.Unlock()
-		p.services, okServices = out, err == nil
-		p.listed = okServices && okFunctions
+		p.services = out
 		return err
 	})
 	r.read(parent, "list functions", func() error {
@@ -166,15 +165,14 @@ func (r *auditRun) inventory(p *project, loc string) {
 		})
 		mu.Lock()
 		defer mu.Unlock()
-		p.functions, okFunctions = out, err == nil
-		p.listed = okServices && okFunctions
+		p.functions = out
 		return err
 	})
 	r.policy("projects/" + p.id)
 	r.read("projects/"+p.id, "read ancestry", func() error {
 		chain, err := r.ancestors("projects/" + p.id)
 		mu.Lock()
-		p.ancestors = chain
+		p.ancestors, p.ancestryErr = chain, err != nil
 		mu.Unlock()
 		for _, a := range chain {
 			r.policy(a)
@@ -190,7 +188,7 @@ func (r *auditRun) ancestors(resource string) ([]string, error) {
 	for cur := resource; ; {
 		parent, err := r.parents.get(cur, func() (string, error) { return r.ancestry.Parent(r.ctx, cur) })
 		if err != nil {
-			return chain, fmt.Errorf("parent of %s: %w", cur, err)
+			return chain, &ReadError{Resource: cur, What: "get parent", Err: err, Message: errorText(err)}
 		}
 		if parent == "" {
 			return chain, nil
@@ -244,7 +242,11 @@ func (r *auditRun) read(resource, what string, f func() error) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		if err != nil && r.ctx.Err() == nil {
-			r.errs = append(r.errs, &ReadError{Resource: resource, What: what, Err: err, Message: errorText(err)})
+			var re *ReadError
+			if !errors.As(err, &re) {
+				re = &ReadError{Resource: resource, What: what, Err: err, Message: errorText(err)}
+			}
+			r.noteError(re)
 		}
 		r.done++
 		if r.e.Progress != nil {
@@ -317,10 +319,8 @@ func (r *auditRun) resolve(s *Service, own *iampolicy.Policy, p *project) {
 	if own == nil {
 		s.Incomplete = true
 	}
-	for _, e := range r.errs {
-		if e.What == "read ancestry" && e.Resource == "projects/"+s.Project {
-			s.Incomplete = true
-		}
+	if p.ancestryErr {
+		s.Incomplete = true
 	}
 	for _, l := range levels {
 		if l.pol == nil {
@@ -358,12 +358,19 @@ func (r *auditRun) resolve(s *Service, own *iampolicy.Policy, p *project) {
 const FunctionsInvokerRole = "roles/cloudfunctions.invoker"
 
 func (r *auditRun) noteRoleError(role string, err error) {
-	for _, e := range r.errs {
-		if e.Resource == role {
+	r.noteError(&ReadError{Resource: role, What: "get custom role", Err: err, Message: errorText(err)})
+}
+
+// noteError records e once: a read shared by many (an ancestor's parent,
+// a custom role) fails once in the report. Callers hold r.mu or run after
+// the reads.
+func (r *auditRun) noteError(e *ReadError) {
+	for _, old := range r.errs {
+		if old.Resource == e.Resource && old.What == e.What {
 			return
 		}
 	}
-	r.errs = append(r.errs, &ReadError{Resource: role, What: "get custom role", Err: err, Message: errorText(err)})
+	r.errs = append(r.errs, e)
 }
 
 // segmentAfter returns the path segment after key in a resource name.

@@ -91,8 +91,10 @@ type ancestry struct {
 	rm       audit.ResourceManager
 	parents  map[string]string
 	policies map[string]*iampolicy.Policy
-	mu       sync.Mutex
-	reads    map[string]int
+	// deny: resources whose parent may not be read.
+	deny  map[string]bool
+	mu    sync.Mutex
+	reads map[string]int
 }
 
 func (a *ancestry) count(what string) {
@@ -103,6 +105,9 @@ func (a *ancestry) count(what string) {
 
 func (a *ancestry) Parent(ctx context.Context, r string) (string, error) {
 	a.count("parent " + r)
+	if a.deny[r] {
+		return "", fmt.Errorf("403 permission denied on %s", r)
+	}
 	if strings.HasPrefix(r, "projects/") {
 		return a.rm.Parent(ctx, r)
 	}
@@ -220,6 +225,27 @@ services:
 	for _, s := range rep.Services {
 		if !s.Incomplete || len(s.Grants) == 0 {
 			t.Errorf("%s: incomplete %v, %d grants", s.Name, s.Incomplete, len(s.Grants))
+		}
+	}
+
+	// A folder whose parent may not be read: the error names the folder,
+	// and the grants up to it stand.
+	anc.policies["organizations/1"] = &iampolicy.Policy{}
+	anc.deny = map[string]bool{"folders/10": true}
+	rep, err = (&audit.Engine{Clients: c, Ancestry: anc}).Audit(context.Background(), audit.Scope{Projects: []string{"team-a-prod", "team-b-prod"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Errors) != 1 || rep.Errors[0].Resource != "folders/10" || rep.Errors[0].What != "get parent" {
+		t.Fatalf("errors: %+v", rep.Errors)
+	}
+	for _, s := range rep.Services {
+		folder := false
+		for _, g := range s.Grants {
+			folder = folder || g.Path.Resource == "folders/100"
+		}
+		if !s.Incomplete || !folder {
+			t.Errorf("%s: incomplete %v, folder grant %v", s.Name, s.Incomplete, folder)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -88,6 +89,7 @@ func (o *AuditOptions) validate() error {
 	if len(o.Projects) == 0 {
 		return cmdutil.Usagef("name what to audit: --project P (repeatable)")
 	}
+	o.Projects = slices.Compact(slices.Sorted(slices.Values(o.Projects)))
 	f, err := render.ParseFormat(o.Format)
 	if err != nil {
 		return cmdutil.Usage(err)

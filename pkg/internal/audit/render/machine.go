@@ -116,7 +116,16 @@ type sarifResult struct {
 }
 
 type sarifLocation struct {
+	PhysicalLocation sarifPhysical  `json:"physicalLocation"`
 	LogicalLocations []sarifLogical `json:"logicalLocations"`
+}
+
+// sarifPhysical names the service by its full resource name
+// (//run.googleapis.com/projects/…), the URI Google gives every resource.
+type sarifPhysical struct {
+	ArtifactLocation struct {
+		URI string `json:"uri"`
+	} `json:"artifactLocation"`
 }
 
 type sarifLogical struct {
@@ -164,13 +173,19 @@ func writeSARIF(w io.Writer, r *audit.Report, info Info) error {
 		}
 		run.Results = append(run.Results, sarifResult{RuleID: f.Rule, RuleIndex: index[f.Rule], Level: sarifLevel(f.Severity),
 			Message:             sarifText{f.Message + ". Fix: " + f.Fix},
-			Locations:           []sarifLocation{{LogicalLocations: []sarifLogical{{FullyQualifiedName: f.Service, Kind: "resource"}}}},
+			Locations:           []sarifLocation{location(f.Service)},
 			PartialFingerprints: map[string]string{"invokerctlFinding/v1": hex.EncodeToString(sum[:16])},
 			Properties:          props})
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(sarifLog{Schema: SARIFSchema, Version: "2.1.0", Runs: []sarifRun{run}})
+}
+
+func location(service string) sarifLocation {
+	l := sarifLocation{LogicalLocations: []sarifLogical{{FullyQualifiedName: service, Kind: "resource"}}}
+	l.PhysicalLocation.ArtifactLocation.URI = "//run.googleapis.com/" + service
+	return l
 }
 
 // edgeColors are the access map's colours by edge kind (dot and html).
