@@ -96,7 +96,26 @@ func TestAuditHTMLInChromium(t *testing.T) {
 	}
 	want := render.Edges(rep)
 
-	services, edges := drawn(t, runChromium(t, bin, "--dump-dom", "file://"+page))
+	dom := runChromium(t, bin, "--dump-dom", "file://"+page)
+	services, edges := drawn(t, dom)
+	// Findings are highlighted: each flagged service's node, and the
+	// table view lists every grant and every finding.
+	flagged := map[string]bool{}
+	for _, f := range rep.Findings {
+		flagged[f.Service] = true
+	}
+	for _, m := range svgService.FindAllStringSubmatch(dom, -1) {
+		name := html.UnescapeString(m[2])
+		if strings.Contains(m[1], "finding") != flagged[name] {
+			t.Errorf("service %s highlighted=%v, has findings=%v", name, strings.Contains(m[1], "finding"), flagged[name])
+		}
+	}
+	if n := strings.Count(dom, `<tr class="grant"`); n != len(want) {
+		t.Errorf("table view: %d grant rows, want %d", n, len(want))
+	}
+	if n := strings.Count(dom, `<tr class="finding sev-`); n != len(rep.Findings) {
+		t.Errorf("%d finding rows, want %d", n, len(rep.Findings))
+	}
 	for _, s := range rep.Services {
 		if !services[s.Name] {
 			t.Errorf("service %s not drawn", s.Name)
