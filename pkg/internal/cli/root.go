@@ -41,6 +41,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		NewCmdVerify(f, nil),
 		NewCmdInvoke(f, nil),
 		NewCmdRun(f, nil),
+		NewCmdAudit(f, nil),
 		NewCmdDemo(f, nil),
 		NewCmdEmulator(f),
 	)

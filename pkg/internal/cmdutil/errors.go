@@ -21,6 +21,8 @@ const (
 	// ExitInvokeFailed: a smoke-test invocation failed (a declared caller
 	// refused, or a caller without a grant allowed).
 	ExitInvokeFailed = 4
+	// ExitFindings: audit found findings at or above --fail-on.
+	ExitFindings = 5
 	// ExitUsage is a command-line usage error (unknown flag, missing argument).
 	ExitUsage = 64
 	// A command stopped by SIGINT or SIGTERM exits 128 + the signal's

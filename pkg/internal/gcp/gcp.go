@@ -14,6 +14,7 @@ import (
 	"golang.org/x/oauth2/google"
 	cloudfunctions "google.golang.org/api/cloudfunctions/v2"
 	crm "google.golang.org/api/cloudresourcemanager/v1"
+	crm3 "google.golang.org/api/cloudresourcemanager/v3"
 	iam "google.golang.org/api/iam/v1"
 	"google.golang.org/api/option"
 	run "google.golang.org/api/run/v2"
@@ -40,8 +41,11 @@ type Options struct {
 
 // Clients are the API clients invokerctl uses.
 type Clients struct {
-	Run       *run.Service
-	CRM       *crm.Service
+	Run *run.Service
+	CRM *crm.Service
+	// CRM3 is Resource Manager v3: a project's parent, folders and
+	// organizations with their policies.
+	CRM3      *crm3.Service
 	IAM       *iam.Service
 	Functions *cloudfunctions.Service
 }
@@ -84,6 +88,9 @@ func New(ctx context.Context, o Options) (*Clients, error) {
 	if c.CRM, err = crm.NewService(ctx, opts...); err != nil {
 		return nil, fmt.Errorf("resource manager client: %w", err)
 	}
+	if c.CRM3, err = crm3.NewService(ctx, opts...); err != nil {
+		return nil, fmt.Errorf("resource manager v3 client: %w", err)
+	}
 	if c.IAM, err = iam.NewService(ctx, opts...); err != nil {
 		return nil, fmt.Errorf("iam client: %w", err)
 	}
@@ -91,4 +98,25 @@ func New(ctx context.Context, o Options) (*Clients, error) {
 		return nil, fmt.Errorf("cloud functions client: %w", err)
 	}
 	return c, nil
+}
+
+// CustomRolePermissions reads the permissions of a custom role
+// ("projects/P/roles/R" or "organizations/O/roles/R") through IAM v1; it is
+// an iampolicy.CustomRoleGetter.
+func (c *Clients) CustomRolePermissions(ctx context.Context, name string) ([]string, error) {
+	switch {
+	case strings.HasPrefix(name, "projects/"):
+		r, err := c.IAM.Projects.Roles.Get(name).Context(ctx).Do()
+		if err != nil {
+			return nil, err
+		}
+		return r.IncludedPermissions, nil
+	case strings.HasPrefix(name, "organizations/"):
+		r, err := c.IAM.Organizations.Roles.Get(name).Context(ctx).Do()
+		if err != nil {
+			return nil, err
+		}
+		return r.IncludedPermissions, nil
+	}
+	return nil, fmt.Errorf("not a custom role: %s", name)
 }

@@ -19,6 +19,7 @@ type IOStreams struct {
 
 	stdinTTY  bool
 	stdoutTTY bool
+	stderrTTY bool
 }
 
 // IsStdinTTY reports whether In is an interactive terminal: only then can a
@@ -27,6 +28,13 @@ func (s *IOStreams) IsStdinTTY() bool { return s.stdinTTY }
 
 // IsStdoutTTY reports whether Out is an interactive terminal.
 func (s *IOStreams) IsStdoutTTY() bool { return s.stdoutTTY }
+
+// IsStderrTTY reports whether ErrOut is an interactive terminal: only then
+// is progress drawn on it.
+func (s *IOStreams) IsStderrTTY() bool { return s.stderrTTY }
+
+// SetStderrTTY says whether ErrOut stands for a terminal (tests).
+func (s *IOStreams) SetStderrTTY(tty bool) { s.stderrTTY = tty }
 
 // SetStdinTTY says whether In stands for a terminal (tests).
 func (s *IOStreams) SetStdinTTY(tty bool) { s.stdinTTY = tty }
@@ -38,7 +46,7 @@ func (s *IOStreams) SetStdoutTTY(tty bool) { s.stdoutTTY = tty }
 // or not.
 func System() *IOStreams {
 	return &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
-		stdinTTY: isTerminal(os.Stdin), stdoutTTY: isTerminal(os.Stdout)}
+		stdinTTY: isTerminal(os.Stdin), stdoutTTY: isTerminal(os.Stdout), stderrTTY: isTerminal(os.Stderr)}
 }
 
 // Test returns streams backed by buffers (input, output, error output),

@@ -317,24 +317,7 @@ func (v *Verifier) readProjectPolicy(ctx context.Context, project string) (*iamp
 }
 
 func (v *Verifier) customRole(ctx context.Context, name string) ([]string, error) {
-	var perms []string
-	switch {
-	case strings.HasPrefix(name, "projects/"):
-		r, err := v.Clients.IAM.Projects.Roles.Get(name).Context(ctx).Do()
-		if err != nil {
-			return nil, err
-		}
-		perms = r.IncludedPermissions
-	case strings.HasPrefix(name, "organizations/"):
-		r, err := v.Clients.IAM.Organizations.Roles.Get(name).Context(ctx).Do()
-		if err != nil {
-			return nil, err
-		}
-		perms = r.IncludedPermissions
-	default:
-		return nil, fmt.Errorf("not a custom role: %s", name)
-	}
-	return perms, nil
+	return v.Clients.CustomRolePermissions(ctx, name)
 }
 
 func projectOf(serviceName string) (string, error) {

@@ -1,0 +1,186 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/time/rate"
+
+	"github.com/invokerctl/invokerctl/pkg/config"
+	"github.com/invokerctl/invokerctl/pkg/internal/audit"
+	"github.com/invokerctl/invokerctl/pkg/internal/audit/render"
+	"github.com/invokerctl/invokerctl/pkg/internal/cmdutil"
+	"github.com/invokerctl/invokerctl/pkg/internal/gcp"
+	"github.com/invokerctl/invokerctl/pkg/internal/pipeline"
+	"github.com/invokerctl/invokerctl/pkg/internal/verify"
+)
+
+// AuditOptions are the inputs of `invokerctl audit`.
+type AuditOptions struct {
+	cmdEnv
+	Projects      []string
+	Folders       []string
+	Organizations []string
+	Location      string
+	Files         []string
+	Format        string
+	FailOn        string
+	Rate          float64
+	Workers       int
+	Emulator      string
+	Seed          string
+
+	format render.Format
+	failOn audit.Severity
+}
+
+// errAssetEngine: --folder and --organization need the Cloud Asset engine.
+var errAssetEngine = errors.New("--folder and --organization need the Cloud Asset engine, not built yet; audit each project with --project")
+
+// NewCmdAudit builds `audit`; runF replaces auditRun in tests.
+func NewCmdAudit(f *cmdutil.Factory, runF func(*AuditOptions) error) *cobra.Command {
+	opts := &AuditOptions{cmdEnv: newCmdEnv(f)}
+	cmd := &cobra.Command{
+		Use:   "audit --project P",
+		Short: "Report who can invoke every Cloud Run service and function, and why",
+		Long: `For every Cloud Run service (and Cloud Run function, 2nd gen, resolved to its service) of the
+projects in scope, list each principal that holds run.routes.invoke with the path of its
+grant (the service, the project, each folder above, the organization), the role
+(predefined or custom), any condition, public exposure (allUsers, allAuthenticatedUsers,
+invokerIamDisabled), ingress and custom audiences; then report findings, each with a
+rule id, a severity and a fix (see the README's findings table). With -f, compare with
+declarations both ways: declared grants missing, invokers no declaration knows.
+
+Reads run concurrently (--workers) under a client-side rate limit (--rate); 429 and 5xx
+answers are retried with backoff. A resource that cannot be read is named in the report
+and the rest of the report still comes out.
+
+Exit codes: 0 done (no finding at or above --fail-on), 5 findings at or above --fail-on,
+1 an error (a resource could not be read), 64 a usage error.`,
+		Example: `  invokerctl audit --project my-project
+  invokerctl audit --project a --project b --location europe-west1 --format html > access.html
+  invokerctl audit --project my-project -f invokers.yaml --format sarif --fail-on high > audit.sarif`,
+		Args: noArgs,
+		RunE: runE(&opts.cmdEnv, opts, runF, auditRun),
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVar(&opts.Projects, "project", nil, "project to audit (repeatable)")
+	fl.StringArrayVar(&opts.Folders, "folder", nil, "folder to audit, every project below it (repeatable; needs the Cloud Asset engine)")
+	fl.StringArrayVar(&opts.Organizations, "organization", nil, "organization to audit (needs the Cloud Asset engine)")
+	fl.StringVar(&opts.Location, "location", "", "audit only this region; default every location")
+	fl.StringArrayVarP(&opts.Files, "file", "f", nil, "declaration to compare with (repeatable): drift in both directions")
+	fl.StringVar(&opts.Format, "format", "table", "output format: table, json, csv, sarif, dot, markdown or html")
+	fl.StringVar(&opts.FailOn, "fail-on", "", "exit 5 when a finding of this severity or higher exists: low, medium, high or critical")
+	fl.Float64Var(&opts.Rate, "rate", audit.DefaultRate, "API requests per second, at most")
+	fl.IntVar(&opts.Workers, "workers", audit.DefaultWorkers, "API reads in flight, at most")
+	addEmulatorFlags(cmd, &opts.Emulator, &opts.Seed)
+	return cmd
+}
+
+// validate turns every flag problem into a usage error, before any read.
+func (o *AuditOptions) validate() error {
+	if len(o.Folders) > 0 || len(o.Organizations) > 0 {
+		return cmdutil.Usage(errAssetEngine)
+	}
+	if len(o.Projects) == 0 {
+		return cmdutil.Usagef("name what to audit: --project P (repeatable)")
+	}
+	o.Projects = slices.Compact(slices.Sorted(slices.Values(o.Projects)))
+	f, err := render.ParseFormat(o.Format)
+	if err != nil {
+		return cmdutil.Usage(err)
+	}
+	o.format = f
+	if o.FailOn != "" {
+		if o.failOn, err = audit.ParseSeverity(o.FailOn); err != nil {
+			return cmdutil.Usage(fmt.Errorf("--fail-on: %w", err))
+		}
+	}
+	if o.Rate <= 0 {
+		return cmdutil.Usagef("--rate must be positive")
+	}
+	if o.Workers <= 0 {
+		return cmdutil.Usagef("--workers must be positive")
+	}
+	return checkSeedFlag(o.Emulator, o.Seed)
+}
+
+func auditRun(opts *AuditOptions) error {
+	if err := opts.validate(); err != nil {
+		return err
+	}
+	var exps []verify.Expectation
+	for _, file := range opts.Files {
+		d, err := config.Load(file)
+		if err != nil {
+			return err
+		}
+		exps = append(exps, pipeline.Expectations(d)...)
+	}
+	t, stop, err := resolveTarget(opts.cmdEnv, opts.Emulator, opts.Seed, opts.Projects[0])
+	if err != nil {
+		return err
+	}
+	defer stop()
+	limiter := rate.NewLimiter(rate.Limit(opts.Rate), max(1, int(opts.Rate)))
+	ios := opts.IO
+	clients, err := gcp.New(opts.Ctx, gcp.Options{Endpoint: t.APIEndpoint(), TokenSource: t.TokenSource(), UserAgent: "invokerctl/" + Version,
+		Base: audit.RateLimited(http.DefaultTransport, limiter),
+		Retry: gcp.RetryPolicy{OnRetry: func(req *http.Request, status int, wait time.Duration) {
+			if ios.IsStderrTTY() {
+				fmt.Fprintf(ios.ErrOut, "\r\033[K  %s %s answered %d; retrying in %s\n", req.Method, req.URL.Path, status, wait.Round(time.Millisecond))
+			}
+		}}})
+	if err != nil {
+		return err
+	}
+	eng := &audit.Engine{Clients: clients, Workers: opts.Workers}
+	if ios.IsStderrTTY() {
+		fmt.Fprintf(ios.ErrOut, "Auditing %d project(s) on %s...\n", len(opts.Projects), t)
+		eng.Progress = func(done, total int) {
+			fmt.Fprintf(ios.ErrOut, "\r\033[K  %s %d/%d reads", bar(done, total, 30), done, total)
+		}
+	}
+	rep, err := eng.Audit(opts.Ctx, audit.Scope{Projects: opts.Projects, Location: opts.Location})
+	if eng.Progress != nil {
+		fmt.Fprint(ios.ErrOut, "\r\033[K")
+	}
+	if err != nil {
+		return err
+	}
+	rep.Findings = append(audit.Findings(rep), audit.Drift(rep, exps)...)
+	rep.Sort()
+	if err := render.Write(ios.Out, opts.format, rep, render.Info{Version: Version}); err != nil {
+		return err
+	}
+	if len(rep.Errors) > 0 {
+		first := rep.Errors[0]
+		return fmt.Errorf("the report is incomplete: %d resource(s) could not be read, first: could not %s %s: %s", len(rep.Errors), first.What, first.Resource, first.Message)
+	}
+	if opts.failOn != "" {
+		if n := rep.AtOrAbove(opts.failOn); n > 0 {
+			return cmdutil.WithExitCode(cmdutil.ExitFindings, fmt.Errorf("%d finding(s) of severity %s or higher", n, opts.failOn))
+		}
+	}
+	return nil
+}
+
+// bar draws a progress bar of width cells.
+func bar(done, total, width int) string {
+	n := 0
+	if total > 0 {
+		n = done * width / total
+	}
+	b := make([]rune, width)
+	for i := range b {
+		b[i] = '░'
+		if i < n {
+			b[i] = '█'
+		}
+	}
+	return string(b)
+}
