@@ -1,0 +1,211 @@
+package cli
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/invokerctl/invokerctl/pkg/emulator"
+	"github.com/invokerctl/invokerctl/pkg/internal/testutil"
+)
+
+// Fault tests: the real commands against an emulator with one of its
+// knobs set (quota, 429 bursts with Retry-After, 503 runs, latency near
+// the request timeout, a propagation delay past --max-wait, a restart from
+// the state file), each asserting the outcome: exit code, report, the
+// emulator's final state and its request log.
+
+// faultQuickstartInvokers is what the quickstart declares on each
+// service, the on-upload trigger's own grant (from the seed) aside.
+var faultQuickstartInvokers = map[string][]string{
+	"orders-api":   {sa("orders-caller")},
+	"billing-api":  {sa("billing-caller"), sa("orders-caller")},
+	"resize-image": {sa("orders-caller")},
+	"on-upload":    {sa("billing-caller"), sa("upload-trigger")},
+}
+
+// faultServiceResource is the resource name of a service of demo-project.
+func faultServiceResource(service string) string {
+	return "projects/demo-project/locations/us-central1/services/" + service
+}
+
+// faultInvokers reads the roles/run.invoker members stored on service,
+// past the API (nothing counted or logged), sorted; a member bound twice
+// fails the test.
+func faultInvokers(t *testing.T, emu *emulator.Emulator, service string) []string {
+	t.Helper()
+	b, err := emu.IAMPolicy(faultServiceResource(service))
+	if err != nil {
+		t.Fatalf("policy of %s: %v", service, err)
+	}
+	var p struct {
+		Bindings []struct {
+			Role      string         `json:"role"`
+			Members   []string       `json:"members"`
+			Condition map[string]any `json:"condition"`
+		} `json:"bindings"`
+	}
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatalf("policy of %s: %v\n%s", service, err, b)
+	}
+	var out []string
+	for _, bd := range p.Bindings {
+		if bd.Role == "roles/run.invoker" && bd.Condition == nil {
+			out = append(out, bd.Members...)
+		}
+	}
+	slices.Sort(out)
+	if c := slices.Compact(slices.Clone(out)); len(c) != len(out) {
+		t.Errorf("%s binds a member twice: %v", service, out)
+	}
+	return out
+}
+
+// faultWantInvokers fails unless every service holds exactly want's
+// members (nil: no invoker at all).
+func faultWantInvokers(t *testing.T, emu *emulator.Emulator, want map[string][]string) {
+	t.Helper()
+	for svc, members := range want {
+		if got := faultInvokers(t, emu, svc); !eq(got, members) {
+			t.Errorf("%s invokers = %v, want %v", svc, got, members)
+		}
+	}
+}
+
+// faultRetryKey identifies a request and its retries: the same method,
+// path, query and body.
+func faultRetryKey(r emulator.Request) string {
+	return r.Method + " " + r.Path + "?" + r.Query + "\n" + r.Body
+}
+
+// faultThrottled counts the requests of log a knob answered 429, and fails
+// the test for each one whose retry (the next identical request) came
+// sooner than its Retry-After, by the emulator's clock.
+func faultThrottled(t *testing.T, log []emulator.Request) int {
+	t.Helper()
+	n := 0
+	for i, r := range log {
+		if r.Fault != http.StatusTooManyRequests {
+			continue
+		}
+		n++
+		secs, err := strconv.Atoi(r.RetryAfter)
+		if err != nil {
+			t.Errorf("429 to %s without a Retry-After in seconds: %q", r, r.RetryAfter)
+			continue
+		}
+		floor := time.Duration(secs) * time.Second
+		for _, next := range log[i+1:] {
+			if faultRetryKey(next) == faultRetryKey(r) {
+				if gap := next.Time.Sub(r.Time); gap < floor {
+					t.Errorf("%s answered 429 with Retry-After %s was retried %s later", r, r.RetryAfter, gap.Round(time.Millisecond))
+				}
+				break
+			}
+		}
+	}
+	return n
+}
+
+// Provisioning and verify through throttling: plan, apply, verify and
+// destroy of the quickstart with real terraform, against an emulator with
+// a quota or with bursts of 429s on the Run v2 policy paths. Every command
+// succeeds, the policies hold exactly the declared members once, the
+// emulator did throttle, and each 429 was retried no sooner than its
+// Retry-After (a floor: the provider's own back-off is scaled down in
+// tests, Retry-After never).
+func TestFaultThrottledProvisioning(t *testing.T) {
+	testutil.NeedTerraform(t)
+	t.Parallel()
+	burst := func(path string, n int) emulator.Fault {
+		return emulator.Fault{Path: path, Count: n, Status: http.StatusTooManyRequests, Header: map[string]string{"Retry-After": "1"}}
+	}
+	tests := []struct {
+		name string
+		opts emulator.Options
+		// The faults added before each step; every one must be met.
+		// (The first plan reads no policy: there is no state yet.)
+		apply, replan, verify, destroy []emulator.Fault
+		// quota: every step but the first plan must have met the quota
+		// at least once; otherwise each step is answered exactly its
+		// faults' 429s.
+		quota bool
+	}{
+		{name: "quota 5 per second", opts: emulator.Options{QPS: 5}, quota: true},
+		{name: "429 bursts with Retry-After on Run v2 policies",
+			apply: []emulator.Fault{
+				burst("services/orders-api:getIamPolicy", 2),
+				burst("services/billing-api:setIamPolicy", 2),
+				burst("services/resize-image:setIamPolicy", 1),
+			},
+			replan: []emulator.Fault{burst("services/orders-api:getIamPolicy", 2)},
+			verify: []emulator.Fault{
+				burst("services/orders-api:getIamPolicy", 2),
+				burst("services/billing-api:getIamPolicy", 3),
+			},
+			destroy: []emulator.Fault{burst("services/billing-api:setIamPolicy", 2)},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			start := time.Now()
+			o := tc.opts
+			o.SeedFile = quickstartSeed()
+			emu := testutil.StartEmulator(t, o)
+			_, file := quickstartCopy(t)
+			c := inProcess{Env: emuEnv(emu), Terraform: true}
+			step := func(code int, faults []emulator.Fault, quota bool, args ...string) cliResult {
+				t.Helper()
+				emu.ResetRequests()
+				want := 0
+				for _, f := range faults {
+					emu.InjectFault(f)
+					want += f.Count
+				}
+				r := runInProcess(t, c, append(args, "-f", file, "--emulator="+emu.URL())...)
+				wantExit(t, r, code, strings.Join(args, " "))
+				if left := emu.PendingFaults(); len(left) != 0 {
+					t.Errorf("%s: faults never met: %+v", args[0], left)
+				}
+				n := faultThrottled(t, emu.Requests())
+				if quota && n == 0 || !tc.quota && n != want {
+					t.Errorf("%s: the emulator answered %d 429s, want %s", args[0], n, map[bool]string{true: "some", false: strconv.Itoa(want)}[tc.quota])
+				}
+				t.Logf("%s: %d 429s, each waited out", args[0], n)
+				return r
+			}
+			step(2, nil, false, "plan")
+			step(0, tc.apply, tc.quota, "apply", "--auto-approve")
+			faultWantInvokers(t, emu, faultQuickstartInvokers)
+			if r := step(0, tc.replan, tc.quota, "plan"); !strings.Contains(r.Stdout, "No changes") {
+				t.Errorf("the plan after apply has changes:\n%s", r.Stdout)
+			}
+
+			r := step(0, tc.verify, tc.quota, "verify", "--format", "json")
+			d := reportJSON(t, r)
+			present := 0
+			for _, v := range d.Verify {
+				for _, m := range v.Members {
+					if m.Status != "present-direct" {
+						t.Errorf("verify: %s on %s is %s", m.Member, v.Target, m.Status)
+					}
+					present++
+				}
+			}
+			if present != 5 {
+				t.Errorf("verify reported %d grants present, want the quickstart's 5:\n%s", present, r.Stdout)
+			}
+
+			step(0, tc.destroy, tc.quota, "destroy", "--auto-approve")
+			faultWantInvokers(t, emu, map[string][]string{
+				"orders-api": nil, "billing-api": nil, "resize-image": nil, "on-upload": {sa("upload-trigger")},
+			})
+			t.Logf("took %s", time.Since(start).Round(time.Millisecond))
+		})
+	}
+}
