@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/invokerctl/invokerctl/pkg/emulator"
+	"github.com/invokerctl/invokerctl/pkg/internal/clock"
+	"github.com/invokerctl/invokerctl/pkg/internal/cmdutil"
 	"github.com/invokerctl/invokerctl/pkg/internal/testutil"
 )
 
@@ -206,6 +208,135 @@ func TestFaultThrottledProvisioning(t *testing.T) {
 				"orders-api": nil, "billing-api": nil, "resize-image": nil, "on-upload": {sa("upload-trigger")},
 			})
 			t.Logf("took %s", time.Since(start).Round(time.Millisecond))
+		})
+	}
+}
+
+// faultCountPath counts the requests of log to method path.
+func faultCountPath(log []emulator.Request, method, path string) int {
+	n := 0
+	for _, r := range log {
+		if r.Method == method && r.Path == path {
+			n++
+		}
+	}
+	return n
+}
+
+// verify and invoke through 503 runs, latency near the request timeout and
+// a propagation delay past --max-wait, in-process against an emulator with
+// the knob set: the exit code, the report naming what failed, and how
+// often the faulted path was tried.
+func TestFaultProof(t *testing.T) {
+	t.Parallel()
+	const (
+		accounts = seedHead + `serviceAccounts:
+  - accountId: orders-caller
+services:
+  - name: orders-api
+`
+		seed = accounts + `    policy:
+      - role: roles/run.invoker
+        members: [serviceAccount:orders-caller@demo-project.iam.gserviceaccount.com]
+`
+		policyPath  = "/v2/projects/demo-project/locations/us-central1/services/orders-api:getIamPolicy"
+		servicePath = "/v2/projects/demo-project/locations/us-central1/services/orders-api"
+	)
+	decl := writeDecl(t, "serviceAccounts:\n  - name: orders-caller\ngrants:\n  - service: orders-api\n    members: [orders-caller]\n")
+	run503 := func(path string, n int) []emulator.Fault {
+		return []emulator.Fault{{Method: http.MethodGet, Path: path, Count: n, Status: http.StatusServiceUnavailable}}
+	}
+	tests := []struct {
+		name   string
+		opts   emulator.Options
+		faults []emulator.Fault
+		args   []string
+		// fake paces invoke's waits on a fake clock.
+		fake bool
+		code int
+		// want are texts the output (stdout, then stderr) must hold.
+		want []string
+		// path was tried tries times (0: not checked).
+		path  string
+		tries int
+	}{
+		{name: "verify: 503s within the retry budget", faults: run503(policyPath, 3),
+			args: []string{"verify"}, code: cmdutil.ExitOK, want: []string{"grant " + sa("orders-caller") + "  PASS    present-direct", "2 passed"},
+			path: policyPath, tries: 4},
+		{name: "verify: 503s past the retry budget", faults: run503(policyPath, 100),
+			args: []string{"verify"}, code: cmdutil.ExitError, want: []string{
+				"read policies  FAIL    reading IAM policy of projects/demo-project/locations/us-central1/services/orders-api: googleapi: Error 503",
+				"verification incomplete"},
+			path: policyPath, tries: 6},
+		{name: "invoke: 503s within the retry budget", faults: run503(servicePath, 3),
+			args: []string{"invoke"}, code: cmdutil.ExitOK, want: []string{"invoke as " + sa("orders-caller") + "  PASS    GET / → 200", "2 passed"},
+			path: servicePath, tries: 4},
+		{name: "invoke: 503s past the retry budget", faults: run503(servicePath, 100),
+			args: []string{"invoke"}, code: cmdutil.ExitError, want: []string{
+				"ERROR   GET / → no response; cannot invoke: reading service projects/demo-project/locations/us-central1/services/orders-api: googleapi: Error 503",
+				"invocation incomplete"},
+			path: servicePath, tries: 6},
+		// Latency delays every API request and every call to the
+		// service alike: the token request and the call are each bounded
+		// by --request-timeout; --max-wait 0 makes one attempt of each.
+		{name: "invoke: latency just under --request-timeout", opts: emulator.Options{Latency: 250 * time.Millisecond},
+			args: []string{"invoke", "--request-timeout", "400ms", "--max-wait", "0"}, code: cmdutil.ExitOK,
+			want: []string{"invoke as " + sa("orders-caller") + "  PASS    GET / → 200", "refuses unauthenticated", "2 passed"}},
+		{name: "invoke: latency just over --request-timeout", opts: emulator.Options{Latency: 550 * time.Millisecond},
+			args: []string{"invoke", "--request-timeout", "400ms", "--max-wait", "0"}, code: cmdutil.ExitError,
+			want: []string{
+				"service orders-api (demo-project/us-central1)  invoke as " + sa("orders-caller") +
+					"  ERROR   GET / → no response (expected 200); request timed out: the token source gave no token within 400ms",
+				"service orders-api (demo-project/us-central1)  refuses unauthenticated" +
+					"                                                      ERROR   GET / → no response (expected 401 or 403)",
+				"request timed out: no answer within 400ms",
+				"0 passed (0 with warnings), 0 failed, 0 skipped, 2 could not be completed",
+				"invocation incomplete"}},
+		{name: "invoke: propagation delay past --max-wait", opts: emulator.Options{PropagationDelay: time.Hour}, fake: true,
+			args: []string{"invoke", "--max-wait", "2s"}, code: cmdutil.ExitInvokeFailed,
+			want: []string{
+				"service orders-api (demo-project/us-central1)  invoke as " + sa("orders-caller") +
+					"  FAIL    GET / → 403 (expected 200), ",
+				"attempts; IAM propagation wait exceeded: still refused with 403 after 2s",
+				"1 passed (0 with warnings), 1 failed", "invocation failed"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			start := time.Now()
+			opts := tc.opts
+			tweak := func(o *emulator.Options) { o.Latency, o.PropagationDelay = opts.Latency, opts.PropagationDelay }
+			var p *proofEmu
+			c := inProcess{}
+			if opts.PropagationDelay > 0 {
+				// A seeded grant is in force at once; one made through
+				// the API waits out the propagation delay.
+				p = startProofEmu(t, accounts, tweak)
+				addInvokerVia(t, p.opts(), "orders-api", sa("orders-caller"))
+			} else {
+				p = startProofEmu(t, seed, tweak)
+			}
+			c.Env = p.env()
+			if tc.fake {
+				c.Clock = clock.NewFake(time.Now())
+			}
+			for _, f := range tc.faults {
+				p.InjectFault(f)
+			}
+			r := p.runWith(t, c, append(tc.args, "-f", decl)...)
+			wantExit(t, r, tc.code, strings.Join(tc.args, " "))
+			out := r.Stdout + r.Stderr
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s\n%s", w, r.Stdout, r.Stderr)
+				}
+			}
+			if tc.path != "" {
+				if n := faultCountPath(p.Requests(), http.MethodGet, tc.path); n != tc.tries {
+					t.Errorf("%s tried %d times, want %d", tc.path, n, tc.tries)
+				}
+			}
+			t.Logf("took %s\n%s\n%s", time.Since(start).Round(time.Millisecond), r.Stdout, r.Stderr)
 		})
 	}
 }
