@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -339,4 +340,68 @@ services:
 			t.Logf("took %s\n%s\n%s", time.Since(start).Round(time.Millisecond), r.Stdout, r.Stderr)
 		})
 	}
+}
+
+// The emulator restarted from its state file mid-run: the quickstart is
+// applied against `emulator serve --state F`, that emulator is stopped,
+// and a new one on the same file (another port, its own token: the
+// exports change) has every account and grant. verify and invoke pass
+// against it and a second plan has nothing to do.
+func TestFaultEmulatorRestartedFromState(t *testing.T) {
+	testutil.NeedTerraform(t)
+	t.Parallel()
+	start := time.Now()
+	state := filepath.Join(t.TempDir(), "emulator-state.json")
+	_, file := quickstartCopy(t)
+
+	first := startServe(t, "--seed", quickstartSeed(), "--state", state)
+	r := proofRunServed(t, first.exports, nil, "apply", "-f", file, "--auto-approve")
+	wantExit(t, r, 0, "apply")
+	if exited, err := first.stop(30 * time.Second); !exited || err != nil {
+		t.Fatalf("the first emulator did not stop cleanly: exited %v, %v; stderr: %s", exited, err, first.stderr)
+	}
+
+	second := startServe(t, "--state", state)
+	if second.exports["INVOKERCTL_EMULATOR_URL"] == first.exports["INVOKERCTL_EMULATOR_URL"] {
+		t.Fatalf("the second emulator listens where the first did: %s", first.exports["INVOKERCTL_EMULATOR_URL"])
+	}
+	r = proofRunServed(t, second.exports, nil, "verify", "-f", file, "--format", "json")
+	wantExit(t, r, 0, "verify after the restart")
+	present := 0
+	for _, v := range reportJSON(t, r).Verify {
+		for _, m := range v.Members {
+			if m.Status != "present-direct" {
+				t.Errorf("verify after the restart: %s on %s is %s", m.Member, v.Target, m.Status)
+			}
+			present++
+		}
+	}
+	if present != 5 {
+		t.Errorf("verify after the restart reported %d grants present, want the quickstart's 5:\n%s", present, r.Stdout)
+	}
+
+	r = proofRunServed(t, second.exports, nil, "invoke", "-f", file, "--format", "json")
+	wantExit(t, r, 0, "invoke after the restart")
+	passed := 0
+	for _, inv := range reportJSON(t, r).Invoke {
+		if inv.Outcome == "pass" {
+			passed++
+		} else if inv.Outcome != "skip" {
+			t.Errorf("invoke after the restart: %+v", inv)
+		}
+	}
+	if passed == 0 {
+		t.Errorf("invoke after the restart passed no check:\n%s", r.Stdout)
+	}
+	calls := testutil.Calls(t, second.exports["INVOKERCTL_EMULATOR_URL"], second.exports["INVOKERCTL_EMULATOR_TOKEN"])
+	if calls["run.dataplane.invoke.ok"] == 0 {
+		t.Errorf("no call reached a service of the restarted emulator: %v", calls)
+	}
+
+	r = proofRunServed(t, second.exports, nil, "plan", "-f", file)
+	wantExit(t, r, 0, "plan after the restart")
+	if !strings.Contains(r.Stdout, "No changes") {
+		t.Errorf("the plan after the restart has changes:\n%s", r.Stdout)
+	}
+	t.Logf("took %s", time.Since(start).Round(time.Millisecond))
 }
