@@ -79,6 +79,24 @@ func faultWantInvokers(t *testing.T, emu *emulator.Emulator, want map[string][]s
 	}
 }
 
+// faultWantQuickstartVerified fails unless the --format json report of
+// verify r shows each of the quickstart's 5 grants bound on its service.
+func faultWantQuickstartVerified(t *testing.T, what string, r cliResult) {
+	t.Helper()
+	present := 0
+	for _, v := range reportJSON(t, r).Verify {
+		for _, m := range v.Members {
+			if m.Status != "present-direct" {
+				t.Errorf("%s: %s on %s is %s", what, m.Member, v.Target, m.Status)
+			}
+			present++
+		}
+	}
+	if present != 5 {
+		t.Errorf("%s reported %d grants, want the quickstart's 5:\n%s", what, present, r.Stdout)
+	}
+}
+
 // faultRetryKey identifies a request and its retries: the same method,
 // path, query and body.
 func faultRetryKey(r emulator.Request) string {
@@ -190,19 +208,7 @@ func TestFaultThrottledProvisioning(t *testing.T) {
 			}
 
 			r := step(0, tc.verify, tc.quota, "verify", "--format", "json")
-			d := reportJSON(t, r)
-			present := 0
-			for _, v := range d.Verify {
-				for _, m := range v.Members {
-					if m.Status != "present-direct" {
-						t.Errorf("verify: %s on %s is %s", m.Member, v.Target, m.Status)
-					}
-					present++
-				}
-			}
-			if present != 5 {
-				t.Errorf("verify reported %d grants present, want the quickstart's 5:\n%s", present, r.Stdout)
-			}
+			faultWantQuickstartVerified(t, "verify", r)
 
 			step(0, tc.destroy, tc.quota, "destroy", "--auto-approve")
 			faultWantInvokers(t, emu, map[string][]string{
@@ -337,7 +343,7 @@ services:
 					t.Errorf("%s tried %d times, want %d", tc.path, n, tc.tries)
 				}
 			}
-			t.Logf("took %s\n%s\n%s", time.Since(start).Round(time.Millisecond), r.Stdout, r.Stderr)
+			t.Logf("took %s", time.Since(start).Round(time.Millisecond))
 		})
 	}
 }
@@ -367,18 +373,7 @@ func TestFaultEmulatorRestartedFromState(t *testing.T) {
 	}
 	r = proofRunServed(t, second.exports, nil, "verify", "-f", file, "--format", "json")
 	wantExit(t, r, 0, "verify after the restart")
-	present := 0
-	for _, v := range reportJSON(t, r).Verify {
-		for _, m := range v.Members {
-			if m.Status != "present-direct" {
-				t.Errorf("verify after the restart: %s on %s is %s", m.Member, v.Target, m.Status)
-			}
-			present++
-		}
-	}
-	if present != 5 {
-		t.Errorf("verify after the restart reported %d grants present, want the quickstart's 5:\n%s", present, r.Stdout)
-	}
+	faultWantQuickstartVerified(t, "verify after the restart", r)
 
 	r = proofRunServed(t, second.exports, nil, "invoke", "-f", file, "--format", "json")
 	wantExit(t, r, 0, "invoke after the restart")
