@@ -124,10 +124,32 @@ func stripVersion(v string) string {
 // configOptions are the hooks tests use to observe or replace waiting and
 // the HTTP stack.
 type configOptions struct {
+	// sleep is the provider's own waits, scaled by SleepScaleEnv;
+	// floorSleep the waits a server asked for (Retry-After), never
+	// scaled. See withDefaults.
 	sleep       sleeper
+	floorSleep  sleeper
 	retry       retryPolicy
 	baseRT      http.RoundTripper
 	terraformUA string
+}
+
+// withDefaults fills in the sleepers: with neither set, the scaled real
+// sleep and the unscaled floor; a test that sets only sleep (a recorder)
+// sees every wait through it. newProvider and newConfig both call it, so
+// the provider Terraform runs gets the same floor as a Config built
+// directly.
+func (o configOptions) withDefaults() configOptions {
+	switch {
+	case o.sleep == nil:
+		o.sleep = realSleep
+		if o.floorSleep == nil {
+			o.floorSleep = clock.Sleep
+		}
+	case o.floorSleep == nil:
+		o.floorSleep = o.sleep
+	}
+	return o
 }
 
 // newConfig builds the provider configuration from the provider block.
@@ -220,10 +242,7 @@ func newConfig(ctx context.Context, cfg map[string]any, opts configOptions) (*Co
 		return nil, err
 	}
 
-	floorSleep := opts.sleep // a test's recorder sees every wait
-	if opts.sleep == nil {
-		opts.sleep, floorSleep = realSleep, clock.Sleep
-	}
+	opts = opts.withDefaults()
 	if opts.retry.MaxAttempts == 0 {
 		opts.retry = defaultRetryPolicy
 	}
@@ -233,7 +252,7 @@ func newConfig(ctx context.Context, cfg map[string]any, opts configOptions) (*Co
 	}
 	ua := fmt.Sprintf("%s terraform-provider-google/%s", strings.TrimSpace(opts.terraformUA), Version)
 	ht := &headerTransport{
-		base:          &retryTransport{base: base, policy: opts.retry, sleep: opts.sleep, floorSleep: floorSleep},
+		base:          &retryTransport{base: base, policy: opts.retry, sleep: opts.sleep, floorSleep: opts.floorSleep},
 		tokens:        ts,
 		userAgent:     strings.TrimSpace(ua),
 		requestReason: firstNonEmpty(str(cfg, "request_reason"), os.Getenv("CLOUDSDK_CORE_REQUEST_REASON")),

@@ -68,9 +68,7 @@ func newProvider(opts configOptions) (*provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	if opts.sleep == nil {
-		opts.sleep = realSleep
-	}
+	opts = opts.withDefaults()
 	p := &provider{
 		schemas:     s,
 		resources:   map[string]*resourceType{},

@@ -96,3 +96,41 @@ func TestRetryAfterPastMaxWaitGivesUp(t *testing.T) {
 		t.Fatalf("status %d after %d calls, want the 429 after 1", resp.StatusCode, calls)
 	}
 }
+
+// The provider as Terraform runs it (newProvider, then configured as
+// ConfigureProvider does) keeps the floor unscaled too: with every wait
+// scaled to a thousandth, a 429 with Retry-After 1 is still retried no
+// sooner than a second later.
+func TestServedProviderKeepsRetryAfterFloor(t *testing.T) {
+	t.Setenv(SleepScaleEnv, "0.001")
+	var times []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		times = append(times, time.Now())
+		if len(times) == 1 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		io.WriteString(w, "{}")
+	}))
+	defer srv.Close()
+	p, err := newProvider(configOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := newConfig(context.Background(), map[string]any{"project": "p", "access_token": "test-token"}, p.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Client.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || len(times) != 2 {
+		t.Fatalf("status %d after %d calls, want 200 after 2", resp.StatusCode, len(times))
+	}
+	if gap := times[1].Sub(times[0]); gap < time.Second {
+		t.Errorf("retried %s after a 429 with Retry-After 1", gap)
+	}
+}

@@ -256,8 +256,8 @@ func (e *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	e.Mu.Lock()
 	e.CallCounts[rt.Name]++
-	e.recordRequest(r, path)
 	ferr := e.injectFault(r.Method, path)
+	e.recordRequest(r, path, ferr)
 	e.Mu.Unlock()
 	if ferr != nil {
 		httpx.WriteError(w, ferr)

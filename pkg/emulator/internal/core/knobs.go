@@ -50,6 +50,14 @@ type Request struct {
 	Path   string `json:"path"`
 	Query  string `json:"query,omitempty"`
 	Body   string `json:"body,omitempty"`
+	// Time is when the request arrived, on the emulator's clock
+	// (Options.Now), after Latency.
+	Time time.Time `json:"time"`
+	// Fault is the status a knob (a Fault rule, FailNext, QPS or
+	// ErrorRate) answered the request with; 0 when it reached the API.
+	Fault int `json:"fault,omitempty"`
+	// RetryAfter is the Retry-After header that fault answer carried.
+	RetryAfter string `json:"retryAfter,omitempty"`
 }
 
 // String is "METHOD path".
@@ -69,10 +77,22 @@ type faultState struct {
 	requests         []Request
 }
 
-// recordRequest appends r to the request log and gives r a body that can be
-// read again. Called with e.mu held.
-func (e *Server) recordRequest(r *http.Request, path string) {
-	rec := Request{Method: r.Method, Path: path, Query: r.URL.RawQuery}
+// recordRequest appends r to the request log, with the fault a knob
+// answered it with (nil: none), and gives r a body that can be read again.
+// Called with e.mu held.
+func (e *Server) recordRequest(r *http.Request, path string, fault *httpx.Error) {
+	rec := Request{Method: r.Method, Path: path, Query: r.URL.RawQuery, Time: e.Opts.Now()}
+	if fault != nil {
+		rec.Fault = fault.Code
+		if fault.RetryAfter > 0 {
+			rec.RetryAfter = fmt.Sprint(fault.RetryAfter)
+		}
+		for k, v := range fault.Header {
+			if strings.EqualFold(k, "Retry-After") {
+				rec.RetryAfter = v
+			}
+		}
+	}
 	if r.Body != nil && r.Body != http.NoBody {
 		b, err := io.ReadAll(io.LimitReader(r.Body, maxLoggedBody+1))
 		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(b), r.Body))

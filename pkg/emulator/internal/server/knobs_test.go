@@ -371,3 +371,33 @@ func TestKnobDropPolicyWrites(t *testing.T) {
 		t.Error("IAMPolicy of a missing project: no error")
 	}
 }
+
+// The request log says when each request came (on Options.Now) and which
+// ones a knob answered, with the Retry-After it sent: what a test needs to
+// prove a client waited out each Retry-After.
+func TestKnobRequestLogTimesAndFaults(t *testing.T) {
+	t.Parallel()
+	clock := clock.NewFake(time.Now())
+	e := newTestEmulator(t, core.Options{QPS: 1, Now: clock.Now})
+	e.InjectFault(core.Fault{Path: "/serviceAccounts", Count: 1, Status: 503, Header: map[string]string{"retry-after": "7"}})
+	start := clock.Now()
+	knobsList(t, e)                                                // the rule: 503, Retry-After 7
+	knobsWantOK(t, "first request of the second", knobsList(t, e)) // QPS 1: passes
+	clock.Advance(300 * time.Millisecond)
+	knobsWantRateLimited(t, "second request of the second", knobsList(t, e)) // QPS: 429, Retry-After 1
+	want := []struct {
+		at         time.Duration
+		fault      int
+		retryAfter string
+	}{{0, 503, "7"}, {0, 0, ""}, {300 * time.Millisecond, 429, "1"}}
+	log := e.Requests()
+	if len(log) != len(want) {
+		t.Fatalf("request log = %+v", log)
+	}
+	for i, w := range want {
+		if got := log[i]; !got.Time.Equal(start.Add(w.at)) || got.Fault != w.fault || got.RetryAfter != w.retryAfter {
+			t.Errorf("request %d: time +%s, fault %d, Retry-After %q; want +%s, %d, %q",
+				i, got.Time.Sub(start), got.Fault, got.RetryAfter, w.at, w.fault, w.retryAfter)
+		}
+	}
+}
