@@ -12,6 +12,7 @@ import (
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/metadata"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/oauth"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/run"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/storage"
 )
 
 // New starts an emulator serving every API and returns once it is
@@ -32,4 +33,5 @@ func registerRoutes(e *core.Server) {
 	run.RegisterRunRoutes(e)
 	run.RegisterRunV1Routes(e)
 	functions.RegisterFunctionRoutes(e)
+	storage.Register(e)
 }
