@@ -52,8 +52,12 @@ func openProvision(env cmdEnv, o *ProvisionFlags) (*provisionSession, error) {
 		return nil, err
 	}
 	ios, f := env.IO, env.Factory
-	if decl.Terraform.Backend != nil && s.target.IsEmulator() {
-		fmt.Fprintf(ios.ErrOut, "Note: the declared %s backend is not used against the emulator; state stays in the working directory.\n", decl.Terraform.Backend.Type)
+	switch b := decl.Terraform.Backend; {
+	case b == nil || !s.target.IsEmulator():
+	case tf.UsesEmulatorBackend(decl, s.target):
+		fmt.Fprintf(ios.ErrOut, "Note: the declared gcs backend keeps state in the emulator's Cloud Storage (bucket %q).\n", b.Config["bucket"])
+	default:
+		fmt.Fprintf(ios.ErrOut, "Note: the declared %s backend is not used against the emulator; state stays in the working directory.\n", b.Type)
 	}
 	environ := f.Environ()
 	if s.target.IsEmulator() && f.Getenv(tfprovider.SleepScaleEnv) == "" {

@@ -138,7 +138,7 @@ func (e *Server) applySeed(s *seed.Seed) error {
 		}
 		e.St.Functions[fkey] = f
 	}
-	return nil
+	return e.seedBucketsLocked(s)
 }
 
 // seedServiceLocked returns the service sv declares in proj and loc,

@@ -1,9 +1,15 @@
 package model
 
 import (
+	"regexp"
 	"strings"
 	"time"
 )
+
+// BucketNameRe is Cloud Storage's rule for bucket names: 3-63 characters
+// of lower-case letters, digits, '-', '_' and '.', starting and ending
+// with a letter or digit (dotted names may be longer).
+var BucketNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$`)
 
 // Bucket is a Cloud Storage bucket with its objects (live generations
 // only: the emulator keeps no noncurrent versions).

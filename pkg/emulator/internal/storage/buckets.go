@@ -128,7 +128,7 @@ func (a *api) insertBucket(w http.ResponseWriter, r *http.Request, _ map[string]
 		writeError(w, errf(http.StatusBadRequest, "required", "Required"))
 		return
 	}
-	if !bucketNameRe.MatchString(body.Name) || strings.Contains(body.Name, "..") || strings.HasPrefix(body.Name, "goog") {
+	if !model.BucketNameRe.MatchString(body.Name) || len(body.Name) > 63 && !strings.Contains(body.Name, ".") || strings.Contains(body.Name, "..") || strings.HasPrefix(body.Name, "goog") {
 		writeError(w, errf(http.StatusBadRequest, "invalid", "Invalid bucket name: '%s'", body.Name))
 		return
 	}

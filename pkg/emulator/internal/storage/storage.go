@@ -14,16 +14,10 @@ package storage
 
 import (
 	"net/http"
-	"regexp"
 	"sync"
 
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/core"
 )
-
-// bucketNameRe is Cloud Storage's rule for bucket names without dots:
-// 3-63 characters, lower-case letters, digits, '-' and '_', starting and
-// ending with a letter or digit (dotted names up to 222 are allowed too).
-var bucketNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$`)
 
 // api holds what the storage routes share beyond the core server: the
 // resumable upload sessions, which live in memory only (as an interrupted
