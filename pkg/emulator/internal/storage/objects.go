@@ -147,12 +147,16 @@ func (a *api) objectLocked(r *http.Request, v map[string]string, permission stri
 	if err != nil {
 		return nil, nil, err
 	}
-	o := b.Objects[v["object"]]
+	name := v["object"]
+	if strings.HasSuffix(r.URL.Path, "/") {
+		name += "/" // the router trims it; "dir/" is a name of its own
+	}
+	o := b.Objects[name]
 	if g := r.URL.Query().Get("generation"); o != nil && g != "" && g != strconv.FormatInt(o.Generation, 10) {
 		o = nil
 	}
 	if o == nil {
-		return nil, nil, errNoObject(b.Name, v["object"])
+		return nil, nil, errNoObject(b.Name, name)
 	}
 	if perr := checkPreconditions(r, o, read); perr != nil {
 		return nil, nil, perr

@@ -42,6 +42,10 @@ type upload struct {
 // its Location send the data).
 func (a *api) insertObject(w http.ResponseWriter, r *http.Request, v map[string]string) {
 	q := r.URL.Query()
+	if q.Get("upload_id") != "" {
+		a.resumeUpload(w, r, v) // the Go clients send chunks with POST
+		return
+	}
 	var spec uploadSpec
 	var data []byte
 	switch q.Get("uploadType") {
@@ -164,11 +168,13 @@ func (a *api) startResumable(w http.ResponseWriter, r *http.Request, v map[strin
 	w.WriteHeader(http.StatusOK)
 }
 
-// resumeUpload is a PUT to a session URI: a chunk ("Content-Range: bytes
+// resumeUpload is a PUT (or POST) to a session URI: a chunk ("Content-Range: bytes
 // a-b/total", total "*" while unknown), a status query ("bytes */total"
 // or "bytes */*"), or the whole data (no Content-Range). An incomplete
-// upload answers 308 with the Range received; the last chunk writes the
-// object under the session's preconditions.
+// upload answers 308 with the Range received (or, for a client that sends
+// X-GUploader-No-308, 200 with X-Http-Status-Code-Override: 308, as
+// Google does); the last chunk writes the object under the session's
+// preconditions.
 func (a *api) resumeUpload(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 	id := r.URL.Query().Get("upload_id")
 	a.mu.Lock()
@@ -220,6 +226,11 @@ func (a *api) resumeUpload(w http.ResponseWriter, r *http.Request, _ map[string]
 			w.Header().Set("Range", "bytes=0-"+strconv.Itoa(n-1))
 		}
 		w.Header().Set("Content-Length", "0")
+		if r.Header.Get("X-GUploader-No-308") == "yes" {
+			w.Header().Set("X-Http-Status-Code-Override", "308")
+			w.WriteHeader(http.StatusOK)
+			return
+		}
 		w.WriteHeader(http.StatusPermanentRedirect)
 		return
 	}
