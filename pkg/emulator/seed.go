@@ -3,7 +3,8 @@ package emulator
 import "github.com/invokerctl/invokerctl/pkg/emulator/internal/seed"
 
 // Seed is the initial state described by a seed file: projects, service
-// accounts, groups, custom roles, Cloud Run services and Cloud Functions.
+// accounts, groups, custom roles, Cloud Run services, Cloud Functions and
+// Cloud Storage buckets.
 // The format and its rules are documented in
 // pkg/emulator/internal/seed/seed.go; examples/emulator-seed.yaml is an example.
 type Seed = seed.Seed
@@ -20,6 +21,7 @@ type (
 	SeedFunction       = seed.SeedFunction
 	SeedEventTrigger   = seed.SeedEventTrigger
 	SeedEventFilter    = seed.SeedEventFilter
+	SeedBucket         = seed.SeedBucket
 )
 
 // LoadSeed reads and validates a seed file (YAML or JSON).

@@ -1,0 +1,83 @@
+package tf
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/invokerctl/invokerctl/pkg/config"
+	"github.com/invokerctl/invokerctl/pkg/internal/target"
+)
+
+// Which declared backend is used against which target, with which
+// -backend-config arguments and environment: against the emulator only a
+// gcs backend is kept, pointed at the emulator's Cloud Storage through the
+// environment, without the settings that would reach Google.
+func TestBackendPerTarget(t *testing.T) {
+	gcs := &config.Backend{Type: "gcs", Config: map[string]string{
+		"bucket": "b", "prefix": "p", "impersonate_service_account": "tf@x.iam.gserviceaccount.com",
+		"credentials": "/k.json", "storage_custom_endpoint": "https://elsewhere/storage/v1/",
+	}}
+	s3 := &config.Backend{Type: "s3", Config: map[string]string{"bucket": "b", "key": "k"}}
+	tests := []struct {
+		name       string
+		backend    *config.Backend
+		emulator   bool
+		wantBlock  string // backend type in the root module, "" for none
+		wantConfig string
+		wantEnv    string // GOOGLE_BACKEND_STORAGE_CUSTOM_ENDPOINT
+	}{
+		{"gcs on Google", gcs, false, "gcs", "bucket=b credentials=/k.json impersonate_service_account=tf@x.iam.gserviceaccount.com prefix=p storage_custom_endpoint=https://elsewhere/storage/v1/", ""},
+		{"gcs on the emulator", gcs, true, "gcs", "bucket=b prefix=p", "http://127.0.0.1:18080/storage/v1/"},
+		{"s3 on Google", s3, false, "s3", "bucket=b key=k", ""},
+		{"s3 on the emulator", s3, true, "", "", ""},
+		{"none on the emulator", nil, true, "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := loadQuickstart(t)
+			d.Terraform.Backend = tt.backend
+			tg := target.Google()
+			if tt.emulator {
+				tg = emuTarget(t)
+			}
+			b, err := RootModule(d, tg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var root struct {
+				Terraform struct {
+					Backend map[string]any `json:"backend"`
+				} `json:"terraform"`
+			}
+			if err := json.Unmarshal(b, &root); err != nil {
+				t.Fatal(err)
+			}
+			gotBlock := ""
+			for k := range root.Terraform.Backend {
+				gotBlock = k
+			}
+			if gotBlock != tt.wantBlock {
+				t.Errorf("backend block %q, want %q", gotBlock, tt.wantBlock)
+			}
+			if got := strings.Join(BackendConfig(d, tg), " "); got != tt.wantConfig {
+				t.Errorf("backend config %q, want %q", got, tt.wantConfig)
+			}
+			ws := &Workspace{Dir: t.TempDir(), Decl: d, Target: tg}
+			env := ws.Env(map[string]string{"GOOGLE_BACKEND_STORAGE_CUSTOM_ENDPOINT": "https://user/", "GOOGLE_BACKEND_IMPERSONATE_SERVICE_ACCOUNT": "x"}, EnvSettings{})
+			if tt.emulator {
+				if env["GOOGLE_BACKEND_STORAGE_CUSTOM_ENDPOINT"] != tt.wantEnv || env["GOOGLE_BACKEND_IMPERSONATE_SERVICE_ACCOUNT"] != "" {
+					t.Errorf("env: endpoint %q, impersonation %q", env["GOOGLE_BACKEND_STORAGE_CUSTOM_ENDPOINT"], env["GOOGLE_BACKEND_IMPERSONATE_SERVICE_ACCOUNT"])
+				}
+				if env["GOOGLE_OAUTH_ACCESS_TOKEN"] != "tok-secret-123" {
+					t.Error("the emulator token is not in the environment")
+				}
+			} else if env["GOOGLE_BACKEND_STORAGE_CUSTOM_ENDPOINT"] != "https://user/" {
+				t.Error("against Google the user's backend environment changed")
+			}
+			if UsesEmulatorBackend(d, tg) != (tt.wantEnv != "") {
+				t.Errorf("UsesEmulatorBackend = %v", !(tt.wantEnv != ""))
+			}
+		})
+	}
+}
