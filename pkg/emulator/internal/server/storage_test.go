@@ -86,9 +86,11 @@ func TestStorageBuckets(t *testing.T) {
 		_, err := st.Buckets.Insert("st-proj", &storage.Bucket{Name: tt.bucket}).Do()
 		wantReason(t, err, tt.code, tt.reason)
 	}
-	if _, err := st.Buckets.Get("seeded-state").Do(); err != nil {
+	if _, err := st.Buckets.Get("seeded-state").IfMetagenerationMatch(1).Do(); err != nil {
 		t.Fatal(err)
 	}
+	_, err = st.Buckets.Get("seeded-state").IfMetagenerationMatch(2).Do()
+	wantReason(t, err, 412, "conditionNotMet")
 	_, err = st.Buckets.Get("no-such-bucket").Do()
 	wantReason(t, err, 404, "notFound")
 
@@ -143,7 +145,9 @@ func TestStorageObjects(t *testing.T) {
 	_, err = put("env/default.tfstate", "three", &s1.Generation)
 	wantReason(t, err, 412, "conditionNotMet")
 
-	meta, err := st.Objects.Get("seeded-state", "env/default.tfstate").Do()
+	_, err = st.Objects.Get("seeded-state", "env/default.tfstate").IfMetagenerationNotMatch(1).Do()
+	wantReason(t, err, 412, "conditionNotMet")
+	meta, err := st.Objects.Get("seeded-state", "env/default.tfstate").IfGenerationMatch(s2.Generation).IfMetagenerationMatch(1).Do()
 	sum := md5.Sum([]byte("two"))
 	if err != nil || meta.Size != 3 || meta.Md5Hash != base64.StdEncoding.EncodeToString(sum[:]) || meta.Crc32c == "" || meta.Generation != s2.Generation {
 		t.Fatalf("get: %v %+v", err, meta)

@@ -56,6 +56,19 @@ func (a *api) bucketLocked(r *http.Request, name, permission, what string) (*mod
 	return b, principal, nil
 }
 
+// bucketForLocked is bucketLocked for a bucket method, with its
+// metageneration preconditions. Called with e.Mu held.
+func (a *api) bucketForLocked(r *http.Request, name, permission string) (*model.Bucket, *apiError) {
+	b, _, err := a.bucketLocked(r, name, permission, "bucket")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkConds(r, metagenerationConds, b.Metageneration); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
 // renderBucket is the JSON API's Bucket resource.
 func (a *api) renderBucket(b *model.Bucket) map[string]any {
 	locType := "region"
@@ -153,13 +166,9 @@ func (a *api) insertBucket(w http.ResponseWriter, r *http.Request, _ map[string]
 func (a *api) getBucket(w http.ResponseWriter, r *http.Request, v map[string]string) {
 	a.e.Mu.Lock()
 	defer a.e.Mu.Unlock()
-	b, _, err := a.bucketLocked(r, v["bucket"], "storage.buckets.get", "bucket")
+	b, err := a.bucketForLocked(r, v["bucket"], "storage.buckets.get")
 	if err != nil {
 		writeError(w, err)
-		return
-	}
-	if perr := checkMetageneration(r, b.Metageneration); perr != nil {
-		writeError(w, perr)
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, a.renderBucket(b))
@@ -169,13 +178,9 @@ func (a *api) getBucket(w http.ResponseWriter, r *http.Request, v map[string]str
 func (a *api) deleteBucket(w http.ResponseWriter, r *http.Request, v map[string]string) {
 	a.e.Mu.Lock()
 	defer a.e.Mu.Unlock()
-	b, _, err := a.bucketLocked(r, v["bucket"], "storage.buckets.delete", "bucket")
+	b, err := a.bucketForLocked(r, v["bucket"], "storage.buckets.delete")
 	if err != nil {
 		writeError(w, err)
-		return
-	}
-	if perr := checkMetageneration(r, b.Metageneration); perr != nil {
-		writeError(w, perr)
 		return
 	}
 	if len(b.Objects) > 0 {

@@ -84,59 +84,55 @@ func condition(r *http.Request, param, header string) (int64, bool, *apiError) {
 	return n, true, nil
 }
 
-// checkPreconditions applies ifGenerationMatch, ifGenerationNotMatch,
-// ifMetagenerationMatch and ifMetagenerationNotMatch to o (nil: the object
-// does not exist, which only ifGenerationMatch=0 asks for). A failed
-// precondition is 412 conditionNotMet, or 304 for a failed
-// ifGenerationNotMatch on a read, as Cloud Storage answers.
-func checkPreconditions(r *http.Request, o *model.Object, read bool) *apiError {
-	var gen, meta int64
-	if o != nil {
-		gen, meta = o.Generation, o.Metageneration
+// cond is one precondition: its query parameter, its XML API header, and
+// whether the value must equal (match) or differ from the current one.
+type cond struct {
+	param, header string
+	match         bool
+}
+
+var (
+	generationConds = []cond{
+		{"ifGenerationMatch", "x-goog-if-generation-match", true},
+		{"ifGenerationNotMatch", "x-goog-if-generation-not-match", false},
 	}
-	if v, ok, err := condition(r, "ifGenerationMatch", "x-goog-if-generation-match"); err != nil {
-		return err
-	} else if ok && v != gen {
-		return errConditionNotMet()
+	metagenerationConds = []cond{
+		{"ifMetagenerationMatch", "x-goog-if-metageneration-match", true},
+		{"ifMetagenerationNotMatch", "x-goog-if-metageneration-not-match", false},
 	}
-	if v, ok, err := condition(r, "ifGenerationNotMatch", "x-goog-if-generation-not-match"); err != nil {
-		return err
-	} else if ok && v == gen {
-		if read {
-			return errf(http.StatusNotModified, "notModified", "Not Modified")
+)
+
+// checkConds applies conds to the current value: a failed one is 412
+// conditionNotMet.
+func checkConds(r *http.Request, conds []cond, value int64) *apiError {
+	for _, c := range conds {
+		v, ok, err := condition(r, c.param, c.header)
+		if err != nil {
+			return err
 		}
-		return errConditionNotMet()
-	}
-	if o == nil {
-		return nil
-	}
-	if v, ok, err := condition(r, "ifMetagenerationMatch", "x-goog-if-metageneration-match"); err != nil {
-		return err
-	} else if ok && v != meta {
-		return errConditionNotMet()
-	}
-	if v, ok, err := condition(r, "ifMetagenerationNotMatch", "x-goog-if-metageneration-not-match"); err != nil {
-		return err
-	} else if ok && v == meta {
-		return errConditionNotMet()
+		if ok && (v == value) != c.match {
+			return errConditionNotMet()
+		}
 	}
 	return nil
 }
 
-// checkMetageneration applies the metageneration preconditions of a bucket
-// request.
-func checkMetageneration(r *http.Request, meta int64) *apiError {
-	if v, ok, err := condition(r, "ifMetagenerationMatch", ""); err != nil {
-		return err
-	} else if ok && v != meta {
-		return errConditionNotMet()
+// checkPreconditions applies the generation and metageneration
+// preconditions to o (nil: the object does not exist, generation 0, which
+// ifGenerationMatch=0 asks for). A failed ifGenerationNotMatch on a read
+// is 304, as Cloud Storage answers.
+func checkPreconditions(r *http.Request, o *model.Object, read bool) *apiError {
+	var gen int64
+	if o != nil {
+		gen = o.Generation
 	}
-	if v, ok, err := condition(r, "ifMetagenerationNotMatch", ""); err != nil {
-		return err
-	} else if ok && v == meta {
-		return errConditionNotMet()
+	if v, ok, _ := condition(r, "ifGenerationNotMatch", "x-goog-if-generation-not-match"); read && ok && v == gen {
+		return errf(http.StatusNotModified, "notModified", "Not Modified")
 	}
-	return nil
+	if err := checkConds(r, generationConds, gen); err != nil || o == nil {
+		return err
+	}
+	return checkConds(r, metagenerationConds, o.Metageneration)
 }
 
 // objectLocked finds the object a read or delete names (the live
