@@ -47,7 +47,7 @@ func planRun(opts *PlanOptions) error {
 	}
 	res, err := s.runner.Plan(opts.Ctx, false)
 	if err != nil {
-		return err
+		return withUnlockHint(err, &opts.ProvisionFlags)
 	}
 	if opts.JSON {
 		if err := writeJSON(opts.IO.Out, s.result(res)); err != nil {

@@ -119,7 +119,7 @@ func (s *provisionSession) planApply(env cmdEnv, o *ProvisionFlags, destroy bool
 	}
 	res, err := s.runner.Plan(ctx, destroy)
 	if err != nil {
-		return nil, err
+		return nil, withUnlockHint(err, o)
 	}
 	out := s.result(res)
 	applied := false
@@ -143,7 +143,7 @@ func (s *provisionSession) planApply(env cmdEnv, o *ProvisionFlags, destroy bool
 			}
 		}
 		if err := s.runner.Apply(ctx, res.PlanFile); err != nil {
-			return out, err
+			return out, withUnlockHint(err, o)
 		}
 		applied = true
 	}

@@ -43,6 +43,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		NewCmdRun(f, nil),
 		NewCmdDemo(f, nil),
 		NewCmdEmulator(f),
+		NewCmdForceUnlock(f, nil),
 	)
 	return root
 }
