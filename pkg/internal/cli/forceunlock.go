@@ -54,9 +54,6 @@ func forceUnlockRun(opts *ForceUnlockOptions) error {
 		return err
 	}
 	defer s.Close()
-	if err := s.runner.Init(opts.Ctx); err != nil {
-		return err
-	}
 	human := humanOut(opts.cmdEnv, &opts.ProvisionFlags)
 	if !opts.AutoApprove {
 		ok, err := confirm(opts.IO.In, human, fmt.Sprintf("Release state lock %s (only if its run is gone)", opts.LockID))
@@ -92,6 +89,13 @@ func withUnlockHint(err error, o *ProvisionFlags) error {
 		cmd = append(cmd, "--emulator="+o.Emulator)
 	}
 	cmd = append(cmd, info.ID)
+	if info.Operation == "init" && strings.HasPrefix(info.Path, "gs://") {
+		// The gcs backend takes this lock to create the first, empty
+		// state; Terraform needs that same lock to force-unlock, so only
+		// removing the lock object (at exactly its generation) releases it.
+		return fmt.Errorf("%w\nThe state is locked by %s (init, since %s; lock ID %s), before any state was written.\nIf that run is gone (killed), remove the lock object with:\n  gcloud storage rm --if-generation-match=%s %s",
+			err, info.Who, info.Created, info.ID, info.ID, info.Path)
+	}
 	return fmt.Errorf("%w\nThe state is locked by %s (%s, since %s; lock ID %s).\nIf that run is gone (killed), release the lock with:\n  %s",
 		err, info.Who, info.Operation, info.Created, info.ID, strings.Join(cmd, " "))
 }

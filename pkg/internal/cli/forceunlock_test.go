@@ -21,7 +21,7 @@ import (
 	"github.com/invokerctl/invokerctl/pkg/internal/testutil"
 )
 
-// A killed apply leaves the gcs backend's lock in the emulator's Cloud
+// A killed run leaves the gcs backend's lock in the emulator's Cloud
 // Storage; plan then reports who holds it and the force-unlock command,
 // which refuses without confirmation and releases the lock with it.
 func TestKilledApplyLockAndForceUnlock(t *testing.T) {
@@ -36,7 +36,7 @@ func TestKilledApplyLockAndForceUnlock(t *testing.T) {
 		t.Fatalf("the authoritative example no longer declares a gcs backend: %+v", b)
 	}
 	lockName := b.Config["prefix"] + "/default.tflock"
-	// Latency keeps the apply inside its lock long enough to be killed there.
+	// Latency keeps a run inside its lock long enough to be killed there.
 	emu := testutil.StartEmulator(t, emulator.Options{Project: d.Project, Seed: seedFor(d), Latency: 50 * time.Millisecond})
 	st, err := storage.NewService(context.Background(), append(testutil.EmulatorClientOptions(emu), option.WithEndpoint(emu.URL()+"/storage/v1/"))...)
 	if err != nil {
@@ -58,9 +58,14 @@ func TestKilledApplyLockAndForceUnlock(t *testing.T) {
 	flag := "--emulator=" + emu.URL()
 	in := testutil.Exec{Env: emuEnv(emu)}
 
+	// A first apply writes the state; the destroy that follows is killed
+	// inside its lock.
+	if r := testutil.RunBinary(t, in, "apply", "-f", file, flag, "--auto-approve"); r.Code != 0 {
+		t.Fatalf("apply: exit %d\n%s", r.Code, r.Stderr)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	apply := exec.CommandContext(ctx, testutil.Binary(t), "apply", "-f", file, flag, "--auto-approve")
+	apply := exec.CommandContext(ctx, testutil.Binary(t), "destroy", "-f", file, flag, "--auto-approve")
 	apply.Env = append(os.Environ(), in.Env...)
 	apply.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // kill Terraform with it
 	if err := apply.Start(); err != nil {
@@ -69,14 +74,14 @@ func TestKilledApplyLockAndForceUnlock(t *testing.T) {
 	var held *storage.Object
 	for deadline := time.Now().Add(2 * time.Minute); held == nil; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatal("the apply never took the lock")
+			t.Fatal("the destroy never took the lock")
 		}
 		held = lock()
 	}
 	_ = syscall.Kill(-apply.Process.Pid, syscall.SIGKILL)
 	_ = apply.Wait()
 	if lock() == nil {
-		t.Fatal("the killed apply left no lock")
+		t.Fatal("the killed destroy left no lock")
 	}
 	id := strconv.FormatInt(held.Generation, 10)
 

@@ -43,7 +43,7 @@ func planRun(opts *PlanOptions) error {
 		return err
 	}
 	if err := s.runner.Init(opts.Ctx); err != nil {
-		return err
+		return withUnlockHint(err, &opts.ProvisionFlags)
 	}
 	res, err := s.runner.Plan(opts.Ctx, false)
 	if err != nil {

@@ -115,7 +115,7 @@ func (s *provisionSession) planApply(env cmdEnv, o *ProvisionFlags, destroy bool
 		}
 	}
 	if err := s.runner.Init(ctx); err != nil {
-		return nil, err
+		return nil, withUnlockHint(err, o)
 	}
 	res, err := s.runner.Plan(ctx, destroy)
 	if err != nil {

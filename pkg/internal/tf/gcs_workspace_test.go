@@ -2,6 +2,7 @@ package tf
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -79,5 +80,36 @@ func TestBackendPerTarget(t *testing.T) {
 				t.Errorf("UsesEmulatorBackend = %v", !(tt.wantEnv != ""))
 			}
 		})
+	}
+}
+
+// StateLocked reads Terraform's lock report from a lock error, whether
+// the lock was met by plan/apply or by init; other errors are not locks.
+func TestStateLocked(t *testing.T) {
+	report := `
+Lock Info:
+  ID:        1796254337630545
+  Path:      gs://b/p/default.tflock
+  Operation: OperationTypeApply
+  Who:       ci@runner
+  Version:   1.11.4
+  Created:   2026-12-02 23:32:17 +0000 UTC
+  Info:      
+`
+	tests := []struct {
+		name string
+		msg  string
+		want LockInfo
+		ok   bool
+	}{
+		{"plan", "Error: Error acquiring the state lock\n\nError message: writing ... conditionNotMet" + report, LockInfo{ID: "1796254337630545", Path: "gs://b/p/default.tflock", Operation: "OperationTypeApply", Who: "ci@runner", Created: "2026-12-02 23:32:17 +0000 UTC"}, true},
+		{"init", "Error: Error loading state: writing ... conditionNotMet" + strings.ReplaceAll(report, "OperationTypeApply", "init"), LockInfo{ID: "1796254337630545", Path: "gs://b/p/default.tflock", Operation: "init", Who: "ci@runner", Created: "2026-12-02 23:32:17 +0000 UTC"}, true},
+		{"not a lock", "Error: googleapi: Error 403: forbidden", LockInfo{}, false},
+	}
+	for _, tt := range tests {
+		got, ok := StateLocked(&StepError{Step: "plan", Err: errors.New(tt.msg)})
+		if ok != tt.ok || got != tt.want {
+			t.Errorf("%s: %+v %v, want %+v %v", tt.name, got, ok, tt.want, tt.ok)
+		}
 	}
 }

@@ -17,43 +17,50 @@ type LockInfo struct {
 // lockInfoLineRE matches one line of Terraform's "Lock Info:" block.
 var lockInfoLineRE = regexp.MustCompile(`(?m)^[\s│|]*(ID|Path|Operation|Who|Created):\s+(.*?)\s*$`)
 
-// StateLocked reports whether err is Terraform's "Error acquiring the
-// state lock" and, if so, the lock's details as Terraform printed them.
+// StateLocked reports whether err is Terraform finding the state locked by
+// another run ("Error acquiring the state lock", or, during init, "Error
+// loading state" with the lock's report) and, if so, the lock's details as
+// Terraform printed them.
 func StateLocked(err error) (LockInfo, bool) {
 	if err == nil {
 		return LockInfo{}, false
 	}
 	msg := err.Error()
-	i := strings.Index(msg, "Error acquiring the state lock")
+	i := strings.Index(msg, "Lock Info:")
 	if i < 0 {
 		return LockInfo{}, false
 	}
 	var info LockInfo
-	if j := strings.Index(msg[i:], "Lock Info:"); j >= 0 {
-		for _, m := range lockInfoLineRE.FindAllStringSubmatch(msg[i+j:], -1) {
-			v := m[2]
-			switch m[1] {
-			case "ID":
-				info.ID = v
-			case "Path":
-				info.Path = v
-			case "Operation":
-				info.Operation = v
-			case "Who":
-				info.Who = v
-			case "Created":
-				info.Created = v
-			}
+	for _, m := range lockInfoLineRE.FindAllStringSubmatch(msg[i:], -1) {
+		v := m[2]
+		switch m[1] {
+		case "ID":
+			info.ID = v
+		case "Path":
+			info.Path = v
+		case "Operation":
+			info.Operation = v
+		case "Who":
+			info.Who = v
+		case "Created":
+			info.Created = v
 		}
 	}
 	return info, true
 }
 
-// ForceUnlock releases the state lock with the given ID (terraform
-// force-unlock -force): for a lock left by a run that was killed.
+// ForceUnlock initializes the working directory and releases the state
+// lock with the given ID (terraform force-unlock -force): for a lock left by
+// a run that was killed. A lock taken by the very first init of a gcs
+// backend (Operation "init": no state object yet) cannot be released this
+// way, since the backend needs the lock to create the empty state; see
+// UnlockCommand.
 func (r *Runner) ForceUnlock(ctx context.Context, id string) error {
 	if id == "" {
 		return errors.New("tf: no lock ID")
+	}
+	if err := r.Init(ctx); err != nil {
+		return err
 	}
 	err := r.run(ctx, func(ctx context.Context) error { return r.tf.ForceUnlock(ctx, id) })
 	if err != nil {
