@@ -102,3 +102,33 @@ func TestKilledApplyLockAndForceUnlock(t *testing.T) {
 		t.Fatalf("plan after force-unlock: exit %d\n%s", r.Code, r.Stderr)
 	}
 }
+
+// The hint names the holder and the release command with the flags that
+// reach the same target and working directory; a first-init lock gets the
+// object removal instead; other errors pass through.
+func TestWithUnlockHint(t *testing.T) {
+	lockErr := func(op string) error {
+		return errors.New("Error: Error acquiring the state lock\nLock Info:\n  ID:        42\n  Path:      gs://b/p/default.tflock\n  Operation: " + op + "\n  Who:       ci@runner\n  Created:   today\n")
+	}
+	tests := []struct {
+		name string
+		err  error
+		o    ProvisionFlags
+		want string
+	}{
+		{"google", lockErr("OperationTypeApply"), ProvisionFlags{File: "i.yaml"}, "\n  invokerctl force-unlock -f i.yaml 42"},
+		{"emulator and workdir", lockErr("OperationTypePlan"), ProvisionFlags{File: "i.yaml", Workdir: "ws", Emulator: "http://127.0.0.1:1"}, "invokerctl force-unlock -f i.yaml --workdir ws --emulator=http://127.0.0.1:1 42"},
+		{"in-process emulator", lockErr("OperationTypeApply"), ProvisionFlags{File: "i.yaml", Emulator: inProcessEmulator}, "invokerctl force-unlock -f i.yaml --emulator 42"},
+		{"first init", lockErr("init"), ProvisionFlags{File: "i.yaml"}, "gcloud storage rm --if-generation-match=42 gs://b/p/default.tflock"},
+		{"not a lock", errors.New("boom"), ProvisionFlags{File: "i.yaml"}, ""},
+	}
+	for _, tt := range tests {
+		got := withUnlockHint(tt.err, &tt.o)
+		if !errors.Is(got, tt.err) {
+			t.Errorf("%s: the error is not wrapped", tt.name)
+		}
+		if tt.want == "" && got.Error() != tt.err.Error() || tt.want != "" && !strings.Contains(got.Error(), tt.want) {
+			t.Errorf("%s: %v\nwant %q", tt.name, got, tt.want)
+		}
+	}
+}
