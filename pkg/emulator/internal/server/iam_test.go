@@ -10,13 +10,11 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	iam "google.golang.org/api/iam/v1"
 	"google.golang.org/api/idtoken"
@@ -285,43 +283,12 @@ func TestServiceAccountIamPolicy(t *testing.T) {
 // create/list/describe, key create, account and project policies, and
 // impersonated identity tokens. Skipped where gcloud is absent.
 func TestGcloudIAM(t *testing.T) {
-	gcloud, err := exec.LookPath("gcloud")
-	if err != nil {
-		t.Skip("gcloud not on PATH; skipping the gcloud test")
-	}
-	if testing.Short() {
-		t.Skip("gcloud is slow; skipped with -short")
-	}
-	t.Parallel()
 	e := newTestEmulator(t, core.Options{Project: "gc-proj"})
+	run := gcloudAgainst(t, e, "gc-proj", map[string]string{
+		"iam": e.URL() + "/", "iamcredentials": e.URL() + "/", "cloudresourcemanager": e.URL() + "/",
+	})
+	t.Parallel()
 	dir := t.TempDir()
-	tokFile := filepath.Join(dir, "token")
-	if err := os.WriteFile(tokFile, []byte(e.BootstrapToken()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := append(os.Environ(),
-		"CLOUDSDK_CONFIG="+filepath.Join(dir, "config"),
-		"CLOUDSDK_CORE_PROJECT=gc-proj",
-		"CLOUDSDK_CORE_DISABLE_PROMPTS=1",
-		"CLOUDSDK_AUTH_ACCESS_TOKEN_FILE="+tokFile,
-		"CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM="+e.URL()+"/",
-		"CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS="+e.URL()+"/",
-		"CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER="+e.URL()+"/",
-		"CLOUDSDK_CORE_DISABLE_USAGE_REPORTING=1",
-		"CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK=1",
-	)
-	run := func(args ...string) string {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, gcloud, args...)
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("gcloud %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
 	email := "gc-account@gc-proj.iam.gserviceaccount.com"
 	run("iam", "service-accounts", "create", "gc-account", "--display-name", "From gcloud")
 	if out := run("iam", "service-accounts", "list", "--format=value(email)"); !strings.Contains(out, email) {

@@ -7,14 +7,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
@@ -296,41 +292,9 @@ func TestSeedBucketsValidation(t *testing.T) {
 // (JSON API through api_endpoint_overrides/storage). Skipped where gcloud
 // is absent.
 func TestGcloudStorage(t *testing.T) {
-	gcloud, err := exec.LookPath("gcloud")
-	if err != nil {
-		t.Skip("gcloud not on PATH; skipping the gcloud test")
-	}
-	if testing.Short() {
-		t.Skip("gcloud is slow; skipped with -short")
-	}
-	t.Parallel()
 	e := newStorageEmulator(t)
-	dir := t.TempDir()
-	tokFile := filepath.Join(dir, "token")
-	if err := os.WriteFile(tokFile, []byte(e.BootstrapToken()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := append(os.Environ(),
-		"CLOUDSDK_CONFIG="+filepath.Join(dir, "config"),
-		"CLOUDSDK_CORE_PROJECT=st-proj",
-		"CLOUDSDK_CORE_DISABLE_PROMPTS=1",
-		"CLOUDSDK_AUTH_ACCESS_TOKEN_FILE="+tokFile,
-		"CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE="+e.URL()+"/storage/v1/",
-		"CLOUDSDK_CORE_DISABLE_USAGE_REPORTING=1",
-		"CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK=1",
-	)
-	run := func(args ...string) string {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, gcloud, args...)
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("gcloud %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
+	run := gcloudAgainst(t, e, "st-proj", map[string]string{"storage": e.URL() + "/storage/v1/"})
+	t.Parallel()
 	run("storage", "buckets", "create", "gs://gc-made", "--project", "st-proj", "--location", "us-central1")
 	if out := run("storage", "ls"); !strings.Contains(out, "gs://gc-made/") || !strings.Contains(out, "gs://seeded-state/") {
 		t.Fatalf("ls: %s", out)
