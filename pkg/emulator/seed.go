@@ -4,7 +4,7 @@ import "github.com/invokerctl/invokerctl/pkg/emulator/internal/seed"
 
 // Seed is the initial state described by a seed file: organizations,
 // folders, projects, service accounts, groups, custom roles, Cloud Run
-// services and Cloud Functions.
+// services, Cloud Functions and Cloud Storage buckets.
 // The format and its rules are documented in
 // pkg/emulator/internal/seed/seed.go; examples/emulator-seed.yaml is an example.
 type Seed = seed.Seed
@@ -23,6 +23,7 @@ type (
 	SeedFunction       = seed.SeedFunction
 	SeedEventTrigger   = seed.SeedEventTrigger
 	SeedEventFilter    = seed.SeedEventFilter
+	SeedBucket         = seed.SeedBucket
 )
 
 // LoadSeed reads and validates a seed file (YAML or JSON).

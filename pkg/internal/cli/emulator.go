@@ -226,6 +226,7 @@ func emulatorEnv(emu *emulator.Emulator, tokenFile string) [][2]string {
 		{"CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS", u + "/"},
 		{"CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER", u + "/"},
 		{"CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDASSET", u + "/"},
+		{"CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE", u + "/storage/v1/"},
 		{"CLOUDSDK_CORE_PROJECT", emu.Project()},
 		{"CLOUDSDK_AUTH_ACCESS_TOKEN_FILE", tokenFile},
 		{"GOOGLE_CLOUD_RUN_V2_CUSTOM_ENDPOINT", u + "/v2/"},
@@ -235,6 +236,7 @@ func emulatorEnv(emu *emulator.Emulator, tokenFile string) [][2]string {
 		{"GOOGLE_RESOURCE_MANAGER_CUSTOM_ENDPOINT", u + "/v1/"},
 		{"GOOGLE_RESOURCE_MANAGER_V3_CUSTOM_ENDPOINT", u + "/v3/"},
 		{"GOOGLE_CLOUDFUNCTIONS2_CUSTOM_ENDPOINT", u + "/v2/"},
+		{"GOOGLE_BACKEND_STORAGE_CUSTOM_ENDPOINT", u + "/storage/v1/"},
 		{"GOOGLE_PROJECT", emu.Project()},
 		{"GOOGLE_OAUTH_ACCESS_TOKEN", emu.BootstrapToken()},
 	}

@@ -102,6 +102,10 @@ func seedFor(d *config.Declaration) *emulator.Seed {
 			s.Services = append(s.Services, emulator.SeedService{Project: d.Project, Location: g.Location, Name: g.Name})
 		}
 	}
+	if b := d.Terraform.Backend; b != nil && b.Type == "gcs" {
+		// The state bucket, as it would exist in the project on Google.
+		s.Buckets = append(s.Buckets, emulator.SeedBucket{Name: b.Config["bucket"], Project: d.Project})
+	}
 	return s
 }
 

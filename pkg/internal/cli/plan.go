@@ -43,11 +43,11 @@ func planRun(opts *PlanOptions) error {
 		return err
 	}
 	if err := s.runner.Init(opts.Ctx); err != nil {
-		return tfInterrupted(opts.Ctx, "running terraform init", errNothingChanged, err)
+		return tfInterrupted(opts.Ctx, "running terraform init", errNothingChanged, withUnlockHint(err, &opts.ProvisionFlags))
 	}
 	res, err := s.runner.Plan(opts.Ctx, false)
 	if err != nil {
-		return tfInterrupted(opts.Ctx, "running terraform plan", errNothingChanged, err)
+		return tfInterrupted(opts.Ctx, "running terraform plan", errNothingChanged, withUnlockHint(err, &opts.ProvisionFlags))
 	}
 	if opts.JSON {
 		if err := writeJSON(opts.IO.Out, s.result(res)); err != nil {

@@ -57,8 +57,12 @@ func openProvision(env cmdEnv, o *ProvisionFlags) (*provisionSession, error) {
 		return nil, err
 	}
 	ios, f := env.IO, env.Factory
-	if decl.Terraform.Backend != nil && s.target.IsEmulator() {
-		fmt.Fprintf(ios.ErrOut, "Note: the declared %s backend is not used against the emulator; state stays in the working directory.\n", decl.Terraform.Backend.Type)
+	switch b := decl.Terraform.Backend; {
+	case b == nil || !s.target.IsEmulator():
+	case tf.UsesEmulatorBackend(decl, s.target):
+		fmt.Fprintf(ios.ErrOut, "Note: the declared gcs backend keeps state in the emulator's Cloud Storage (bucket %q).\n", b.Config["bucket"])
+	default:
+		fmt.Fprintf(ios.ErrOut, "Note: the declared %s backend is not used against the emulator; state stays in the working directory.\n", b.Type)
 	}
 	environ := f.Environ()
 	if s.target.IsEmulator() && f.Getenv(tfprovider.SleepScaleEnv) == "" {
@@ -132,11 +136,11 @@ func (s *provisionSession) planApply(env cmdEnv, o *ProvisionFlags, destroy bool
 		}
 	}
 	if err := s.runner.Init(ctx); err != nil {
-		return nil, tfInterrupted(ctx, "running terraform init", errNothingChanged, err)
+		return nil, tfInterrupted(ctx, "running terraform init", errNothingChanged, withUnlockHint(err, o))
 	}
 	res, err := s.runner.Plan(ctx, destroy)
 	if err != nil {
-		return nil, tfInterrupted(ctx, "running terraform plan", errNothingChanged, err)
+		return nil, tfInterrupted(ctx, "running terraform plan", errNothingChanged, withUnlockHint(err, o))
 	}
 	out := s.result(res)
 	applied := false
@@ -160,7 +164,7 @@ func (s *provisionSession) planApply(env cmdEnv, o *ProvisionFlags, destroy bool
 			}
 		}
 		if err := s.runner.Apply(ctx, res.PlanFile); err != nil {
-			return out, tfInterrupted(ctx, "running terraform apply", errPartlyApplied, err)
+			return out, tfInterrupted(ctx, "running terraform apply", errPartlyApplied, withUnlockHint(err, o))
 		}
 		applied = true
 	}

@@ -323,8 +323,11 @@ func TestEveryExampleAppliesAndDestroys(t *testing.T) {
 			if err := json.Unmarshal([]byte(r.Stdout), &res); err != nil || res.Applied == nil || !*res.Applied {
 				t.Fatalf("apply --json: %v\n%s", err, r.Stdout)
 			}
-			if d.Terraform.Backend != nil && !strings.Contains(r.Stderr, "backend is not used against the emulator") {
-				t.Errorf("no note about the ignored %s backend", d.Terraform.Backend.Type)
+			if d.Terraform.Backend != nil && !strings.Contains(r.Stderr, "gcs backend keeps state in the emulator's Cloud Storage") {
+				t.Errorf("no note about the %s backend in the emulator", d.Terraform.Backend.Type)
+			}
+			if local, _ := filepath.Glob(filepath.Join(filepath.Dir(file), ".invokerctl", "*", "terraform.tfstate")); d.Terraform.Backend != nil && len(local) > 0 {
+				t.Errorf("the %s backend's state was kept in the working directory: %v", d.Terraform.Backend.Type, local)
 			}
 			for _, g := range d.Grants {
 				got := invokersAt(t, emu, d.Project, g.Location, g.Name)

@@ -44,6 +44,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		NewCmdAudit(f, nil),
 		NewCmdDemo(f, nil),
 		NewCmdEmulator(f),
+		NewCmdForceUnlock(f, nil),
 	)
 	return root
 }

@@ -15,6 +15,10 @@ const (
 	envAccessToken = "GOOGLE_OAUTH_ACCESS_TOKEN"
 	envMetadata    = "GCE_METADATA_HOST"
 	envCheckpoint  = "CHECKPOINT_DISABLE"
+	// envBackendEndpoint is the gcs backend's storage_custom_endpoint. Set
+	// in the environment rather than by -backend-config, it is not saved in
+	// .terraform, so an emulator on another port needs no re-initialization.
+	envBackendEndpoint = "GOOGLE_BACKEND_STORAGE_CUSTOM_ENDPOINT"
 )
 
 // googleCredentialEnv are the provider's environment settings that would
@@ -26,7 +30,8 @@ func isGoogleCredentialEnv(k string) bool {
 	case "GOOGLE_CREDENTIALS", "GOOGLE_CLOUD_KEYFILE_JSON", "GCLOUD_KEYFILE_JSON",
 		"GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_IMPERSONATE_SERVICE_ACCOUNT",
 		"GOOGLE_CLOUD_UNIVERSE_DOMAIN", "GOOGLE_OAUTH_ACCESS_TOKEN", "GOOGLE_BILLING_PROJECT",
-		"GOOGLE_USER_PROJECT_OVERRIDE":
+		"GOOGLE_USER_PROJECT_OVERRIDE", "GOOGLE_BACKEND_CREDENTIALS",
+		"GOOGLE_BACKEND_IMPERSONATE_SERVICE_ACCOUNT", "GOOGLE_ENCRYPTION_KEY", "GOOGLE_KMS_ENCRYPTION_KEY":
 		return true
 	}
 	return strings.HasPrefix(k, "GOOGLE_") && strings.HasSuffix(k, "_CUSTOM_ENDPOINT")
@@ -67,6 +72,9 @@ type EnvSettings struct {
 //     with a non-retryable error instead of waiting on DNS; the emulator
 //     itself is http:// and never proxied. This keeps universe_domain at
 //     googleapis.com, so account emails stay known at plan time;
+//   - for a declared gcs backend, GOOGLE_BACKEND_STORAGE_CUSTOM_ENDPOINT
+//     points the backend at the emulator's Cloud Storage, which takes the
+//     same GOOGLE_OAUTH_ACCESS_TOKEN (the backend's access_token setting);
 //   - credentials and endpoint overrides from the user's environment are
 //     dropped, so nothing reaches Google by accident.
 //
@@ -95,6 +103,9 @@ func (w *Workspace) Env(base map[string]string, s EnvSettings) map[string]string
 	env[envAccessToken] = w.Target.Token()
 	env[envMetadata] = w.Target.MetadataHost()
 	env[envCheckpoint] = "1"
+	if UsesEmulatorBackend(w.Decl, w.Target) {
+		env[envBackendEndpoint] = w.Target.URL() + "/storage/v1/"
+	}
 	if s.RefusingProxy != "" {
 		for _, k := range []string{"HTTPS_PROXY", "https_proxy"} {
 			env[k] = s.RefusingProxy

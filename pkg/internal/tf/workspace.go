@@ -231,7 +231,7 @@ var moduleOutputs = []string{
 }
 
 // RootModule renders the generated root module (JSON syntax): the provider
-// requirement, the backend (Google only), the provider configuration, the
+// requirement, the backend (see usedBackend), the provider configuration, the
 // variables, the module call and its outputs.
 func RootModule(d *config.Declaration, t target.Target) ([]byte, error) {
 	tfBlock := map[string]any{
@@ -240,7 +240,7 @@ func RootModule(d *config.Declaration, t target.Target) ([]byte, error) {
 			"google": map[string]any{"source": "hashicorp/google", "version": ProviderConstraint},
 		},
 	}
-	if b := d.Terraform.Backend; b != nil && !t.IsEmulator() {
+	if b := usedBackend(d, t); b != nil {
 		// A partial configuration: the settings come from
 		// `init -backend-config`, so they are not frozen into this file.
 		tfBlock["backend"] = map[string]any{b.Type: map[string]any{}}
@@ -304,15 +304,51 @@ func escapeTemplate(s string) string {
 	return strings.ReplaceAll(s, "%{", "%%{")
 }
 
-// BackendConfig lists the -backend-config KEY=VALUE arguments for init, in a
-// stable order; none for an emulator target, which keeps local state.
-func BackendConfig(d *config.Declaration, t target.Target) []string {
+// usedBackend is the declared backend that Terraform uses against t: any
+// backend against Google; against the emulator only a gcs backend, which the
+// emulator's Cloud Storage serves (its endpoint and token come from the
+// environment, see Env), while other backend types are dropped and state
+// stays in the working directory.
+func usedBackend(d *config.Declaration, t target.Target) *config.Backend {
+	if d == nil {
+		return nil
+	}
 	b := d.Terraform.Backend
-	if b == nil || t.IsEmulator() {
+	if b == nil || t.IsEmulator() && b.Type != "gcs" {
+		return nil
+	}
+	return b
+}
+
+// UsesEmulatorBackend reports whether the declaration's gcs backend is
+// pointed at the emulator target t.
+func UsesEmulatorBackend(d *config.Declaration, t target.Target) bool {
+	return t.IsEmulator() && usedBackend(d, t) != nil
+}
+
+// gcsEmulatorDropped are gcs backend settings left out against the
+// emulator: credentials and impersonation would send the backend to Google
+// for a token, a declared endpoint would send it away from the emulator,
+// and customer-supplied or KMS keys are not emulated.
+var gcsEmulatorDropped = map[string]bool{
+	"credentials": true, "access_token": true, "impersonate_service_account": true,
+	"impersonate_service_account_delegates": true, "storage_custom_endpoint": true,
+	"encryption_key": true, "kms_encryption_key": true,
+}
+
+// BackendConfig lists the -backend-config KEY=VALUE arguments for init, in a
+// stable order: the declared settings, against the emulator without those
+// in gcsEmulatorDropped; none when no backend is used.
+func BackendConfig(d *config.Declaration, t target.Target) []string {
+	b := usedBackend(d, t)
+	if b == nil {
 		return nil
 	}
 	keys := make([]string, 0, len(b.Config))
 	for k := range b.Config {
+		if t.IsEmulator() && gcsEmulatorDropped[k] {
+			continue
+		}
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)

@@ -104,8 +104,8 @@ func TestRootModule(t *testing.T) {
 		t.Fatal("the token is written into the root module")
 	}
 	json.Unmarshal(emu, &root)
-	if _, ok := root["terraform"].(map[string]any)["backend"]; ok {
-		t.Error("emulator target keeps the declared backend")
+	if _, ok := root["terraform"].(map[string]any)["backend"].(map[string]any)["gcs"]; !ok {
+		t.Error("emulator target drops the declared gcs backend")
 	}
 	prov = root["provider"].(map[string]any)["google"].(map[string]any)
 	if prov["cloud_run_v2_custom_endpoint"] != "http://127.0.0.1:18080/v2/" || prov["iam_beta_custom_endpoint"] != "http://127.0.0.1:18080/v1/" {
@@ -114,8 +114,8 @@ func TestRootModule(t *testing.T) {
 	if _, ok := prov["universe_domain"]; ok {
 		t.Error("universe_domain would make account emails unknown at plan time")
 	}
-	if BackendConfig(d, tg) != nil {
-		t.Error("emulator target passes backend config")
+	if got := BackendConfig(d, tg); strings.Join(got, " ") != "bucket=b prefix=p" {
+		t.Errorf("emulator backend config: %v", got)
 	}
 }
 

@@ -140,7 +140,7 @@ func (e *Server) applySeed(s *seed.Seed) error {
 		}
 		e.St.Functions[fkey] = f
 	}
-	return nil
+	return e.seedBucketsLocked(s)
 }
 
 // seedHierarchyLocked creates the organizations and folders s declares

@@ -36,6 +36,8 @@ type State struct {
 	// SigningKeys are the emulator's "Google" ID-token signing keys (PEM,
 	// PKCS#8), newest last; kid → key.
 	SigningKeys []*SigningKey `json:"signingKeys"`
+	// Buckets are Cloud Storage buckets by name (global, as in Google).
+	Buckets map[string]*Bucket `json:"buckets,omitempty"`
 }
 
 // Project is a Cloud Resource Manager project.
@@ -228,6 +230,7 @@ func NewState() *State {
 		Groups:          map[string][]string{},
 		AccessTokens:    map[string]*AccessToken{},
 		Operations:      map[string]*Operation{},
+		Buckets:         map[string]*Bucket{},
 	}
 }
 

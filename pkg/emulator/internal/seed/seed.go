@@ -71,6 +71,10 @@
 //	      serviceAccountEmail: trigger@demo-project.iam.gserviceaccount.com
 //	      triggerRegion: us-central1
 //	      eventFilters: [{attribute: bucket, value: uploads}]
+//	buckets:                  # Cloud Storage buckets (e.g. for Terraform's gcs backend)
+//	  - name: demo-tfstate             # bucket naming rules; names are global
+//	    project: demo-project          # default: defaults.project
+//	    location: us-central1          # default: US
 //
 // Rules: names are unique per kind; a folder's parent must be declared (or
 // exist) and folders may not form a cycle; every project an entry names must be
@@ -115,6 +119,7 @@ type Seed struct {
 	CustomRoles     []SeedCustomRole     `yaml:"customRoles" json:"customRoles"`
 	Services        []SeedService        `yaml:"services" json:"services"`
 	Functions       []SeedFunction       `yaml:"functions" json:"functions"`
+	Buckets         []SeedBucket         `yaml:"buckets" json:"buckets"`
 
 	// source names the seed in errors (the file path).
 	source string
@@ -196,6 +201,13 @@ type SeedService struct {
 	CustomAudiences    []string          `yaml:"customAudiences" json:"customAudiences"`
 	ResponseStatus     int               `yaml:"responseStatus" json:"responseStatus"`
 	Policy             []SeedBinding     `yaml:"policy" json:"policy"`
+}
+
+// SeedBucket declares a Cloud Storage bucket.
+type SeedBucket struct {
+	Name     string `yaml:"name" json:"name"`
+	Project  string `yaml:"project" json:"project"`
+	Location string `yaml:"location" json:"location"`
 }
 
 // SeedFunction declares a Cloud Functions v2 function and its backing service.
@@ -588,6 +600,7 @@ func (s *Seed) Validate(st *State) error {
 			}
 		}
 	}
+	s.checkBuckets(p, &v, st)
 	return p.err()
 }
 
@@ -649,6 +662,38 @@ func (s *Seed) checkHierarchy(p *seedProblems, st *State) {
 		}
 	}
 }
+
+// checkBuckets checks the buckets entries: a valid, unique name not held
+// by another project, a project, a location name.
+func (s *Seed) checkBuckets(p *seedProblems, v *seedView, st *State) {
+	for i, b := range s.Buckets {
+		ent := seedEntry("buckets", i, b.Name)
+		switch {
+		case !model.BucketNameRe.MatchString(b.Name) || len(b.Name) > 63 && !strings.Contains(b.Name, "."):
+			p.add(ent, "name %q is not a valid bucket name (3-63 characters: a-z, 0-9, '-', '_', '.')", b.Name)
+		case seedDeclared(s.Buckets[:i], func(o SeedBucket) bool { return o.Name == b.Name }):
+			p.add(ent, "bucket %s is declared twice", b.Name)
+		}
+		proj := s.Project(b.Project)
+		if proj == "" {
+			p.add(ent, "project is required (or set defaults.project)")
+		} else {
+			s.checkProject(p, v, ent, proj)
+		}
+		if b.Location != "" && !seedBucketLocationRe.MatchString(b.Location) {
+			p.add(ent, "location %q is not a location such as US or us-central1", b.Location)
+		}
+		if st != nil {
+			if ex := st.St.Buckets[b.Name]; ex != nil && ex.ProjectID != proj {
+				p.add(ent, "bucket %s already exists in project %s", b.Name, ex.ProjectID)
+			}
+		}
+	}
+}
+
+// seedBucketLocationRe is the shape of a bucket location: a multi-region,
+// dual-region or region name.
+var seedBucketLocationRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]$`)
 
 func seedDeclared[T any](prev []T, same func(T) bool) bool { return slices.ContainsFunc(prev, same) }
 

@@ -13,11 +13,23 @@ import (
 )
 
 // gcloudAt returns a runner of the installed gcloud pointed at e with the
-// endpoint overrides `invokerctl emulator serve` exports, as the bootstrap
-// owner in project; the runner answers gcloud's stdout and fails the test
-// (with stderr) when gcloud fails. It skips the test where gcloud is absent
-// or with -short.
+// endpoint overrides `invokerctl emulator serve` exports for IAM, IAM
+// Credentials, Resource Manager and Cloud Asset, as the bootstrap owner in
+// project.
 func gcloudAt(t *testing.T, e *core.Server, project string) func(args ...string) string {
+	t.Helper()
+	u := e.URL() + "/"
+	return gcloudAgainst(t, e, project, map[string]string{
+		"iam": u, "iamcredentials": u, "cloudresourcemanager": u, "cloudasset": u,
+	})
+}
+
+// gcloudAgainst returns a runner of the installed gcloud pointed at e: its
+// own configuration directory, project, the bootstrap token as its access
+// token file, and the given api_endpoint_overrides (API name → URL). The
+// runner answers gcloud's stdout and fails the test (with stderr) when
+// gcloud fails. It skips the test where gcloud is absent or under -short.
+func gcloudAgainst(t *testing.T, e *core.Server, project string, overrides map[string]string) func(args ...string) string {
 	t.Helper()
 	gcloud, err := exec.LookPath("gcloud")
 	if err != nil {
@@ -36,13 +48,12 @@ func gcloudAt(t *testing.T, e *core.Server, project string) func(args ...string)
 		"CLOUDSDK_CORE_PROJECT="+project,
 		"CLOUDSDK_CORE_DISABLE_PROMPTS=1",
 		"CLOUDSDK_AUTH_ACCESS_TOKEN_FILE="+tokFile,
-		"CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM="+e.URL()+"/",
-		"CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS="+e.URL()+"/",
-		"CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER="+e.URL()+"/",
-		"CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDASSET="+e.URL()+"/",
 		"CLOUDSDK_CORE_DISABLE_USAGE_REPORTING=1",
 		"CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK=1",
 	)
+	for api, url := range overrides {
+		env = append(env, "CLOUDSDK_API_ENDPOINT_OVERRIDES_"+strings.ToUpper(api)+"="+url)
+	}
 	return func(args ...string) string {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -13,6 +13,7 @@ import (
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/metadata"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/oauth"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/run"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/storage"
 )
 
 // New starts an emulator serving every API and returns once it is
@@ -34,4 +35,5 @@ func registerRoutes(e *core.Server) {
 	run.RegisterRunV1Routes(e)
 	functions.RegisterFunctionRoutes(e)
 	asset.RegisterAssetRoutes(e)
+	storage.Register(e)
 }
