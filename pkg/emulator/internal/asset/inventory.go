@@ -143,6 +143,9 @@ func inventoryLocked(e *core.Server) []*item {
 			data: map[string]any{"name": short, "uid": svc.UID, "uri": svc.URI, "ingress": svc.Ingress,
 				"invokerIamDisabled": svc.InvokerIAMDisabled, "generation": svc.Generation,
 				"createTime": svc.CreateTime.UTC().Format(time.RFC3339Nano), "updateTime": svc.UpdateTime.UTC().Format(time.RFC3339Nano)}})
+		if len(svc.CustomAudiences) > 0 { // Run v2 omits an empty list
+			items[len(items)-1].data["customAudiences"] = svc.CustomAudiences
+		}
 	}
 	for _, fn := range e.St.Functions {
 		p := e.St.Projects[fn.ProjectID]
