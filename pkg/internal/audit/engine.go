@@ -80,18 +80,7 @@ type project struct {
 // Incomplete); Audit fails only when ctx ends. Findings are not computed
 // here: see Findings and Drift.
 func (e *Engine) Audit(ctx context.Context, scope Scope) (*Report, error) {
-	r := &auditRun{e: e, ctx: ctx, ancestry: e.Ancestry, roles: e.Roles}
-	if r.ancestry == nil {
-		r.ancestry = ResourceManager{CRM: e.Clients.CRM3}
-	}
-	if r.roles == nil {
-		r.roles = iampolicy.NewRoleResolver(e.Clients.CustomRolePermissions)
-	}
-	workers := e.Workers
-	if workers <= 0 {
-		workers = DefaultWorkers
-	}
-	r.sem = make(chan struct{}, workers)
+	r := e.newRun(ctx)
 	loc := scope.Location
 	if loc == "" {
 		loc = "-"
@@ -139,6 +128,23 @@ func (e *Engine) Audit(ctx context.Context, scope Scope) (*Report, error) {
 	rep.Errors = r.errs
 	rep.Sort()
 	return rep, nil
+}
+
+// newRun starts the state of one audit with e's settings.
+func (e *Engine) newRun(ctx context.Context) *auditRun {
+	r := &auditRun{e: e, ctx: ctx, ancestry: e.Ancestry, roles: e.Roles}
+	if r.ancestry == nil {
+		r.ancestry = ResourceManager{CRM: e.Clients.CRM3}
+	}
+	if r.roles == nil {
+		r.roles = iampolicy.NewRoleResolver(e.Clients.CustomRolePermissions)
+	}
+	workers := e.Workers
+	if workers <= 0 {
+		workers = DefaultWorkers
+	}
+	r.sem = make(chan struct{}, workers)
+	return r
 }
 
 // inventory lists p's services and functions and reads its policy and
