@@ -105,8 +105,12 @@ func (e *Engine) AuditAssets(ctx context.Context, scope AssetScope) (*Report, er
 
 // listAssets reads every page of parent's assets of contentType and types.
 func (r *auditRun) listAssets(parent, contentType string, types ...string) ([]*cloudasset.Asset, error) {
+	size := r.e.AssetPageSize
+	if size <= 0 {
+		size = AssetPageSize
+	}
 	var out []*cloudasset.Asset
-	err := r.e.Clients.Asset.Assets.List(parent).ContentType(contentType).AssetTypes(types...).PageSize(AssetPageSize).
+	err := r.e.Clients.Asset.Assets.List(parent).ContentType(contentType).AssetTypes(types...).PageSize(size).
 		Context(r.ctx).Pages(r.ctx, func(resp *cloudasset.ListAssetsResponse) error {
 		out = append(out, resp.Assets...)
 		return nil

@@ -43,6 +43,9 @@ type Engine struct {
 	Roles *iampolicy.RoleResolver
 	// Workers bounds the reads in flight; default DefaultWorkers.
 	Workers int
+	// AssetPageSize is the page size of the asset engine's listings;
+	// default AssetPageSize, the method's maximum.
+	AssetPageSize int64
 	// Progress, when set, is told how many reads are done of those known
 	// so far (called from many goroutines, one at a time).
 	Progress func(done, total int)
