@@ -45,8 +45,10 @@ func TestAuditAssetEngineAgreesWithProjectEngine(t *testing.T) {
 		wantMin     int // services at least, so an empty agreement fails
 	}{
 		{
-			name:        "full estate, every finding",
-			emu:         func(t *testing.T) *emulator.Emulator { return audittest.Start(t, audittest.FullSeed, emulator.Options{}) },
+			name: "full estate, every finding",
+			emu: func(t *testing.T) *emulator.Emulator {
+				return audittest.Start(t, audittest.FullSeed, emulator.Options{})
+			},
 			projects:    []string{audittest.FullProject},
 			parents:     []string{"projects/" + audittest.FullProject},
 			declaration: audittest.FullDeclaration,
@@ -184,8 +186,12 @@ func TestAuditAssetEngineCallCount(t *testing.T) {
 				t.Fatalf("%d services (errors %+v), want %d", len(rep.Services), rep.Errors, tt.services)
 			}
 			for _, s := range rep.Services {
-				own := slices.ContainsFunc(s.Grants, func(g audit.Grant) bool { return g.Path.Kind == audit.PathService && strings.HasPrefix(g.Principal, "user:u") })
-				org := slices.ContainsFunc(s.Grants, func(g audit.Grant) bool { return g.Path.Resource == "organizations/77" && g.Principal == "group:org@example.com" })
+				own := slices.ContainsFunc(s.Grants, func(g audit.Grant) bool {
+					return g.Path.Kind == audit.PathService && strings.HasPrefix(g.Principal, "user:u")
+				})
+				org := slices.ContainsFunc(s.Grants, func(g audit.Grant) bool {
+					return g.Path.Resource == "organizations/77" && g.Principal == "group:org@example.com"
+				})
 				if !own || !org {
 					t.Fatalf("%s: grants %+v, want its own and the organization's", s.Name, s.Grants)
 				}
