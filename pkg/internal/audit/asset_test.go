@@ -256,3 +256,56 @@ func asJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// A listing the caller may not read is named in the report with the
+// scope it was asked on. Without the policies listing every service is
+// still there, marked incomplete, with its inherited grants; without the
+// resources listing no service can be reported.
+func TestAuditAssetEngineUnreadableListing(t *testing.T) {
+	const denied = "Permission 'cloudasset.assets.listResource' denied on resource"
+	tests := []struct {
+		name     string
+		refusals int // of the two listings' calls, whichever come first
+	}{
+		{name: "one listing refused", refusals: 1},
+		{name: "both listings refused", refusals: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			emu := testutil.StartSeeded(t, manyServicesSeed(3, 30))
+			emu.InjectFault(emulator.Fault{Path: "/folders/700/assets", Count: tt.refusals, Status: http.StatusForbidden, Message: denied})
+			rep, err := (&audit.Engine{Clients: audittest.Clients(t, emu)}).AuditAssets(context.Background(), audit.AssetScope{Parents: []string{"folders/700"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Errors) != tt.refusals {
+				t.Fatalf("errors %+v, want %d", rep.Errors, tt.refusals)
+			}
+			whats := map[string]bool{}
+			for _, e := range rep.Errors {
+				whats[e.What] = true
+				if e.Resource != "folders/700" || !strings.Contains(e.Message, "403") || !strings.Contains(e.Message, denied) {
+					t.Errorf("error %+v does not name the scope and the denial", e)
+				}
+			}
+			switch {
+			case whats["list assets"]:
+				if len(rep.Services) != 0 {
+					t.Errorf("%d services reported without the resources listing", len(rep.Services))
+				}
+			case whats["list IAM policies"]:
+				if len(rep.Services) != 30 {
+					t.Fatalf("%d services, want all 30", len(rep.Services))
+				}
+				for _, s := range rep.Services {
+					org := slices.ContainsFunc(s.Grants, func(g audit.Grant) bool { return g.Path.Resource == "organizations/77" })
+					if !s.Incomplete || !org {
+						t.Errorf("%s: incomplete %v, inherited grant %v: want both", s.Name, s.Incomplete, org)
+					}
+				}
+			default:
+				t.Fatalf("errors %+v name neither listing", rep.Errors)
+			}
+		})
+	}
+}
