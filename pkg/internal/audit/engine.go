@@ -27,7 +27,10 @@ type Scope struct {
 	Location string
 }
 
-// Engine is the project engine: it reads the Admin APIs directly. Per
+// Engine audits with either engine: Audit is the project engine,
+// AuditAssets the asset engine (asset.go); both give the same Report.
+//
+// The project engine reads the Admin APIs directly. Per
 // project it lists services (Run Admin v2, locations/- or the location)
 // and functions (Cloud Functions v2), reads the project's policy
 // (Resource Manager v1) and its ancestry; then one getIamPolicy per
