@@ -27,7 +27,10 @@ type Scope struct {
 	Location string
 }
 
-// Engine is the project engine: it reads the Admin APIs directly. Per
+// Engine audits with either engine: Audit is the project engine,
+// AuditAssets the asset engine (asset.go); both give the same Report.
+//
+// The project engine reads the Admin APIs directly. Per
 // project it lists services (Run Admin v2, locations/- or the location)
 // and functions (Cloud Functions v2), reads the project's policy
 // (Resource Manager v1) and its ancestry; then one getIamPolicy per
@@ -43,6 +46,9 @@ type Engine struct {
 	Roles *iampolicy.RoleResolver
 	// Workers bounds the reads in flight; default DefaultWorkers.
 	Workers int
+	// AssetPageSize is the page size of the asset engine's listings;
+	// default AssetPageSize, the method's maximum.
+	AssetPageSize int64
 	// Progress, when set, is told how many reads are done of those known
 	// so far (called from many goroutines, one at a time).
 	Progress func(done, total int)
@@ -80,18 +86,7 @@ type project struct {
 // Incomplete); Audit fails only when ctx ends. Findings are not computed
 // here: see Findings and Drift.
 func (e *Engine) Audit(ctx context.Context, scope Scope) (*Report, error) {
-	r := &auditRun{e: e, ctx: ctx, ancestry: e.Ancestry, roles: e.Roles}
-	if r.ancestry == nil {
-		r.ancestry = ResourceManager{CRM: e.Clients.CRM3}
-	}
-	if r.roles == nil {
-		r.roles = iampolicy.NewRoleResolver(e.Clients.CustomRolePermissions)
-	}
-	workers := e.Workers
-	if workers <= 0 {
-		workers = DefaultWorkers
-	}
-	r.sem = make(chan struct{}, workers)
+	r := e.newRun(ctx)
 	loc := scope.Location
 	if loc == "" {
 		loc = "-"
@@ -139,6 +134,23 @@ func (e *Engine) Audit(ctx context.Context, scope Scope) (*Report, error) {
 	rep.Errors = r.errs
 	rep.Sort()
 	return rep, nil
+}
+
+// newRun starts the state of one audit with e's settings.
+func (e *Engine) newRun(ctx context.Context) *auditRun {
+	r := &auditRun{e: e, ctx: ctx, ancestry: e.Ancestry, roles: e.Roles}
+	if r.ancestry == nil {
+		r.ancestry = ResourceManager{CRM: e.Clients.CRM3}
+	}
+	if r.roles == nil {
+		r.roles = iampolicy.NewRoleResolver(e.Clients.CustomRolePermissions)
+	}
+	workers := e.Workers
+	if workers <= 0 {
+		workers = DefaultWorkers
+	}
+	r.sem = make(chan struct{}, workers)
+	return r
 }
 
 // inventory lists p's services and functions and reads its policy and

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -25,27 +26,37 @@ type AuditOptions struct {
 	Projects      []string
 	Folders       []string
 	Organizations []string
-	Location      string
-	Files         []string
-	Format        string
-	FailOn        string
-	Rate          float64
-	Workers       int
-	Emulator      string
-	Seed          string
+	// Engine is "project" or "asset"; "" picks project for --project
+	// alone, asset when a folder or organization is named.
+	Engine   string
+	Location string
+	Files    []string
+	Format   string
+	FailOn   string
+	Rate     float64
+	Workers  int
+	Emulator string
+	Seed     string
 
-	format render.Format
-	failOn audit.Severity
+	format  render.Format
+	failOn  audit.Severity
+	parents []string // the asset engine's scope
 }
 
-// errAssetEngine: --folder and --organization need the Cloud Asset engine.
-var errAssetEngine = errors.New("--folder and --organization need the Cloud Asset engine, not built yet; audit each project with --project")
+// The audit engines.
+const (
+	engineProject = "project"
+	engineAsset   = "asset"
+)
+
+// errProjectEngineScope: the project engine audits projects only.
+var errProjectEngineScope = errors.New("--folder and --organization need the asset engine (Cloud Asset Inventory): drop --engine project or use --engine asset")
 
 // NewCmdAudit builds `audit`; runF replaces auditRun in tests.
 func NewCmdAudit(f *cmdutil.Factory, runF func(*AuditOptions) error) *cobra.Command {
 	opts := &AuditOptions{cmdEnv: newCmdEnv(f)}
 	cmd := &cobra.Command{
-		Use:   "audit --project P",
+		Use:   "audit (--project P | --folder F | --organization O)",
 		Short: "Report who can invoke every Cloud Run service and function, and why",
 		Long: `For every Cloud Run service (and Cloud Run function, 2nd gen, resolved to its service) of the
 projects in scope, list each principal that holds run.routes.invoke with the path of its
@@ -55,6 +66,13 @@ invokerIamDisabled), ingress and custom audiences; then report findings, each wi
 rule id, a severity and a fix (see the README's findings table). With -f, compare with
 declarations both ways: declared grants missing, invokers no declaration knows.
 
+Two engines read the estate. The project engine (default for --project) lists each
+project's services and functions through the Admin APIs and reads one policy per
+service. The asset engine (default for --folder and --organization; --engine asset for
+projects) reads services, functions and their own policies from Cloud Asset Inventory a
+page of up to 1000 at a time. Both read each project's, folder's and organization's
+policy once through Resource Manager, and give the same report.
+
 Reads run concurrently (--workers) under a client-side rate limit (--rate); 429 and 5xx
 answers are retried with backoff. A resource that cannot be read is named in the report
 and the rest of the report still comes out.
@@ -63,14 +81,17 @@ Exit codes: 0 done (no finding at or above --fail-on), 5 findings at or above --
 1 an error (a resource could not be read), 64 a usage error.`,
 		Example: `  invokerctl audit --project my-project
   invokerctl audit --project a --project b --location europe-west1 --format html > access.html
+  invokerctl audit --organization 123456789 --format html > access.html
+  invokerctl audit --folder 987654321 --engine asset --fail-on critical
   invokerctl audit --project my-project -f invokers.yaml --format sarif --fail-on high > audit.sarif`,
 		Args: noArgs,
 		RunE: runE(&opts.cmdEnv, opts, runF, auditRun),
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVar(&opts.Projects, "project", nil, "project to audit (repeatable)")
-	fl.StringArrayVar(&opts.Folders, "folder", nil, "folder to audit, every project below it (repeatable; needs the Cloud Asset engine)")
-	fl.StringArrayVar(&opts.Organizations, "organization", nil, "organization to audit (needs the Cloud Asset engine)")
+	fl.StringArrayVar(&opts.Folders, "folder", nil, "folder to audit, every project below it (repeatable; the asset engine)")
+	fl.StringArrayVar(&opts.Organizations, "organization", nil, "organization to audit (repeatable; the asset engine)")
+	fl.StringVar(&opts.Engine, "engine", "", "project or asset; default project for --project alone, asset for --folder and --organization")
 	fl.StringVar(&opts.Location, "location", "", "audit only this region; default every location")
 	fl.StringArrayVarP(&opts.Files, "file", "f", nil, "declaration to compare with (repeatable): drift in both directions")
 	fl.StringVar(&opts.Format, "format", "table", "output format: table, json, csv, sarif, dot, markdown or html")
@@ -83,13 +104,39 @@ Exit codes: 0 done (no finding at or above --fail-on), 5 findings at or above --
 
 // validate turns every flag problem into a usage error, before any read.
 func (o *AuditOptions) validate() error {
-	if len(o.Folders) > 0 || len(o.Organizations) > 0 {
-		return cmdutil.Usage(errAssetEngine)
+	hierarchy := len(o.Folders) > 0 || len(o.Organizations) > 0
+	switch o.Engine {
+	case "":
+		o.Engine = engineProject
+		if hierarchy {
+			o.Engine = engineAsset
+		}
+	case engineProject:
+		if hierarchy {
+			return cmdutil.Usage(errProjectEngineScope)
+		}
+	case engineAsset:
+	default:
+		return cmdutil.Usagef("--engine %q: want project or asset", o.Engine)
 	}
-	if len(o.Projects) == 0 {
-		return cmdutil.Usagef("name what to audit: --project P (repeatable)")
+	if len(o.Projects) == 0 && !hierarchy {
+		return cmdutil.Usagef("name what to audit: --project P, --folder F or --organization O (repeatable)")
 	}
 	o.Projects = slices.Compact(slices.Sorted(slices.Values(o.Projects)))
+	o.parents = nil
+	for _, kind := range []struct {
+		prefix string
+		ids    []string
+	}{{"projects/", o.Projects}, {"folders/", o.Folders}, {"organizations/", o.Organizations}} {
+		for _, id := range kind.ids {
+			id = strings.TrimPrefix(id, kind.prefix)
+			if id == "" || strings.Contains(id, "/") {
+				return cmdutil.Usagef("%q is not a %s id", id, strings.TrimSuffix(kind.prefix, "s/"))
+			}
+			o.parents = append(o.parents, kind.prefix+id)
+		}
+	}
+	o.parents = slices.Compact(slices.Sorted(slices.Values(o.parents)))
 	f, err := render.ParseFormat(o.Format)
 	if err != nil {
 		return cmdutil.Usage(err)
@@ -121,7 +168,11 @@ func auditRun(opts *AuditOptions) error {
 		}
 		exps = append(exps, pipeline.Expectations(d)...)
 	}
-	t, stop, err := resolveTarget(opts.cmdEnv, opts.Emulator, opts.Seed, opts.Projects[0])
+	defaultProject := ""
+	if len(opts.Projects) > 0 {
+		defaultProject = opts.Projects[0]
+	}
+	t, stop, err := resolveTarget(opts.cmdEnv, opts.Emulator, opts.Seed, defaultProject)
 	if err != nil {
 		return err
 	}
@@ -140,12 +191,21 @@ func auditRun(opts *AuditOptions) error {
 	}
 	eng := &audit.Engine{Clients: clients, Workers: opts.Workers}
 	if ios.IsStderrTTY() {
-		fmt.Fprintf(ios.ErrOut, "Auditing %d project(s) on %s...\n", len(opts.Projects), t)
+		if opts.Engine == engineAsset {
+			fmt.Fprintf(ios.ErrOut, "Auditing %s through Cloud Asset Inventory on %s...\n", strings.Join(opts.parents, ", "), t)
+		} else {
+			fmt.Fprintf(ios.ErrOut, "Auditing %d project(s) on %s...\n", len(opts.Projects), t)
+		}
 		eng.Progress = func(done, total int) {
 			fmt.Fprintf(ios.ErrOut, "\r\033[K  %s %d/%d reads", bar(done, total, 30), done, total)
 		}
 	}
-	rep, err := eng.Audit(opts.Ctx, audit.Scope{Projects: opts.Projects, Location: opts.Location})
+	var rep *audit.Report
+	if opts.Engine == engineAsset {
+		rep, err = eng.AuditAssets(opts.Ctx, audit.AssetScope{Parents: opts.parents, Location: opts.Location})
+	} else {
+		rep, err = eng.Audit(opts.Ctx, audit.Scope{Projects: opts.Projects, Location: opts.Location})
+	}
 	if eng.Progress != nil {
 		fmt.Fprint(ios.ErrOut, "\r\033[K")
 	}

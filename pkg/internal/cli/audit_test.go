@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/invokerctl/invokerctl/pkg/internal/audit/audittest"
 	"github.com/invokerctl/invokerctl/pkg/internal/cmdutil"
 	"github.com/invokerctl/invokerctl/pkg/internal/iostreams"
+	"github.com/invokerctl/invokerctl/pkg/internal/testutil"
 )
 
 // The flags parse into AuditOptions, and every flag problem is a usage
@@ -23,8 +25,10 @@ func TestAuditFlags(t *testing.T) {
 		err  string
 	}{
 		{"no scope", nil, cmdutil.ExitUsage, "--project"},
-		{"folder", []string{"--folder", "123"}, cmdutil.ExitUsage, "Cloud Asset engine, not built yet"},
-		{"organization", []string{"--organization", "456", "--project", "p"}, cmdutil.ExitUsage, "Cloud Asset engine, not built yet"},
+		{"folder on the project engine", []string{"--folder", "123", "--engine", "project"}, cmdutil.ExitUsage, "need the asset engine"},
+		{"organization on the project engine", []string{"--organization", "456", "--project", "p", "--engine", "project"}, cmdutil.ExitUsage, "need the asset engine"},
+		{"unknown engine", []string{"--project", "p", "--engine", "search"}, cmdutil.ExitUsage, "want project or asset"},
+		{"folder id with a slash", []string{"--folder", "folders/1/2"}, cmdutil.ExitUsage, "not a folder id"},
 		{"format", []string{"--project", "p", "--format", "xml"}, cmdutil.ExitUsage, "unknown format"},
 		{"fail-on", []string{"--project", "p", "--fail-on", "severe"}, cmdutil.ExitUsage, "--fail-on"},
 		{"rate", []string{"--project", "p", "--rate", "0"}, cmdutil.ExitUsage, "--rate"},
@@ -129,5 +133,96 @@ func TestAuditProgressOnTerminal(t *testing.T) {
 		if !strings.Contains(out.String(), "service orders-api (clean-project/us-central1)") || strings.Contains(out.String(), "reads") {
 			t.Errorf("tty=%v: stdout:\n%s", tty, out)
 		}
+	}
+}
+
+// The engine each scope picks, and the scope the asset engine is given.
+func TestAuditEngineChoice(t *testing.T) {
+	tests := []struct {
+		args        []string
+		wantEngine  string
+		wantParents string
+	}{
+		{[]string{"--project", "p"}, "project", "projects/p"},
+		{[]string{"--project", "p", "--engine", "asset"}, "asset", "projects/p"},
+		{[]string{"--folder", "12", "--folder", "folders/12"}, "asset", "folders/12"},
+		{[]string{"--organization", "organizations/9", "--project", "p"}, "asset", "organizations/9,projects/p"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var got *AuditOptions
+			ios, _, _, _ := iostreams.Test()
+			cmd := NewCmdAudit(testFactory(t, ios, inProcess{}), func(o *AuditOptions) error {
+				got = o
+				return o.validate()
+			})
+			cmd.SetArgs(tt.args)
+			if err := cmd.Execute(); err != nil {
+				t.Fatal(err)
+			}
+			if got.Engine != tt.wantEngine || strings.Join(got.parents, ",") != tt.wantParents {
+				t.Errorf("engine %q parents %v, want %q %s", got.Engine, got.parents, tt.wantEngine, tt.wantParents)
+			}
+		})
+	}
+}
+
+// auditHierarchySeed is an organization with a folder holding one project,
+// and a second project directly under the organization.
+const auditHierarchySeed = `
+organizations:
+  - id: "4242"
+    policy: [{role: roles/run.invoker, members: [group:everyone@example.com]}]
+folders:
+  - {id: "100", parent: organizations/4242}
+projects:
+  - id: team-a-prod
+    parent: folders/100
+  - id: team-c-prod
+    parent: organizations/4242
+defaults: {location: us-central1}
+services:
+  - {name: api-a, project: team-a-prod}
+  - {name: api-c, project: team-c-prod}
+`
+
+// audit --folder and --organization run the asset engine end to end: the
+// scope's services only, with the organization's grant inherited; and
+// --engine asset on a project prints what the project engine prints.
+func TestAuditAssetEngineCommand(t *testing.T) {
+	emu := testutil.StartSeeded(t, auditHierarchySeed)
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"folder", []string{"--folder", "100"}, []string{"api-a"}},
+		{"organization", []string{"--organization", "4242"}, []string{"api-a", "api-c"}},
+		{"project through assets", []string{"--project", "team-c-prod", "--engine", "asset"}, []string{"api-c"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runInProcess(t, inProcess{Env: emuEnv(emu)}, append([]string{"audit", "--emulator=" + emu.URL(), "--format", "json"}, tt.args...)...)
+			wantExit(t, r, cmdutil.ExitOK, tt.name)
+			var rep audit.Report
+			if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil {
+				t.Fatalf("stdout is not the JSON report: %v\n%s", err, r.Stdout)
+			}
+			var got []string
+			for _, s := range rep.Services {
+				got = append(got, s.ID)
+				if !slices.ContainsFunc(s.Grants, func(g audit.Grant) bool { return g.Path.Resource == "organizations/4242" }) {
+					t.Errorf("%s lacks the organization's grant: %+v", s.Name, s.Grants)
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("services %v, want %v", got, tt.want)
+			}
+		})
+	}
+	byProject := runInProcess(t, inProcess{Env: emuEnv(emu)}, "audit", "--emulator="+emu.URL(), "--project", "team-c-prod")
+	byAsset := runInProcess(t, inProcess{Env: emuEnv(emu)}, "audit", "--emulator="+emu.URL(), "--project", "team-c-prod", "--engine", "asset")
+	if byProject.Stdout != byAsset.Stdout || byProject.Stdout == "" {
+		t.Errorf("the engines print different tables:\nproject:\n%s\nasset:\n%s", byProject.Stdout, byAsset.Stdout)
 	}
 }

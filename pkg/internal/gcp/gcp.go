@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google"
+	cloudasset "google.golang.org/api/cloudasset/v1"
 	cloudfunctions "google.golang.org/api/cloudfunctions/v2"
 	crm "google.golang.org/api/cloudresourcemanager/v1"
 	crm3 "google.golang.org/api/cloudresourcemanager/v3"
@@ -48,6 +49,9 @@ type Clients struct {
 	CRM3      *crm3.Service
 	IAM       *iam.Service
 	Functions *cloudfunctions.Service
+	// Asset is Cloud Asset Inventory v1: resources and their own policies
+	// under a project, folder or organization, a page at a time.
+	Asset *cloudasset.Service
 }
 
 // HTTPClient returns an authenticated client with the retry policy applied.
@@ -96,6 +100,9 @@ func New(ctx context.Context, o Options) (*Clients, error) {
 	}
 	if c.Functions, err = cloudfunctions.NewService(ctx, opts...); err != nil {
 		return nil, fmt.Errorf("cloud functions client: %w", err)
+	}
+	if c.Asset, err = cloudasset.NewService(ctx, opts...); err != nil {
+		return nil, fmt.Errorf("cloud asset client: %w", err)
 	}
 	return c, nil
 }

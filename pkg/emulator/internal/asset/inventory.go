@@ -6,6 +6,7 @@ package asset
 import (
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -141,8 +142,11 @@ func inventoryLocked(e *core.Server) []*item {
 			parent: crmPrefix + "projects/" + p.Number, parentType: TypeProject,
 			version: "v2", discoveryName: "Service", discoveryURI: "https://run.googleapis.com/$discovery/rest",
 			data: map[string]any{"name": short, "uid": svc.UID, "uri": svc.URI, "ingress": svc.Ingress,
-				"invokerIamDisabled": svc.InvokerIAMDisabled, "generation": svc.Generation,
+				"invokerIamDisabled": svc.InvokerIAMDisabled, "generation": strconv.FormatInt(svc.Generation, 10), // int64: a JSON string in Run v2
 				"createTime": svc.CreateTime.UTC().Format(time.RFC3339Nano), "updateTime": svc.UpdateTime.UTC().Format(time.RFC3339Nano)}})
+		if len(svc.CustomAudiences) > 0 { // Run v2 omits an empty list
+			items[len(items)-1].data["customAudiences"] = svc.CustomAudiences
+		}
 	}
 	for _, fn := range e.St.Functions {
 		p := e.St.Projects[fn.ProjectID]
