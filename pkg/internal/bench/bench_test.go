@@ -15,23 +15,30 @@ import (
 func TestMain(m *testing.M) { os.Exit(testutil.Main(m)) }
 
 // number is a figure as the table prints it: "1.25 s", "400", "586/s", "3.40×".
-var number = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?( s|/s|×)?$`)
+var number = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?( s|/s|×| MiB)?$`)
 
 // Every scenario runs at a tiny size so the code cannot rot. Only that each
 // produced numbers is checked: the figures themselves are never asserted.
 func TestRunTiny(t *testing.T) {
+	// The audit's rows: project engine (4), asset engine (2), quota (2),
+	// the HTML page's size (1) and, with a Chromium, its load time.
+	auditRows := 9
+	if findChromium() != "" {
+		auditRows++
+	}
 	tests := []struct {
 		name      string
 		terraform bool
 		rows      int
 	}{
-		{"without apply", false, 4},
-		{"with apply", true, 9},
+		{"without apply", false, 4 + auditRows},
+		{"with apply", true, 9 + auditRows},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := Config{Size: Size{Services: 3, Callers: 2}, Latency: time.Millisecond,
-				DataPlaneDuration: 100 * time.Millisecond, DataPlaneWorkers: 4}
+				DataPlaneDuration: 100 * time.Millisecond, DataPlaneWorkers: 4,
+				Audit: AuditSize{Folders: 2, Projects: 3, Services: 6, Sample: 2, Workers: 4, Quota: 100}}
 			if tt.terraform {
 				testutil.NeedTerraform(t)
 				tfPath, err := tf.Find(context.Background(), tf.FindOptions{NoDownload: true})
