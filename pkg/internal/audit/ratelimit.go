@@ -12,6 +12,12 @@ import (
 // --rate) where a project's quotas allow.
 const DefaultRate = 15
 
+// NewLimiter is the audit's client-side limit of rps requests per second,
+// spread evenly: a burst of one, so no second ever sees more than rps
+// requests (a burst of a whole second's worth at the start would meet a
+// per-second quota with as many 429s as answers).
+func NewLimiter(rps float64) *rate.Limiter { return rate.NewLimiter(rate.Limit(rps), 1) }
+
 // RateLimited returns a transport that waits for l before each request
 // (retries included, when it sits below the retry transport). A nil base
 // means http.DefaultTransport.

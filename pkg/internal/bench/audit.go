@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
-	"golang.org/x/time/rate"
 
 	"github.com/invokerctl/invokerctl/pkg/emulator"
 	"github.com/invokerctl/invokerctl/pkg/internal/audit"
@@ -111,15 +110,9 @@ type auditRun struct {
 func (r auditRun) PerSecond() float64 { return float64(r.Calls) / r.Wall.Seconds() }
 
 // auditWith runs one audit through the real clients with a client-side
-// limit of limit requests per second, as the audit command's --rate does
-// (with its burst of one second's requests).
+// limit of limit requests per second, as the audit command's --rate does.
 func auditWith(ctx context.Context, e *emulator.Emulator, workers int, limit float64, f func(context.Context, *audit.Engine) (*audit.Report, error)) (auditRun, error) {
-	return auditBurst(ctx, e, workers, limit, max(1, int(limit)), f)
-}
-
-// auditBurst is auditWith with the limiter's burst given.
-func auditBurst(ctx context.Context, e *emulator.Emulator, workers int, limit float64, burst int, f func(context.Context, *audit.Engine) (*audit.Report, error)) (auditRun, error) {
-	limiter := rate.NewLimiter(rate.Limit(limit), burst)
+	limiter := audit.NewLimiter(limit)
 	c, err := gcp.New(ctx, gcp.Options{Endpoint: e.URL(),
 		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: e.BootstrapToken()}),
 		Base:        audit.RateLimited(&http.Transport{MaxIdleConnsPerHost: workers}, limiter)})
@@ -252,36 +245,27 @@ func (r runner) audit() ([]Row, error) {
 }
 
 // auditQuota audits the organization with the emulator's quota set and
-// the client's rate set to it: once as the audit command's --rate does
-// (a burst of one second's requests), once with a burst of one request,
-// each against the floor the quota imposes on the calls the audit needs.
+// the client's rate set to it, as the audit command's --rate does, against
+// the floor the quota imposes on the calls the audit needs.
 func (r runner) auditQuota(sd *emulator.Seed, calls int, ids []string) ([]Row, error) {
 	s := r.c.Audit
 	floor := time.Duration(float64(calls) / s.Quota * float64(time.Second))
-	var rows []Row
-	for _, burst := range []int{max(1, int(s.Quota)), 1} {
-		e, err := auditEmulator(sd, r.c.Latency, s.Quota)
-		if err != nil {
-			return nil, err
-		}
-		var q auditRun
-		err = r.step(fmt.Sprintf("audit, project engine, quota %.0f/s, burst %d", s.Quota, burst), func() (err error) {
-			q, err = auditBurst(r.ctx, e, s.Workers, s.Quota, burst, projectEngine(ids))
-			return err
-		})
-		e.Close()
-		if err != nil {
-			return nil, err
-		}
-		how := fmt.Sprintf("--rate %.0f (the command's burst of %d)", s.Quota, burst)
-		if burst == 1 {
-			how = fmt.Sprintf("rate %.0f with a burst of 1 (not the command's setting)", s.Quota)
-		}
-		// The emulator counts the requests it refused with 429 too.
-		rows = append(rows, timeRow(fmt.Sprintf("audit, project engine, %s, emulator quota %.0f requests/s, %s: wall time vs the floor (%d calls ÷ quota; %d requests refused with 429 and retried; goal ≤ 1.3× the floor, ratio ≥ 0.77)",
-			s, s.Quota, how, calls, max(0, q.Calls-calls)), q.Wall, floor))
+	e, err := auditEmulator(sd, r.c.Latency, s.Quota)
+	if err != nil {
+		return nil, err
 	}
-	return rows, nil
+	defer e.Close()
+	var q auditRun
+	err = r.step(fmt.Sprintf("audit, project engine, quota %.0f/s", s.Quota), func() (err error) {
+		q, err = auditWith(r.ctx, e, s.Workers, s.Quota, projectEngine(ids))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The emulator counts the requests it refused with 429 too.
+	return []Row{timeRow(fmt.Sprintf("audit, project engine, %s, emulator quota %.0f requests/s, --rate %.0f: wall time vs the floor (%d calls ÷ quota; %d requests refused with 429 and retried; goal ≤ 1.3× the floor, ratio ≥ 0.77)",
+		s, s.Quota, s.Quota, calls, max(0, q.Calls-calls)), q.Wall, floor)}, nil
 }
 
 // auditHTML renders the organization's report as the HTML page and loads
@@ -301,10 +285,7 @@ func (r runner) auditHTML(rep, sample *audit.Report) ([]Row, error) {
 	rows := []Row{{Benchmark: fmt.Sprintf("%s: size (baseline: the %d-service sample's page)", name, len(sample.Services)),
 		Ours: mib(uint64(len(pages[0]))), Baseline: mib(uint64(len(pages[1]))),
 		Ratio: ratio(float64(len(pages[1])), float64(len(pages[0])))}}
-	bin := r.c.Audit.Chromium
-	if bin == "" {
-		bin = findChromium()
-	}
+	bin := r.c.Audit.chromium()
 	if bin == "" {
 		return rows, nil
 	}
@@ -329,6 +310,18 @@ func (r runner) auditHTML(rep, sample *audit.Report) ([]Row, error) {
 		return nil, err
 	}
 	return append(rows, timeRow(name+": load and render in headless Chromium, --dump-dom (baseline: a blank page, Chromium's own start)", load, blank)), nil
+}
+
+// chromium is the browser binary to load the page in: Chromium as set,
+// found on PATH when unset, none ("") when set to "none".
+func (a AuditSize) chromium() string {
+	switch a.Chromium {
+	case "none":
+		return ""
+	case "":
+		return findChromium()
+	}
+	return a.Chromium
 }
 
 func findChromium() string {

@@ -59,8 +59,8 @@ func Run(ctx context.Context, c Config) (*Table, error) {
 		t.Notes = append(t.Notes,
 			"audit: the project engine's baseline is the same engine with one read in flight (Workers 1), the client-side rate limit set not to bind in both; on a sample its wall time is its time per call × the calls the whole organization needs.",
 			"audit peak heap: runtime.MemStats.HeapInuse sampled every 20 ms, above its level before the audit; the emulator runs in the same process, so its work is included.")
-		if c.Audit.Chromium == "" && findChromium() == "" {
-			t.Notes = append(t.Notes, "audit HTML page: not loaded in a browser: no chromium on PATH.")
+		if c.Audit.chromium() == "" {
+			t.Notes = append(t.Notes, "audit HTML page: not loaded in a browser (no chromium on PATH, or -chromium none).")
 		}
 	}
 	if c.Tools == nil {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/time/rate"
 
 	"github.com/invokerctl/invokerctl/pkg/config"
 	"github.com/invokerctl/invokerctl/pkg/internal/audit"
@@ -177,7 +176,7 @@ func auditRun(opts *AuditOptions) error {
 		return err
 	}
 	defer stop()
-	limiter := rate.NewLimiter(rate.Limit(opts.Rate), max(1, int(opts.Rate)))
+	limiter := audit.NewLimiter(opts.Rate)
 	ios := opts.IO
 	clients, err := gcp.New(opts.Ctx, gcp.Options{Endpoint: t.APIEndpoint(), TokenSource: t.TokenSource(), UserAgent: "invokerctl/" + Version,
 		Base: audit.RateLimited(http.DefaultTransport, limiter),
