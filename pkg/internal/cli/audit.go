@@ -3,11 +3,13 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/invokerctl/invokerctl/pkg/config"
@@ -195,9 +197,7 @@ func auditRun(opts *AuditOptions) error {
 		} else {
 			fmt.Fprintf(ios.ErrOut, "Auditing %d project(s) on %s...\n", len(opts.Projects), t)
 		}
-		eng.Progress = func(done, total int) {
-			fmt.Fprintf(ios.ErrOut, "\r\033[K  %s %d/%d reads", bar(done, total, 30), done, total)
-		}
+		eng.Progress = progressBar(ios.ErrOut)
 	}
 	var rep *audit.Report
 	if opts.Engine == engineAsset {
@@ -228,18 +228,20 @@ func auditRun(opts *AuditOptions) error {
 	return nil
 }
 
-// bar draws a progress bar of width cells.
-func bar(done, total, width int) string {
-	n := 0
-	if total > 0 {
-		n = done * width / total
-	}
-	b := make([]rune, width)
-	for i := range b {
-		b[i] = '░'
-		if i < n {
-			b[i] = '█'
+// progressBar draws the audit's reads on w (a terminal) as a progress bar
+// whose total grows as services are discovered; the engine calls it one
+// call at a time.
+func progressBar(w io.Writer) func(done, total int) {
+	var pb *progressbar.ProgressBar
+	return func(done, total int) {
+		if pb == nil {
+			pb = progressbar.NewOptions(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("  reads"),
+				progressbar.OptionShowCount(), progressbar.OptionSetWidth(30), progressbar.OptionClearOnFinish(),
+				progressbar.OptionThrottle(50*time.Millisecond))
 		}
+		if pb.GetMax() != total {
+			pb.ChangeMax(total)
+		}
+		_ = pb.Set(done)
 	}
-	return string(b)
 }
