@@ -15,6 +15,7 @@ import (
 	"github.com/invokerctl/invokerctl/pkg/internal/gcp"
 	"github.com/invokerctl/invokerctl/pkg/internal/iampolicy"
 	"github.com/invokerctl/invokerctl/pkg/internal/member"
+	"github.com/invokerctl/invokerctl/pkg/internal/once"
 )
 
 // DefaultWorkers bounds the reads in flight when Engine.Workers is zero.
@@ -67,8 +68,8 @@ type auditRun struct {
 	errs        []*ReadError
 	done, total int
 
-	parents  onceMap[string]
-	policies onceMap[*iampolicy.Policy]
+	parents  once.Map[string]
+	policies once.Map[*iampolicy.Policy]
 }
 
 // project is what the inventory of one project found.
@@ -198,7 +199,7 @@ func (r *auditRun) inventory(p *project, loc string) {
 func (r *auditRun) ancestors(resource string) ([]string, error) {
 	var chain []string
 	for cur := resource; ; {
-		parent, err := r.parents.get(cur, func() (string, error) { return r.ancestry.Parent(r.ctx, cur) })
+		parent, err := r.parents.Get(cur, func() (string, error) { return r.ancestry.Parent(r.ctx, cur) })
 		if err != nil {
 			return chain, &ReadError{Resource: cur, What: "get parent", Err: err, Message: errorText(err)}
 		}
@@ -216,9 +217,9 @@ func (r *auditRun) ancestors(resource string) ([]string, error) {
 // policy schedules the read of a project, folder or organization policy,
 // once per audit; policyOf reads it back after the reads are done.
 func (r *auditRun) policy(resource string) {
-	r.policies.claim(resource, func() {
+	r.policies.Claim(resource, func() {
 		r.read(resource, "getIamPolicy", func() error {
-			_, err := r.policies.get(resource, func() (*iampolicy.Policy, error) { return r.readPolicy(resource) })
+			_, err := r.policies.Get(resource, func() (*iampolicy.Policy, error) { return r.readPolicy(resource) })
 			return err
 		})
 	})
@@ -321,7 +322,7 @@ func (r *auditRun) resolve(s *Service, own *iampolicy.Policy, p *project) {
 	}
 	levels := []level{{Path{PathService, s.Name}, own}}
 	for _, res := range append([]string{"projects/" + s.Project}, p.ancestors...) {
-		pol, err := r.policies.get(res, nil)
+		pol, err := r.policies.Get(res, nil)
 		if err != nil {
 			s.Incomplete = true
 			continue
@@ -394,58 +395,4 @@ func segmentAfter(name, key string) string {
 		}
 	}
 	return ""
-}
-
-// onceMap computes each key's value once, sharing it (and its error) with
-// concurrent callers.
-type onceMap[V any] struct {
-	mu sync.Mutex
-	m  map[string]*onceEntry[V]
-}
-
-type onceEntry[V any] struct {
-	claimed bool
-	once    sync.Once
-	v       V
-	err     error
-}
-
-func (o *onceMap[V]) entry(key string) *onceEntry[V] {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.m == nil {
-		o.m = map[string]*onceEntry[V]{}
-	}
-	e, ok := o.m[key]
-	if !ok {
-		e = &onceEntry[V]{}
-		o.m[key] = e
-	}
-	return e
-}
-
-// claim runs f for the first claim of key only.
-func (o *onceMap[V]) claim(key string, f func()) {
-	e := o.entry(key)
-	o.mu.Lock()
-	first := !e.claimed
-	e.claimed = true
-	o.mu.Unlock()
-	if first {
-		f()
-	}
-}
-
-// get returns key's value, computing it with f the first time; with a nil
-// f a value never computed is an error.
-func (o *onceMap[V]) get(key string, f func() (V, error)) (V, error) {
-	e := o.entry(key)
-	e.once.Do(func() {
-		if f == nil {
-			e.err = fmt.Errorf("%s was not read", key)
-			return
-		}
-		e.v, e.err = f()
-	})
-	return e.v, e.err
 }

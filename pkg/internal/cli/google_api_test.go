@@ -93,22 +93,7 @@ func accounts(t *testing.T, emu *emulator.Emulator) []string {
 
 func accountsIn(t *testing.T, emu *emulator.Emulator, project string) []string {
 	t.Helper()
-	svc, err := iam.NewService(context.Background(), googleOpts(emu)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	err = svc.Projects.ServiceAccounts.List("projects/"+project).Pages(context.Background(), func(r *iam.ListServiceAccountsResponse) error {
-		for _, a := range r.Accounts {
-			out = append(out, a.Email)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(out)
-	return out
+	return testutil.Accounts(t, emu, project)
 }
 
 // serviceURI reads a service's URL through the Run Admin API.

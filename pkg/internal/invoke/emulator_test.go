@@ -6,7 +6,6 @@ package invoke_test
 // loopback origins that check ID tokens and run.routes.invoke.
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -76,35 +75,17 @@ functions:
       serviceAccountEmail: trigger-sa@demo-project.iam.gserviceaccount.com
 `
 
-// logBuffer collects log output from several goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 type env struct {
 	t     *testing.T
 	e     *emulator.Emulator
 	clock *clock.Fake
-	logs  *logBuffer
+	logs  *testutil.SyncBuffer
 }
 
 func start(t *testing.T, opts emulator.Options) *env {
 	t.Helper()
 	clk := clock.NewFake(time.Now())
-	logs := &logBuffer{}
+	logs := &testutil.SyncBuffer{}
 	opts.Now, opts.Project = clk.Now, project
 	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e := testutil.StartSeededWith(t, seed, opts)
@@ -647,7 +628,7 @@ func TestEmulatorNoTokenInOutput(t *testing.T) {
 	var mu sync.Mutex
 	add := func(s string) { mu.Lock(); outputs = append(outputs, s); mu.Unlock() }
 
-	appLog := &logBuffer{}
+	appLog := &testutil.SyncBuffer{}
 	logger := slog.New(idtoken.RedactingHandler(slog.NewJSONHandler(appLog, &slog.HandlerOptions{Level: slog.LevelDebug})))
 
 	v.grantTokenCreator("imp-caller", "user:owner@example.com")

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"sort"
 	"testing"
 
 	"golang.org/x/oauth2"
+	iam "google.golang.org/api/iam/v1"
 	"google.golang.org/api/option"
 
 	"github.com/invokerctl/invokerctl/pkg/emulator"
@@ -98,4 +100,26 @@ func Calls(t testing.TB, url, token string) map[string]int {
 		t.Fatalf("reading the emulator's counters: status %d, %v", resp.StatusCode, err)
 	}
 	return calls
+}
+
+// Accounts lists, sorted, the emails of project's service accounts on emu
+// through IAM v1 (each as often as IAM lists it).
+func Accounts(t testing.TB, emu *emulator.Emulator, project string) []string {
+	t.Helper()
+	svc, err := iam.NewService(context.Background(), EmulatorClientOptions(emu)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	err = svc.Projects.ServiceAccounts.List("projects/"+project).Pages(context.Background(), func(r *iam.ListServiceAccountsResponse) error {
+		for _, a := range r.Accounts {
+			out = append(out, a.Email)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -9,14 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	iam "google.golang.org/api/iam/v1"
+	"github.com/invokerctl/invokerctl/pkg/internal/testutil"
 )
 
 // crashRoot calls the module with two accounts and three member grants on
@@ -184,7 +183,7 @@ func TestApplyKilledMidwayConverges(t *testing.T) {
 			if err := <-applied; err == nil {
 				t.Fatal("the killed apply reports success")
 			}
-			if got := cl.accounts(t); len(got) != tc.accountsAtKill {
+			if got := testutil.Accounts(t, emu, "demo-project"); len(got) != tc.accountsAtKill {
 				t.Errorf("accounts at the kill: %v, want %d", got, tc.accountsAtKill)
 			}
 			if got := cl.invokers(t, "orders-api", "payments-api"); len(got)-2 != tc.membersAtKill {
@@ -210,7 +209,7 @@ func TestApplyKilledMidwayConverges(t *testing.T) {
 			if changes, err := tf.Plan(ctx); err != nil || changes {
 				t.Errorf("plan after the second apply: changes=%v err=%v\n%s", changes, err, log.String())
 			}
-			if got, want := cl.accounts(t), []string{"alpha-caller@demo-project.iam.gserviceaccount.com", "beta-caller@demo-project.iam.gserviceaccount.com"}; !slices.Equal(got, want) {
+			if got, want := testutil.Accounts(t, emu, "demo-project"), []string{"alpha-caller@demo-project.iam.gserviceaccount.com", "beta-caller@demo-project.iam.gserviceaccount.com"}; !slices.Equal(got, want) {
 				t.Errorf("accounts: %v, want each of %v once", got, want)
 			}
 			cl.checkInvokers(t, "after the second apply", converged)
@@ -263,22 +262,4 @@ func withoutIgnoreAlreadyExists(t *testing.T, mainTF string) {
 	if err := os.WriteFile(mainTF, bytes.Replace(b, []byte(line), nil, 1), 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// accounts lists the emails of every account in demo-project, sorted, each
-// as often as IAM lists it.
-func (c *googleClients) accounts(t *testing.T) []string {
-	t.Helper()
-	var out []string
-	err := c.iam.Projects.ServiceAccounts.List("projects/demo-project").Pages(context.Background(), func(r *iam.ListServiceAccountsResponse) error {
-		for _, a := range r.Accounts {
-			out = append(out, a.Email)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(out)
-	return out
 }

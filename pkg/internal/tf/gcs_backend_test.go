@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -95,24 +94,6 @@ func (f *gcsFixture) object(t *testing.T, name string) *storage.Object {
 	return o
 }
 
-// lockedBuffer is an io.Writer safe for the two goroutines of a command.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // Apply from one working directory, delete it, plan from a new one: the
 // state lives in the emulator's Cloud Storage, so the fresh runner sees no
 // changes. The token is never written into a working directory.
@@ -120,7 +101,7 @@ func TestGCSBackendStateSurvivesTheWorkdir(t *testing.T) {
 	f := newGCSFixture(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	var out lockedBuffer
+	var out testutil.SyncBuffer
 	dirA := filepath.Join(t.TempDir(), "a")
 	a := f.open(t, ctx, dirA, "", &out)
 	res, err := a.Plan(ctx, false)
@@ -185,7 +166,7 @@ func TestGCSBackendLock(t *testing.T) {
 	f := newGCSFixture(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var out lockedBuffer
+	var out testutil.SyncBuffer
 	base := t.TempDir()
 
 	// The holder: a real terraform apply in its own working directory,
@@ -204,7 +185,7 @@ func TestGCSBackendLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var holderOut lockedBuffer
+	var holderOut testutil.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &holderOut, &holderOut
 	// The second runner plans before the lock is taken.
 	second := f.open(t, ctx, filepath.Join(base, "second"), "1s", &out)
@@ -234,7 +215,7 @@ func TestGCSBackendLock(t *testing.T) {
 		t.Fatalf("lock object: %v %+v", err, info)
 	}
 
-	var secondOut lockedBuffer
+	var secondOut testutil.SyncBuffer
 	blocked, err := Open(ctx, Options{Decl: f.decl, Target: f.tg, Workdir: second.WS.Dir, ExecPath: f.tfPath,
 		ProviderExecutable: f.bin, Stdout: &secondOut, Stderr: &secondOut, LockTimeout: "1s"})
 	if err != nil {

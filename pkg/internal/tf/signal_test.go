@@ -20,25 +20,6 @@ import (
 	"github.com/invokerctl/invokerctl/pkg/internal/tfprovider"
 )
 
-// syncBuffer is a strings.Builder that Terraform's output goroutines and the
-// test may use at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // Cancelling the context of a running plan or apply (what SIGINT or SIGTERM
 // does to invokerctl) interrupts Terraform; a Terraform that does not stop
 // within the grace period is killed with its provider. Either way the
@@ -91,7 +72,7 @@ func TestCancelStopsTerraformAndItsProvider(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out := &syncBuffer{}
+			out := &testutil.SyncBuffer{}
 			r, err := Open(context.Background(), Options{Decl: loadQuickstart(t), Target: tg, Workdir: filepath.Join(t.TempDir(), "wd"),
 				ExecPath: tfPath, ProviderExecutable: bin, Stdout: out, Stderr: out, InterruptGrace: tc.grace,
 				Environ: append(os.Environ(), tfprovider.SleepScaleEnv+"=0")})

@@ -14,6 +14,7 @@ import (
 	"github.com/invokerctl/invokerctl/pkg/internal/gcp"
 	"github.com/invokerctl/invokerctl/pkg/internal/iampolicy"
 	"github.com/invokerctl/invokerctl/pkg/internal/member"
+	"github.com/invokerctl/invokerctl/pkg/internal/once"
 	crm "google.golang.org/api/cloudresourcemanager/v1"
 	run "google.golang.org/api/run/v2"
 )
@@ -121,8 +122,8 @@ func (v *Verifier) Verify(ctx context.Context, exps []Expectation) (*Report, err
 		par = 8
 	}
 	rep := &Report{Results: make([]*ServiceResult, len(exps))}
-	projects := &onceMap[*iampolicy.Policy]{}
-	services := &onceMap[*serviceState]{}
+	projects := &once.Map[*iampolicy.Policy]{}
+	services := &once.Map[*serviceState]{}
 	sem := make(chan struct{}, par)
 	var wg sync.WaitGroup
 	for i, exp := range exps {
@@ -150,7 +151,7 @@ type serviceState struct {
 	policy *iampolicy.Policy
 }
 
-func (v *Verifier) verifyOne(ctx context.Context, roles *iampolicy.RoleResolver, projects *onceMap[*iampolicy.Policy], services *onceMap[*serviceState], exp Expectation, res *ServiceResult) error {
+func (v *Verifier) verifyOne(ctx context.Context, roles *iampolicy.RoleResolver, projects *once.Map[*iampolicy.Policy], services *once.Map[*serviceState], exp Expectation, res *ServiceResult) error {
 	t := exp.Target
 	name := fmt.Sprintf("projects/%s/locations/%s/services/%s", t.Project, t.Location, t.Service)
 	if t.Function != "" {
@@ -162,7 +163,7 @@ func (v *Verifier) verifyOne(ctx context.Context, roles *iampolicy.RoleResolver,
 		name = svcName
 	}
 	res.ServiceName = name
-	st, err := services.get(name, func() (*serviceState, error) { return v.readService(ctx, name) })
+	st, err := services.Get(name, func() (*serviceState, error) { return v.readService(ctx, name) })
 	if err != nil {
 		return err
 	}
@@ -170,7 +171,7 @@ func (v *Verifier) verifyOne(ctx context.Context, roles *iampolicy.RoleResolver,
 	if err != nil {
 		return err
 	}
-	pp, err := projects.get(project, func() (*iampolicy.Policy, error) { return v.readProjectPolicy(ctx, project) })
+	pp, err := projects.Get(project, func() (*iampolicy.Policy, error) { return v.readProjectPolicy(ctx, project) })
 	if err != nil {
 		return err
 	}
@@ -326,32 +327,4 @@ func projectOf(serviceName string) (string, error) {
 		return "", fmt.Errorf("malformed service name %q", serviceName)
 	}
 	return parts[1], nil
-}
-
-// onceMap computes each key's value once, sharing it (and its error) with
-// concurrent callers.
-type onceMap[V any] struct {
-	mu sync.Mutex
-	m  map[string]*onceEntry[V]
-}
-
-type onceEntry[V any] struct {
-	once sync.Once
-	v    V
-	err  error
-}
-
-func (o *onceMap[V]) get(key string, f func() (V, error)) (V, error) {
-	o.mu.Lock()
-	if o.m == nil {
-		o.m = map[string]*onceEntry[V]{}
-	}
-	e, ok := o.m[key]
-	if !ok {
-		e = &onceEntry[V]{}
-		o.m[key] = e
-	}
-	o.mu.Unlock()
-	e.once.Do(func() { e.v, e.err = f() })
-	return e.v, e.err
 }
