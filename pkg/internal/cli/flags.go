@@ -70,7 +70,7 @@ func addTargetFlags(cmd *cobra.Command, o *TargetFlags) {
 // addEmulatorFlags registers --emulator[=URL] and --seed.
 func addEmulatorFlags(cmd *cobra.Command, emulatorURL, seed *string) {
 	f := cmd.Flags()
-	f.StringVar(emulatorURL, "emulator", "", "target the emulator at URL (token from $"+target.TokenEnv+"); with no URL, start one in-process (see --seed)")
+	f.StringVar(emulatorURL, "emulator", "", "target the emulator at URL (token from $"+target.TokenEnv+"); with no URL, start one in-process (see --seed);\nwithout the flag, $"+target.URLEnv+" when set")
 	f.Lookup("emulator").NoOptDefVal = inProcessEmulator
 	f.StringVar(seed, "seed", "", "seed file for the in-process emulator (--emulator without URL)")
 }

@@ -64,6 +64,16 @@ func resolveTarget(env cmdEnv, emulatorFlag, seed, project string) (target.Targe
 	noop := func() {}
 	switch emulatorFlag {
 	case "":
+		// Like Google's own emulator variables (PUBSUB_EMULATOR_HOST...),
+		// a set $INVOKERCTL_EMULATOR_URL points the command at the
+		// emulator, so that a pipeline's steps run unchanged against it.
+		if u := env.Factory.Getenv(target.URLEnv); u != "" {
+			t, err := target.FromEnv(u, env.Factory.Getenv)
+			if err == nil {
+				fmt.Fprintf(env.IO.ErrOut, "Note: $%s is set: using the emulator at %s, not Google Cloud.\n", target.URLEnv, u)
+			}
+			return t, noop, err
+		}
 		return target.Google(), noop, nil
 	case inProcessEmulator:
 		eo := emulator.Options{Project: project}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/invokerctl/invokerctl/pkg/internal/cmdutil"
+	"github.com/invokerctl/invokerctl/pkg/internal/target"
 )
 
 // verify through its run function against an in-process emulator: where
@@ -248,5 +249,33 @@ grants:
 	d = reportJSON(t, p.run(t, nil, "invoke", "-f", file, "--format", "json"))
 	if inv := d.Invoke[0]; inv.URL != backend || inv.Audience != backend {
 		t.Errorf("resize-image was not called at its backing service %s: %+v", backend, inv)
+	}
+}
+
+// $INVOKERCTL_EMULATOR_URL alone points a command at the emulator, so a
+// pipeline's steps run unchanged against it; --emulator=URL still wins.
+func TestEmulatorURLFromEnvironment(t *testing.T) {
+	p, file := startProofCase(t, `      - role: roles/run.invoker
+        members: [serviceAccount:caller@demo-project.iam.gserviceaccount.com]
+serviceAccounts:
+  - accountId: caller
+services:
+  - name: orders-api
+`, `serviceAccounts:
+  - name: caller
+grants:
+  - service: orders-api
+    members: [caller]
+`)
+	env := p.env(target.URLEnv + "=" + p.URL)
+	r := p.check(t, "verify", runInProcess(t, inProcess{Env: env}, "verify", "-f", file))
+	wantExit(t, r, 0, "verify with only $"+target.URLEnv)
+	if !strings.Contains(r.Stderr, "using the emulator at "+p.URL) {
+		t.Errorf("stderr does not say the emulator is used:\n%s", r.Stderr)
+	}
+	// A wrong URL in the environment is not silently replaced by Google.
+	r = runInProcess(t, inProcess{Env: p.env(target.URLEnv + "=not a url")}, "verify", "-f", file)
+	if r.Code == 0 {
+		t.Errorf("verify with a malformed $%s exited 0:\n%s", target.URLEnv, r.Stderr)
 	}
 }

@@ -23,6 +23,10 @@ const (
 	ExitInvokeFailed = 4
 	// ExitFindings: audit found findings at or above --fail-on.
 	ExitFindings = 5
+	// ExitDrift: drift found live grants that differ from the declarations
+	// (a declared grant missing, an undeclared invoker, a deleted or
+	// disabled account, undeclared public exposure).
+	ExitDrift = 6
 	// ExitUsage is a command-line usage error (unknown flag, missing argument).
 	ExitUsage = 64
 	// A command stopped by SIGINT or SIGTERM exits 128 + the signal's
