@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -12,13 +13,15 @@ import (
 type ApplyOptions struct {
 	cmdEnv
 	ProvisionFlags
+	// PlanPath is the saved plan of `apply PLAN`.
+	PlanPath string
 }
 
 // NewCmdApply builds `apply`; runF replaces applyRun in tests.
 func NewCmdApply(f *cmdutil.Factory, runF func(*ApplyOptions) error) *cobra.Command {
 	opts := &ApplyOptions{cmdEnv: newCmdEnv(f)}
 	cmd := &cobra.Command{
-		Use:   "apply -f FILE [--auto-approve]",
+		Use:   "apply -f FILE [--auto-approve] | apply PLAN",
 		Short: "Provision a declaration: create its accounts and grant roles/run.invoker",
 		Long: `Validate the declaration, plan, show the grant changes and, once confirmed, apply exactly
 that plan. Without --auto-approve the confirmation is asked on the terminal; when standard
@@ -28,18 +31,48 @@ Terraform manages are listed (or printed as JSON with --json).
 State is kept in the working directory (or the declared backend) and never deleted: a
 failed apply is resumed by running apply again.
 
-Exit codes: 0 applied or nothing to do, 1 error or not confirmed.`,
+With a plan file saved by 'invokerctl plan --out PLAN', apply applies exactly that plan,
+without asking (the review was the approval; --auto-approve is accepted). It first checks
+that the declaration at the plan's recorded path is unchanged, that the target (--emulator,
+$INVOKERCTL_EMULATOR_URL or Google) and the project are the plan's, and that this invokerctl,
+its Terraform module and the installed provider are the ones that made it; then it lays out
+the working directory (--workdir, a fresh one on another runner is fine with remote state)
+and applies. A plan whose state moved on since it was made is refused by Terraform. Every
+refusal changes nothing.
+
+Exit codes: 0 applied or nothing to do, 1 error, refusal or not confirmed.`,
 		Example: `  invokerctl apply -f invokers.yaml
   invokerctl apply -f invokers.yaml --auto-approve --json
-  invokerctl apply -f invokers.yaml --emulator=http://127.0.0.1:8080 --auto-approve`,
-		Args: noArgs,
+  invokerctl apply -f invokers.yaml --emulator=http://127.0.0.1:8080 --auto-approve
+  invokerctl plan -f invokers.yaml --out reviewed.plan && invokerctl apply reviewed.plan`,
+		Args: applyArgs(opts),
 		RunE: runE(&opts.cmdEnv, opts, runF, applyRun),
 	}
 	addProvisionFlags(cmd, &opts.ProvisionFlags, true)
 	return cmd
 }
 
+// applyArgs accepts one positional PLAN, and not together with -f.
+func applyArgs(opts *ApplyOptions) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 || strings.Contains(args[0], "://") {
+			return noArgs(cmd, args)
+		}
+		if len(args) > 1 {
+			return cmdutil.Usagef("apply takes one plan file, got %d arguments", len(args))
+		}
+		if cmd.Flags().Changed("file") {
+			return cmdutil.Usagef("give either -f FILE (plan and apply) or a saved PLAN file, not both")
+		}
+		opts.PlanPath = args[0]
+		return nil
+	}
+}
+
 func applyRun(opts *ApplyOptions) error {
+	if opts.PlanPath != "" {
+		return applyPlanRun(opts)
+	}
 	return planAndApply(opts.cmdEnv, &opts.ProvisionFlags, false)
 }
 

@@ -38,6 +38,13 @@ func (s *provisionSession) Close() {
 // openProvision validates the declaration (before anything else runs),
 // resolves the target, finds Terraform and lays out the working directory.
 func openProvision(env cmdEnv, o *ProvisionFlags) (*provisionSession, error) {
+	return openProvisionChecked(env, o, nil)
+}
+
+// openProvisionChecked is openProvision with check, when not nil, run on
+// the resolved target before the working directory is laid out (apply
+// PLAN's refusals).
+func openProvisionChecked(env cmdEnv, o *ProvisionFlags, check func(target.Target) error) (*provisionSession, error) {
 	if o.File == "" {
 		return nil, cmdutil.Usage(errors.New("-f FILE is required: the declaration to provision"))
 	}
@@ -55,6 +62,12 @@ func openProvision(env cmdEnv, o *ProvisionFlags) (*provisionSession, error) {
 	var err error
 	if s.target, s.stop, err = resolveTarget(env, o.Emulator, o.Seed, decl.Project); err != nil {
 		return nil, err
+	}
+	if check != nil {
+		if err := check(s.target); err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
 	ios, f := env.IO, env.Factory
 	switch b := decl.Terraform.Backend; {

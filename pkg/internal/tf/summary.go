@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	tfjson "github.com/hashicorp/terraform-json"
+
+	"github.com/invokerctl/invokerctl/pkg/internal/mdtext"
 )
 
 // Resource types the module manages.
@@ -369,4 +371,110 @@ func accountLabel(a AccountChange) string {
 		return fmt.Sprintf("%s (%s)", a.Email, a.Name)
 	}
 	return a.Name
+}
+
+// Outcome is the summary in one line: "no changes", or counts such as
+// "3 grants to add, 1 to remove, 2 accounts to create".
+func (s *Summary) Outcome() string {
+	if s.Empty() {
+		return "no changes"
+	}
+	add, remove := s.memberCounts()
+	for _, tc := range s.TokenCreators {
+		if tc.Action == "remove" {
+			remove++
+		} else {
+			add++
+		}
+	}
+	var parts []string
+	if add+remove > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s to add, %d to remove", add, plural(add, "grant"), remove))
+	}
+	if n := len(s.AccountsToCreate); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s to create", n, plural(n, "account")))
+	}
+	if n := len(s.AccountsToUpdate); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s to update", n, plural(n, "account")))
+	}
+	if n := len(s.AccountsToDelete); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s to delete", n, plural(n, "account")))
+	}
+	if n := len(s.Other); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d other %s", n, plural(n, "change")))
+	}
+	if len(parts) == 0 { // authoritative lists re-set with no member change
+		return "invoker lists to re-set"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}
+
+// RenderMarkdown writes the summary as a Markdown table (mdtext), what
+// takes access away first: deletions and removals, then updates, then
+// additions.
+func (s *Summary) RenderMarkdown(w io.Writer) {
+	if s.Empty() {
+		fmt.Fprintln(w, "No changes: the grants match the declaration.")
+		return
+	}
+	var rows [][]string
+	where := func(sc ServiceChange) string {
+		t := "service " + mdtext.Code(sc.Service)
+		if sc.Function != "" {
+			t = "function " + mdtext.Code(sc.Function)
+		}
+		return fmt.Sprintf("%s in %s/%s", t, sc.Project, sc.Location)
+	}
+	code := func(list []string) string {
+		out := make([]string, len(list))
+		for i, m := range list {
+			out[i] = mdtext.Code(m)
+		}
+		return strings.Join(out, ", ")
+	}
+	for _, a := range s.AccountsToDelete {
+		rows = append(rows, []string{"delete account", mdtext.Code(accountLabel(a)), ""})
+	}
+	for _, sc := range s.Services {
+		for _, m := range sc.Remove {
+			rows = append(rows, []string{"remove roles/run.invoker", mdtext.Code(m), where(sc)})
+		}
+	}
+	for _, tc := range s.TokenCreators {
+		if tc.Action == "remove" {
+			rows = append(rows, []string{"remove roles/iam.serviceAccountTokenCreator", mdtext.Code(tc.Member), mdtext.Code(tc.ServiceAccount)})
+		}
+	}
+	for _, sc := range s.Services {
+		if sc.Set != nil {
+			rows = append(rows, []string{"set the invoker list to exactly (others removed)", code(sc.Set), where(sc)})
+		}
+	}
+	for _, a := range s.AccountsToUpdate {
+		rows = append(rows, []string{"update account", mdtext.Code(accountLabel(a)), "display name or description"})
+	}
+	for _, a := range s.AccountsToCreate {
+		rows = append(rows, []string{"create account", mdtext.Code(accountLabel(a)), ""})
+	}
+	for _, sc := range s.Services {
+		for _, m := range sc.Add {
+			rows = append(rows, []string{"add roles/run.invoker", mdtext.Code(m), where(sc)})
+		}
+	}
+	for _, tc := range s.TokenCreators {
+		if tc.Action != "remove" {
+			rows = append(rows, []string{"add roles/iam.serviceAccountTokenCreator", mdtext.Code(tc.Member), mdtext.Code(tc.ServiceAccount)})
+		}
+	}
+	for _, o := range s.Other {
+		rows = append(rows, []string{"other", mdtext.Code(o), ""})
+	}
+	mdtext.Table(w, []string{"Change", "Member or account", "On"}, rows)
 }
