@@ -27,7 +27,7 @@ type MismatchError struct {
 }
 
 func (e *MismatchError) Error() string {
-	return fmt.Sprintf("%s: the plan was made with %s, this run has %s; %s", e.What, e.Recorded, e.Current, e.Hint)
+	return fmt.Sprintf("%s (the plan: %s; this run: %s): %s", e.What, e.Recorded, e.Current, e.Hint)
 }
 
 const planAgain = "plan again and review the new plan"
