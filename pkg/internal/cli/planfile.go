@@ -179,7 +179,7 @@ func applyPlanRun(opts *ApplyOptions) error {
 		Changes: m.Changes, Summary: &summary, Applied: &applied}
 	err = s.runner.Apply(ctx, planFile)
 	switch {
-	case err != nil && strings.Contains(err.Error(), "Saved plan is stale"):
+	case err != nil && (strings.Contains(err.Error(), "Saved plan is stale") || strings.Contains(err.Error(), "Saved plan does not match the given state")):
 		_ = os.Remove(planFile)
 		return refusePlan(path, errStalePlan)
 	case err != nil:

@@ -149,6 +149,14 @@ func TestReviewedPlanAppliedFromFreshWorkdir(t *testing.T) {
 	v99 := filepath.Join(dir, "v99.plan")
 	withManifest(t, plan, v99, func(m map[string]any) { m["formatVersion"] = 99 })
 	bare := filepath.Join(dir, "pr-runner", "invokers.tfplan") // Terraform's own plan, left in the working directory
+	otherModule := filepath.Join(dir, "module.plan")
+	withManifest(t, plan, otherModule, func(m map[string]any) { m["moduleDigest"] = strings.Repeat("0", 64) })
+	otherBuild := filepath.Join(dir, "build.plan")
+	withManifest(t, plan, otherBuild, func(m map[string]any) { m["invokerctlVersion"] = "0.0.1" })
+	otherProvider := filepath.Join(dir, "provider.plan")
+	withManifest(t, plan, otherProvider, func(m map[string]any) {
+		m["providers"].([]any)[0].(map[string]any)["hashes"] = []string{"h1:another-build"}
+	})
 	other := testutil.StartEmulator(t, emulator.Options{Project: d.Project, Seed: seedFor(d)})
 	fresh := filepath.Join(dir, "merge-runner")
 
@@ -158,22 +166,32 @@ func TestReviewedPlanAppliedFromFreshWorkdir(t *testing.T) {
 		env  []string
 		edit bool // the declaration is edited for this one
 		want string
+		// init bool: refused after terraform init (the providers are
+		// known only then), so the working directory is laid out
+		init bool
 	}{
-		{"random file", []string{"apply", random, flag}, nil, false, "not an invokerctl plan file"},
-		{"bare terraform plan", []string{"apply", bare, flag}, nil, false, "bare Terraform plan file"},
-		{"truncated", []string{"apply", truncated, flag}, nil, false, "damaged or truncated"},
-		{"format version 99", []string{"apply", v99, flag}, nil, false, "format version 99; this invokerctl reads version 1"},
-		{"declaration edited", []string{"apply", plan, flag}, nil, true, "changed since the plan was made"},
-		{"another emulator", []string{"apply", plan, "--emulator=" + other.URL()}, []string{"INVOKERCTL_EMULATOR_TOKEN=" + other.BootstrapToken()}, false, "made for another target"},
-		{"the emulator by environment is another", []string{"apply", plan}, []string{"INVOKERCTL_EMULATOR_URL=" + other.URL(), "INVOKERCTL_EMULATOR_TOKEN=" + other.BootstrapToken()}, false, "made for another target"},
-		{"google", []string{"apply", plan}, []string{"INVOKERCTL_EMULATOR_URL="}, false, "this run: Google Cloud, project " + d.Project},
+		{"random file", []string{"apply", random, flag}, nil, false, "not an invokerctl plan file", false},
+		{"bare terraform plan", []string{"apply", bare, flag}, nil, false, "bare Terraform plan file", false},
+		{"truncated", []string{"apply", truncated, flag}, nil, false, "damaged or truncated", false},
+		{"format version 99", []string{"apply", v99, flag}, nil, false, "format version 99; this invokerctl reads version 1", false},
+		{"declaration edited", []string{"apply", plan, flag}, nil, true, "changed since the plan was made", false},
+		{"another emulator", []string{"apply", plan, "--emulator=" + other.URL()}, []string{"INVOKERCTL_EMULATOR_TOKEN=" + other.BootstrapToken()}, false, "made for another target", false},
+		{"the emulator by environment is another", []string{"apply", plan}, []string{"INVOKERCTL_EMULATOR_URL=" + other.URL(), "INVOKERCTL_EMULATOR_TOKEN=" + other.BootstrapToken()}, false, "made for another target", false},
+		{"google", []string{"apply", plan}, []string{"INVOKERCTL_EMULATOR_URL="}, false, "this run: Google Cloud, project " + d.Project, false},
+		{"other module", []string{"apply", otherModule, flag}, nil, false, "another version of the Terraform module", false},
+		{"other invokerctl", []string{"apply", otherBuild, flag}, nil, false, "another invokerctl version", false},
+		{"other provider build", []string{"apply", otherProvider, flag}, nil, false, "another provider build", true},
 	}
 	for _, tc := range refusals {
 		orig, _ := os.ReadFile(file)
 		if tc.edit {
 			editFile(t, file, "displayName: Refunds worker", "displayName: Refunds")
 		}
-		args := append(tc.args, "--workdir", fresh)
+		wd := fresh
+		if tc.init {
+			wd = filepath.Join(dir, "init-runner")
+		}
+		args := append(tc.args, "--workdir", wd)
 		r := runBin(t, append(emuEnv(emu), tc.env...), args...)
 		os.WriteFile(file, orig, 0o644)
 		if r.Code != 1 || !strings.Contains(r.Stderr, tc.want) || !strings.Contains(r.Stderr, "nothing was changed") {
@@ -182,7 +200,7 @@ func TestReviewedPlanAppliedFromFreshWorkdir(t *testing.T) {
 		if after := grantsSnapshot(t, emu, d); after != before {
 			t.Errorf("%s changed the grants:\n%s\nwas\n%s", tc.name, after, before)
 		}
-		if _, err := os.Stat(fresh); err == nil {
+		if _, err := os.Stat(fresh); err == nil && !tc.init {
 			t.Errorf("%s laid out the working directory", tc.name)
 		}
 	}
