@@ -23,9 +23,12 @@ import (
 // runner would.
 
 // gcsExample copies the authoritative example (it declares a gcs backend)
-// and starts an emulator seeded for it.
-func gcsExample(t *testing.T) (file string, d *config.Declaration, emu *emulator.Emulator) {
+// and starts an emulator seeded for it; dir is for plan files and working
+// directories, plan a plan file's path in it, flag the --emulator flag.
+func gcsExample(t *testing.T) (file string, d *config.Declaration, emu *emulator.Emulator, dir, plan, flag string) {
 	t.Helper()
+	testutil.NeedTerraform(t)
+	t.Parallel()
 	src := filepath.Join(testutil.RepoRoot(), "examples", "authoritative", "invokers.yaml")
 	d, err := config.Load(src)
 	if err != nil {
@@ -37,7 +40,8 @@ func gcsExample(t *testing.T) (file string, d *config.Declaration, emu *emulator
 	emu = testutil.StartEmulator(t, emulator.Options{Project: d.Project, Seed: seedFor(d)})
 	file = filepath.Join(t.TempDir(), "invokers.yaml")
 	copyFile(t, src, file)
-	return file, d, emu
+	dir = t.TempDir()
+	return file, d, emu, dir, filepath.Join(dir, "reviewed.plan"), "--emulator=" + emu.URL()
 }
 
 // grantsSnapshot is what a refused apply must leave as it was: the
@@ -97,13 +101,8 @@ func withManifest(t *testing.T, src, dst string, edit func(map[string]any)) {
 }
 
 func TestReviewedPlanAppliedFromFreshWorkdir(t *testing.T) {
-	testutil.NeedTerraform(t)
-	t.Parallel()
-	file, d, emu := gcsExample(t)
-	dir := t.TempDir()
-	plan := filepath.Join(dir, "reviewed.plan")
+	file, d, emu, dir, plan, flag := gcsExample(t)
 	summary := filepath.Join(dir, "step-summary.md")
-	flag := "--emulator=" + emu.URL()
 	env := append(emuEnv(emu), "GITHUB_STEP_SUMMARY="+summary)
 
 	r := runBin(t, env, "plan", "-f", file, flag, "--workdir", filepath.Join(dir, "pr-runner"), "--out", plan, "--format", "markdown")
@@ -225,12 +224,7 @@ func TestReviewedPlanAppliedFromFreshWorkdir(t *testing.T) {
 // A plan whose state moved on (an apply -f ran since) is refused, naming
 // the reason; the state and the grants stay as the apply -f left them.
 func TestReviewedPlanStale(t *testing.T) {
-	testutil.NeedTerraform(t)
-	t.Parallel()
-	file, d, emu := gcsExample(t)
-	dir := t.TempDir()
-	plan := filepath.Join(dir, "reviewed.plan")
-	flag := "--emulator=" + emu.URL()
+	file, d, emu, dir, plan, flag := gcsExample(t)
 	r := runBin(t, emuEnv(emu), "plan", "-f", file, flag, "--out", plan, "--json")
 	wantExit(t, r, 2, "plan --out")
 	var doc provisionResult
@@ -261,8 +255,12 @@ func TestReviewedPlanLocalStateNote(t *testing.T) {
 	if !strings.Contains(r.Stderr, "applying this plan on another machine needs remote state (terraform.backend in the declaration)") {
 		t.Errorf("no local-state note:\n%s", r.Stderr)
 	}
-	r = runBin(t, emuEnv(emu), "apply", plan, "--emulator="+emu.URL())
-	wantExit(t, r, 0, "apply PLAN in the same working directory")
+	r = runBin(t, emuEnv(emu), "apply", plan, "--emulator="+emu.URL(), "--json")
+	wantExit(t, r, 0, "apply PLAN --json in the same working directory")
+	var doc provisionResult
+	if err := json.Unmarshal([]byte(r.Stdout), &doc); err != nil || doc.Applied == nil || !*doc.Applied || doc.Outputs == nil || len(doc.Outputs.ServiceAccountEmails) == 0 {
+		t.Fatalf("apply PLAN --json stdout is not an applied result with outputs (%v):\n%s", err, r.Stdout)
+	}
 }
 
 // Usage errors, before anything is read.

@@ -439,40 +439,37 @@ func (s *Summary) RenderMarkdown(w io.Writer) {
 		}
 		return strings.Join(out, ", ")
 	}
-	for _, a := range s.AccountsToDelete {
-		rows = append(rows, []string{"delete account", mdtext.Code(accountLabel(a)), ""})
-	}
-	for _, sc := range s.Services {
-		for _, m := range sc.Remove {
-			rows = append(rows, []string{"remove roles/run.invoker", mdtext.Code(m), where(sc)})
+	accounts := func(verb string, list []AccountChange, on string) {
+		for _, a := range list {
+			rows = append(rows, []string{verb, mdtext.Code(accountLabel(a)), on})
 		}
 	}
-	for _, tc := range s.TokenCreators {
-		if tc.Action == "remove" {
-			rows = append(rows, []string{"remove roles/iam.serviceAccountTokenCreator", mdtext.Code(tc.Member), mdtext.Code(tc.ServiceAccount)})
+	members := func(verb string, pick func(ServiceChange) []string) {
+		for _, sc := range s.Services {
+			for _, m := range pick(sc) {
+				rows = append(rows, []string{verb, mdtext.Code(m), where(sc)})
+			}
 		}
 	}
+	tokenCreators := func(verb string, remove bool) {
+		for _, tc := range s.TokenCreators {
+			if (tc.Action == "remove") == remove {
+				rows = append(rows, []string{verb, mdtext.Code(tc.Member), mdtext.Code(tc.ServiceAccount)})
+			}
+		}
+	}
+	accounts("delete account", s.AccountsToDelete, "")
+	members("remove roles/run.invoker", func(sc ServiceChange) []string { return sc.Remove })
+	tokenCreators("remove roles/iam.serviceAccountTokenCreator", true)
 	for _, sc := range s.Services {
 		if sc.Set != nil {
 			rows = append(rows, []string{"set the invoker list to exactly (others removed)", code(sc.Set), where(sc)})
 		}
 	}
-	for _, a := range s.AccountsToUpdate {
-		rows = append(rows, []string{"update account", mdtext.Code(accountLabel(a)), "display name or description"})
-	}
-	for _, a := range s.AccountsToCreate {
-		rows = append(rows, []string{"create account", mdtext.Code(accountLabel(a)), ""})
-	}
-	for _, sc := range s.Services {
-		for _, m := range sc.Add {
-			rows = append(rows, []string{"add roles/run.invoker", mdtext.Code(m), where(sc)})
-		}
-	}
-	for _, tc := range s.TokenCreators {
-		if tc.Action != "remove" {
-			rows = append(rows, []string{"add roles/iam.serviceAccountTokenCreator", mdtext.Code(tc.Member), mdtext.Code(tc.ServiceAccount)})
-		}
-	}
+	accounts("update account", s.AccountsToUpdate, "display name or description")
+	accounts("create account", s.AccountsToCreate, "")
+	members("add roles/run.invoker", func(sc ServiceChange) []string { return sc.Add })
+	tokenCreators("add roles/iam.serviceAccountTokenCreator", false)
 	for _, o := range s.Other {
 		rows = append(rows, []string{"other", mdtext.Code(o), ""})
 	}
