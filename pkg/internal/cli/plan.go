@@ -85,6 +85,11 @@ func planRun(opts *PlanOptions) error {
 	if err != nil {
 		return err
 	}
+	if opts.Out != "" && opts.Emulator == inProcessEmulator {
+		// Its endpoint and its state end with this command: no apply
+		// could ever match the plan.
+		return cmdutil.Usage(errors.New("--out needs a target that outlives this command: Google, or a served emulator (--emulator=URL)"))
+	}
 	// JSON and Markdown go to stdout alone; notes and prompts to stderr.
 	opts.JSON = format == planFormatJSON
 	s, err := openProvision(opts.cmdEnv, &opts.ProvisionFlags)

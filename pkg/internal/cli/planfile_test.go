@@ -273,6 +273,7 @@ func TestReviewedPlanUsage(t *testing.T) {
 		{"-f and PLAN", []string{"apply", "-f", "invokers.yaml", "reviewed.plan"}, "not both"},
 		{"two plans", []string{"apply", "a.plan", "b.plan"}, "one plan file"},
 		{"--json and --format", []string{"plan", "-f", "invokers.yaml", "--json", "--format", "table"}, "--json and --format conflict"},
+		{"--out and an in-process emulator", []string{"plan", "-f", "invokers.yaml", "--emulator", "--out", "reviewed.plan"}, "--out needs a target that outlives this command"},
 		{"unknown format", []string{"plan", "-f", "invokers.yaml", "--format", "yaml"}, "unknown --format"},
 	}
 	for _, tc := range tests {
