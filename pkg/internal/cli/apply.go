@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -60,6 +61,9 @@ func applyArgs(opts *ApplyOptions) func(*cobra.Command, []string) error {
 		}
 		if len(args) > 1 {
 			return cmdutil.Usagef("apply takes one plan file, got %d arguments", len(args))
+		}
+		if ext := strings.ToLower(filepath.Ext(args[0])); ext == ".yaml" || ext == ".yml" {
+			return cmdutil.Usagef("unexpected argument %q: a declaration is given with -f (apply -f %s); a positional argument is a plan file saved by 'plan --out'", args[0], args[0])
 		}
 		if cmd.Flags().Changed("file") {
 			return cmdutil.Usagef("give either -f FILE (plan and apply) or a saved PLAN file, not both")

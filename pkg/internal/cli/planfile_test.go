@@ -271,6 +271,7 @@ func TestReviewedPlanUsage(t *testing.T) {
 		want string
 	}{
 		{"-f and PLAN", []string{"apply", "-f", "invokers.yaml", "reviewed.plan"}, "not both"},
+		{"a declaration as PLAN", []string{"apply", "invokers.yaml"}, "a declaration is given with -f (apply -f invokers.yaml)"},
 		{"two plans", []string{"apply", "a.plan", "b.plan"}, "one plan file"},
 		{"--json and --format", []string{"plan", "-f", "invokers.yaml", "--json", "--format", "table"}, "--json and --format conflict"},
 		{"--out and an in-process emulator", []string{"plan", "-f", "invokers.yaml", "--emulator", "--out", "reviewed.plan"}, "--out needs a target that outlives this command"},
