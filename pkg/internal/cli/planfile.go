@@ -89,6 +89,10 @@ func lockedProviders(lock []byte) ([]planfile.Provider, error) {
 // moved on since the plan.
 var errStalePlan = errors.New("the state changed since this plan was made; plan again and review it")
 
+// errPlanPartlyApplied is what an interrupted apply PLAN did: the saved
+// plan is stale from then on.
+var errPlanPartlyApplied = errors.New("what Terraform finished is recorded in its state; plan again, review and apply the new plan to finish")
+
 // refusePlan is a refusal of apply PLAN: nothing ran.
 func refusePlan(path string, err error) error {
 	return fmt.Errorf("refusing to apply %s: %w; nothing was changed", path, err)
@@ -183,7 +187,7 @@ func applyPlanRun(opts *ApplyOptions) error {
 		_ = os.Remove(planFile)
 		return refusePlan(path, errStalePlan)
 	case err != nil:
-		return tfInterrupted(ctx, "running terraform apply", errPartlyApplied, withUnlockHint(err, &run))
+		return tfInterrupted(ctx, "running terraform apply", errPlanPartlyApplied, withUnlockHint(err, &run))
 	}
 	applied = true
 	if out.Outputs, err = s.runner.Outputs(ctx); err != nil {
