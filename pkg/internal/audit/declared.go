@@ -22,10 +22,6 @@ import (
 // policy and its project's policy, whatever the number of declarations),
 // and the declaration-side findings on it.
 
-// unsetPolicyEtag is the etag Google gives a policy never set since its
-// resource was created.
-const unsetPolicyEtag = "ACAB"
-
 // DeclaredTargets is the report of the targets v verified, one Service per
 // Cloud Run service however many expectations name it. A target whose
 // service or function does not exist is left out (Drift reports it
@@ -72,8 +68,8 @@ func serviceOf(res *verify.ServiceResult) *Service {
 		ID: lastSegment(res.ServiceName), URI: res.URI, Ingress: res.Ingress, CustomAudiences: res.CustomAudiences,
 		Exposure: Exposure{AllUsers: res.Exposure.AllUsers, AllAuthenticatedUsers: res.Exposure.AllAuthenticatedUsers,
 			InvokerIAMDisabled: res.Exposure.InvokerIAMDisabled},
-		CreateTime:     res.CreateTime,
-		PolicyNeverSet: res.PolicyEtag == unsetPolicyEtag,
+		CreateTime:  res.CreateTime,
+		PolicyEmpty: res.PolicyEmpty,
 	}
 	for _, g := range res.Grants {
 		p := Path{PathService, res.ServiceName}
@@ -166,8 +162,8 @@ type Declared struct {
 // (RuleDriftAccountDisabled), deleted principals still bound
 // (RuleDeleted), and public exposure on a target no declaration marks
 // public: true (the public rules). A declared grant missing on a service
-// whose policy was never set since its createTime is said to be lost by a
-// re-create. Other audit rules are hygiene, not drift, and are left to
+// whose own policy is empty, as a new service's is, is said to be lost by
+// the re-create at its createTime. Other audit rules are hygiene, not drift, and are left to
 // `invokerctl audit`.
 func DeclaredDrift(r *Report, d Declared) []Finding {
 	byName := map[string]*Service{}
@@ -189,7 +185,7 @@ func DeclaredDrift(r *Report, d Declared) []Finding {
 		if a := accounts[f.Principal]; a.Deleted {
 			f.Message = fmt.Sprintf("%s: declared invoker %s was deleted (its bindings now read deleted:%s?uid=…)", labelOf(byName, f.Service), f.Principal, f.Principal)
 			f.Fix = d.recreateFix()
-		} else if s := byName[f.Service]; s != nil && s.PolicyNeverSet && s.CreateTime != "" {
+		} else if s := byName[f.Service]; s != nil && s.PolicyEmpty && s.CreateTime != "" {
 			f.Message += fmt.Sprintf("; %s was re-created at %s; grants do not survive a re-create; run %s", s.Label(), s.CreateTime, d.apply())
 		}
 	}

@@ -92,11 +92,11 @@ type ServiceResult struct {
 	Problems []string `json:"problems,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
 	Err      error    `json:"-"`
-	// CreateTime (Run v2) and PolicyEtag (the service policy's etag,
-	// "ACAB" when never set since the service was created) let drift tell
-	// grants lost by a re-create.
-	CreateTime string `json:"-"`
-	PolicyEtag string `json:"-"`
+	// CreateTime (Run v2) and PolicyEmpty (the service's own policy has
+	// no binding at all, as a new service's) let drift tell grants lost
+	// by a re-create.
+	CreateTime  string `json:"-"`
+	PolicyEmpty bool   `json:"-"`
 }
 
 // OK reports whether the target passed.
@@ -185,7 +185,7 @@ func (v *Verifier) verifyOne(ctx context.Context, roles *iampolicy.RoleResolver,
 	}
 	res.URI, res.URLs, res.CustomAudiences = st.svc.Uri, st.svc.Urls, st.svc.CustomAudiences
 	res.Ingress, res.InvokerIAMDisabled = st.svc.Ingress, st.svc.InvokerIamDisabled
-	res.CreateTime, res.PolicyEtag = st.svc.CreateTime, st.policy.Etag
+	res.CreateTime, res.PolicyEmpty = st.svc.CreateTime, len(st.policy.Bindings) == 0
 	grants, err := iampolicy.EffectiveInvokers(ctx, roles, iampolicy.InvokePermission, st.policy, pp)
 	if err != nil {
 		return err
