@@ -25,7 +25,8 @@ import (
 // DeclaredTargets is the report of the targets v verified, one Service per
 // Cloud Run service however many expectations name it. A target whose
 // service or function does not exist is left out (Drift reports it
-// declared but not found); any other read failure is a ReadError.
+// declared but not found); any other read failure is a ReadError naming
+// the target (projects/p/locations/l/services/s or .../functions/f).
 // Grants come from the service and its project (verify does not read
 // folders and organizations).
 func DeclaredTargets(v *verify.Report) *Report {
@@ -39,10 +40,10 @@ func DeclaredTargets(v *verify.Report) *Report {
 		}
 		if res.Err != nil {
 			if !notFound(res.Err) {
-				name := res.ServiceName
-				if name == "" {
-					name = res.TargetName
-				}
+				// Named as Drift names a declared target, which it then
+				// does not report missing.
+				t := res.Target
+				name := fmt.Sprintf("projects/%s/locations/%s/%s", t.Project, t.Location, targetPath(t))
 				rep.Errors = append(rep.Errors, &ReadError{Resource: name, What: "read", Err: res.Err, Message: errorText(res.Err)})
 			}
 			continue
@@ -174,7 +175,13 @@ func DeclaredDrift(r *Report, d Declared) []Finding {
 	for _, a := range d.Accounts {
 		accounts["serviceAccount:"+strings.ToLower(a.Email)] = a
 	}
-	out := Drift(r, d.Expectations)
+	unread := map[string]bool{}
+	for _, e := range r.Errors {
+		unread[e.Resource] = true
+	}
+	out := slices.DeleteFunc(Drift(r, d.Expectations), func(f Finding) bool {
+		return f.Rule == RuleDriftMissing.ID && f.Principal == "" && unread[f.Service]
+	})
 	missing := map[string]bool{} // service|principal already reported missing
 	for i := range out {
 		f := &out[i]

@@ -99,7 +99,8 @@ func TestDeclaredDrift(t *testing.T) {
 }
 
 // One service named by several expectations is one service of the report,
-// and a target that cannot be read is a read error naming it.
+// and a target that cannot be read is a read error naming it, not a
+// target missing.
 func TestDeclaredTargets(t *testing.T) {
 	emu := testutil.StartSeeded(t, declaredSeed)
 	emu.InjectFault(emulator.Fault{Path: "services/on-upload:getIamPolicy", Count: 1000, Status: 403, Message: "denied"})
@@ -116,7 +117,12 @@ func TestDeclaredTargets(t *testing.T) {
 	if len(rep.Services) != 1 || rep.Services[0].ID != "api" || !slices.Equal(rep.Scope, []string{"projects/drift-proj"}) {
 		t.Errorf("services %d, scope %v", len(rep.Services), rep.Scope)
 	}
-	if len(rep.Errors) != 1 || !strings.HasSuffix(rep.Errors[0].Resource, "/services/on-upload") || !strings.Contains(rep.Errors[0].Message, "403") {
+	if len(rep.Errors) != 1 || !strings.HasSuffix(rep.Errors[0].Resource, "/functions/on-upload") || !strings.Contains(rep.Errors[0].Message, "403") {
 		t.Errorf("errors = %+v", rep.Errors)
+	}
+	for _, f := range audit.DeclaredDrift(rep, audit.Declared{Expectations: exps}) {
+		if strings.Contains(f.Service, "on-upload") {
+			t.Errorf("unread target reported: %s", f.Message)
+		}
 	}
 }
