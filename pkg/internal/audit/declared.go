@@ -189,6 +189,7 @@ func DeclaredDrift(r *Report, d Declared) []Finding {
 			continue
 		}
 		missing[f.Service+"|"+f.Principal] = true
+		f.Fix = strings.Replace(f.Fix, "invokerctl apply -f FILE", d.apply(), 1)
 		if a := accounts[f.Principal]; a.Deleted {
 			f.Message = fmt.Sprintf("%s: declared invoker %s was deleted (its bindings now read deleted:%s?uid=…)", labelOf(byName, f.Service), f.Principal, f.Principal)
 			f.Fix = d.recreateFix()
