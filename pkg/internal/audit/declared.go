@@ -164,8 +164,8 @@ type Declared struct {
 // (RuleDeleted), and public exposure on a target no declaration marks
 // public: true (the public rules). A declared grant missing on a service
 // whose own policy is empty, as a new service's is, is said to be lost by
-// the re-create at its createTime. Other audit rules are hygiene, not drift, and are left to
-// `invokerctl audit`.
+// the re-create at its createTime. Other audit rules are hygiene, not
+// drift, and are left to `invokerctl audit`.
 func DeclaredDrift(r *Report, d Declared) []Finding {
 	byName := map[string]*Service{}
 	for _, s := range r.Services {
@@ -182,7 +182,7 @@ func DeclaredDrift(r *Report, d Declared) []Finding {
 	out := slices.DeleteFunc(Drift(r, d.Expectations), func(f Finding) bool {
 		return f.Rule == RuleDriftMissing.ID && f.Principal == "" && unread[f.Service]
 	})
-	missing := map[string]bool{} // service|principal already reported missing
+	missing := map[string]bool{} // service|principal reported missing (service|disabled|principal: disabled)
 	for i := range out {
 		f := &out[i]
 		if f.Rule != RuleDriftMissing.ID || f.Principal == "" {
@@ -207,20 +207,18 @@ func DeclaredDrift(r *Report, d Declared) []Finding {
 		public[s] = public[s] || e.Public
 		for _, m := range e.Members {
 			m = member.Normalize(m)
-			a, ok := accounts[m]
-			key := s.Name + "|" + m
-			if !ok || missing[key] || !(a.Deleted || a.Disabled) {
-				continue
-			}
-			missing[key] = true
+			a := accounts[m]
 			g := Grant{Principal: m, Role: "roles/run.invoker", Path: Path{PathService, s.Name}}
-			if a.Deleted {
+			if key := s.Name + "|" + m; a.Deleted && !missing[key] {
+				missing[key] = true
 				f := RuleDriftMissing.finding(s, &g, fmt.Sprintf("%s: declared invoker %s no longer exists (the account was deleted)", s.Label(), m))
 				f.Fix = d.recreateFix()
 				out = append(out, f)
-				continue
 			}
-			out = append(out, RuleDriftAccountDisabled.finding(s, &g, fmt.Sprintf("%s: declared invoker %s is disabled: it cannot get a token to call it", s.Label(), m)))
+			if key := s.Name + "|disabled|" + m; a.Disabled && !missing[key] {
+				missing[key] = true
+				out = append(out, RuleDriftAccountDisabled.finding(s, &g, fmt.Sprintf("%s: declared invoker %s is disabled: it cannot get a token to call it", s.Label(), m)))
+			}
 		}
 	}
 	for _, f := range Findings(r) {

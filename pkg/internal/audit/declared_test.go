@@ -66,6 +66,8 @@ func TestDeclaredDrift(t *testing.T) {
 			[]string{"INV070 api " + sa("gone"), "INV072 api " + sa("off-caller")}, "was deleted"},
 		{"a service whose policy is empty, as after a re-create", []verify.Expectation{{Target: svc("bare"), Members: []string{sa("caller")}}},
 			[]string{"INV070 bare " + sa("caller")}, "bare (drift-proj/us-central1) was re-created at "},
+		{"a disabled account whose grant is missing too", []verify.Expectation{{Target: svc("bare"), Members: []string{sa("off-caller")}}},
+			[]string{"INV070 bare " + sa("off-caller"), "INV072 bare " + sa("off-caller")}, "is disabled"},
 		{"an event-driven function's trigger account is not click-ops", []verify.Expectation{{Target: verify.Target{Project: "drift-proj", Location: "us-central1", Function: "on-upload"}}},
 			nil, ""},
 	}
