@@ -21,17 +21,10 @@ import (
 //
 // Targets outside the report's scope are skipped.
 func Drift(r *Report, exps []verify.Expectation) []Finding {
-	byName := map[string]*Service{}
-	byFunction := map[string]*Service{}
+	idx := indexTargets(r)
 	inScope := map[string]bool{}
 	for _, sc := range r.Scope {
 		inScope[sc] = true
-	}
-	for _, s := range r.Services {
-		byName[s.Name] = s
-		if s.Function != nil {
-			byFunction[s.Function.Name] = s
-		}
 	}
 	declared := map[*Service]map[string]bool{}
 	var out []Finding
@@ -40,12 +33,7 @@ func Drift(r *Report, exps []verify.Expectation) []Finding {
 		if !inScope["projects/"+t.Project] {
 			continue
 		}
-		var s *Service
-		if t.Function != "" {
-			s = byFunction[fmt.Sprintf("projects/%s/locations/%s/functions/%s", t.Project, t.Location, t.Function)]
-		} else {
-			s = byName[fmt.Sprintf("projects/%s/locations/%s/services/%s", t.Project, t.Location, t.Service)]
-		}
+		s := idx.find(t)
 		if s == nil {
 			missing := &Service{Name: fmt.Sprintf("projects/%s/locations/%s/%s", t.Project, t.Location, targetPath(t))}
 			out = append(out, RuleDriftMissing.finding(missing, nil, fmt.Sprintf("%s is declared but was not found", t)))
@@ -82,6 +70,30 @@ func Drift(r *Report, exps []verify.Expectation) []Finding {
 		}
 	}
 	return out
+}
+
+// targetIndex finds the service of a report a declared target names (a
+// function through the service behind it).
+type targetIndex struct {
+	byName, byFunction map[string]*Service
+}
+
+func indexTargets(r *Report) targetIndex {
+	idx := targetIndex{map[string]*Service{}, map[string]*Service{}}
+	for _, s := range r.Services {
+		idx.byName[s.Name] = s
+		if s.Function != nil {
+			idx.byFunction[s.Function.Name] = s
+		}
+	}
+	return idx
+}
+
+func (idx targetIndex) find(t verify.Target) *Service {
+	if t.Function != "" {
+		return idx.byFunction[fmt.Sprintf("projects/%s/locations/%s/functions/%s", t.Project, t.Location, t.Function)]
+	}
+	return idx.byName[fmt.Sprintf("projects/%s/locations/%s/services/%s", t.Project, t.Location, t.Service)]
 }
 
 func holds(s *Service, m string) bool {

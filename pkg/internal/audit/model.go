@@ -102,6 +102,11 @@ type Service struct {
 	// Incomplete: a policy on the service's path could not be read, so
 	// Grants may lack some; Errors of the report name the resource.
 	Incomplete bool `json:"incomplete,omitempty"`
+	// CreateTime (Run v2) and PolicyEmpty (the service's own policy has
+	// no binding, as a new service's) are filled in for declared targets
+	// (DeclaredTargets): grants do not survive a re-create.
+	CreateTime  string `json:"createTime,omitempty"`
+	PolicyEmpty bool   `json:"policyEmpty,omitempty"`
 }
 
 // Label is "function f (p/l)" or "service s (p/l)".

@@ -56,12 +56,15 @@ var (
 	RuleDriftUndeclared = Rule{"INV071", "drift-undeclared-invoker", Medium,
 		"a principal can invoke a declared target but no declaration grants it (click-ops, or left behind)",
 		"add it to the declaration, or remove the binding (authoritative: true removes it on apply)"}
+	RuleDriftAccountDisabled = Rule{"INV072", "drift-declared-account-disabled", High,
+		"a declared invoker is a disabled service account: it cannot authenticate, so its grant calls nothing",
+		"enable the account (gcloud iam service-accounts enable EMAIL), or remove it from the declaration"}
 )
 
 // Rules lists every rule in id order.
 func Rules() []Rule {
 	return []Rule{RuleAllUsers, RuleAllAuthenticated, RuleInvokerIAMDisabled, RuleAncestorInvoke, RuleBroadRole,
-		RuleDeleted, RuleCustomRole, RuleEventFunction, RuleFunctionsInvoker, RuleIngress, RuleDriftMissing, RuleDriftUndeclared}
+		RuleDeleted, RuleCustomRole, RuleEventFunction, RuleFunctionsInvoker, RuleIngress, RuleDriftMissing, RuleDriftUndeclared, RuleDriftAccountDisabled}
 }
 
 func (r Rule) finding(s *Service, g *Grant, msg string) Finding {

@@ -42,6 +42,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		NewCmdInvoke(f, nil),
 		NewCmdRun(f, nil),
 		NewCmdAudit(f, nil),
+		NewCmdDrift(f, nil),
 		NewCmdDemo(f, nil),
 		NewCmdEmulator(f),
 		NewCmdForceUnlock(f, nil),

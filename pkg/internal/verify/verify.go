@@ -67,6 +67,9 @@ type Function struct {
 	Name        string `json:"name"`
 	EventDriven bool   `json:"eventDriven"`
 	EventType   string `json:"eventType,omitempty"`
+	// TriggerServiceAccount is the account an event-driven function's
+	// trigger calls it as (drift does not count it as click-ops).
+	TriggerServiceAccount string `json:"-"`
 }
 
 // ServiceResult is the verification of one target.
@@ -89,6 +92,11 @@ type ServiceResult struct {
 	Problems []string `json:"problems,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
 	Err      error    `json:"-"`
+	// CreateTime (Run v2) and PolicyEmpty (the service's own policy has
+	// no binding at all, as a new service's) let drift tell grants lost
+	// by a re-create.
+	CreateTime  string `json:"-"`
+	PolicyEmpty bool   `json:"-"`
 }
 
 // OK reports whether the target passed.
@@ -177,6 +185,7 @@ func (v *Verifier) verifyOne(ctx context.Context, roles *iampolicy.RoleResolver,
 	}
 	res.URI, res.URLs, res.CustomAudiences = st.svc.Uri, st.svc.Urls, st.svc.CustomAudiences
 	res.Ingress, res.InvokerIAMDisabled = st.svc.Ingress, st.svc.InvokerIamDisabled
+	res.CreateTime, res.PolicyEmpty = st.svc.CreateTime, len(st.policy.Bindings) == 0
 	grants, err := iampolicy.EffectiveInvokers(ctx, roles, iampolicy.InvokePermission, st.policy, pp)
 	if err != nil {
 		return err
@@ -274,6 +283,7 @@ func (v *Verifier) resolveFunction(ctx context.Context, t Target) (*Function, st
 	if fn.EventTrigger != nil {
 		info.EventDriven = true
 		info.EventType = fn.EventTrigger.EventType
+		info.TriggerServiceAccount = fn.EventTrigger.ServiceAccountEmail
 	}
 	if fn.Environment != "" && fn.Environment != "GEN_2" {
 		return info, "", fmt.Errorf("function %s is %s: only 2nd-gen functions run on Cloud Run (1st gen uses roles/cloudfunctions.invoker, out of scope)", name, fn.Environment)

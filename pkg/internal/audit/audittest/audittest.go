@@ -4,11 +4,13 @@
 package audittest
 
 import (
+	"bytes"
 	"context"
 	"path/filepath"
 	"runtime"
 	"testing"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"golang.org/x/oauth2"
 
 	"github.com/invokerctl/invokerctl/pkg/config"
@@ -89,4 +91,27 @@ func Full(t testing.TB) (*audit.Report, *emulator.Emulator) {
 	t.Helper()
 	emu := Start(t, FullSeed, emulator.Options{})
 	return WithFindings(t, Audit(t, emu, FullProject), FullDeclaration), emu
+}
+
+// SARIFSchema is the OASIS SARIF 2.1.0 schema kept in audit/render/testdata.
+func SARIFSchema(t testing.TB) *jsonschema.Schema {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	sch, err := jsonschema.NewCompiler().Compile(filepath.Join(filepath.Dir(file), "..", "render", "testdata", "sarif-schema-2.1.0.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sch
+}
+
+// ValidateSARIF fails t unless out is valid SARIF 2.1.0.
+func ValidateSARIF(t testing.TB, out []byte) {
+	t.Helper()
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := SARIFSchema(t).Validate(doc); err != nil {
+		t.Fatalf("not valid SARIF 2.1.0: %v", err)
+	}
 }

@@ -153,7 +153,11 @@ var securitySeverity = map[audit.Severity]string{audit.Critical: "9.5", audit.Hi
 func writeSARIF(w io.Writer, r *audit.Report, info Info) error {
 	rules := audit.Rules()
 	index := map[string]int{}
-	d := sarifDriver{Name: "invokerctl audit", Version: info.Version, InformationURI: "https://github.com/invokerctl/invokerctl"}
+	tool := info.Tool
+	if tool == "" {
+		tool = "invokerctl audit"
+	}
+	d := sarifDriver{Name: tool, Version: info.Version, InformationURI: "https://github.com/invokerctl/invokerctl"}
 	for i, rule := range rules {
 		index[rule.ID] = i
 		d.Rules = append(d.Rules, sarifRule{ID: rule.ID, Name: rule.Name, ShortDescription: sarifText{rule.What}, Help: sarifText{"Fix: " + rule.Fix},

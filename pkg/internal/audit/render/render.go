@@ -48,6 +48,9 @@ func ParseFormat(s string) (Format, error) {
 // Info is what the renderers say about the tool.
 type Info struct {
 	Version string
+	// Tool names the command in SARIF's tool.driver.name (code scanning
+	// keeps each tool's results apart); default "invokerctl audit".
+	Tool string
 }
 
 // Write renders r in format f.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -70,19 +69,8 @@ func TestAuditFormatsParseBack(t *testing.T) {
 		}
 	})
 	t.Run("sarif", func(t *testing.T) {
-		c := jsonschema.NewCompiler()
-		sch, err := c.Compile(filepath.Join("testdata", "sarif-schema-2.1.0.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
 		out := rendered(t, rep, render.SARIF)
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(out))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := sch.Validate(doc); err != nil {
-			t.Fatalf("SARIF output is not valid SARIF 2.1.0: %v", err)
-		}
+		audittest.ValidateSARIF(t, out)
 		var log struct {
 			Runs []struct {
 				Results []struct{ RuleID string } `json:"results"`
@@ -94,7 +82,7 @@ func TestAuditFormatsParseBack(t *testing.T) {
 		}
 		// The schema check can fail: a result without a message is refused.
 		bad, _ := jsonschema.UnmarshalJSON(strings.NewReader(`{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"x"}},"results":[{"ruleId":"INV001"}]}]}`))
-		if sch.Validate(bad) == nil {
+		if audittest.SARIFSchema(t).Validate(bad) == nil {
 			t.Error("schema accepted a result without a message")
 		}
 	})
