@@ -18,7 +18,7 @@ type Summary struct {
 	// "google" or "emulator").
 	File, Project, Target string
 	// FailedStage names the stage that failed ("" when none did); the
-	// outcome line starts with it.
+	// outcome line starts with it when it is not Command itself.
 	FailedStage string
 	// Notes are lines shown under the file line, as they are (run's
 	// provisioning result); they must already be Markdown.
@@ -41,7 +41,11 @@ var problemOrder = []Outcome{Fail, Error, Warn}
 // break the table or close the fence.
 func Markdown(w io.Writer, s Summary) error {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "### invokerctl %s: %s\n\n", s.Command, Outcomes(s.FailedStage, s.Cases))
+	stage := s.FailedStage
+	if stage == s.Command {
+		stage = "" // "verify: 1 failed", not "verify: verify failed: 1 failed"
+	}
+	fmt.Fprintf(&b, "### invokerctl %s: %s\n\n", s.Command, Outcomes(stage, s.Cases))
 	fmt.Fprintf(&b, "%s · project %s · target %s\n\n", mdtext.Code(s.File), mdtext.Code(s.Project), s.Target)
 	for _, n := range s.Notes {
 		fmt.Fprintf(&b, "%s\n\n", n)

@@ -40,11 +40,13 @@ func TestMarkdown(t *testing.T) {
 		{name: "a warning", command: "verify", cases: []Case{pass, warn},
 			heading: "### invokerctl verify: 2 checks passed, 1 with warnings", problems: []string{"WARN"}, folded: "1 check passed"},
 		{name: "failed", command: "verify", failedStage: "verify", cases: []Case{pass, warn, fail},
-			heading: "### invokerctl verify: verify failed: 1 failed, 2 passed, 1 with warnings", problems: []string{"FAIL", "WARN"}, folded: "1 check passed"},
+			heading: "### invokerctl verify: 1 failed, 2 passed, 1 with warnings", problems: []string{"FAIL", "WARN"}, folded: "1 check passed"},
 		{name: "problems first, worst first", command: "run", failedStage: "invoke", cases: []Case{warn, pass, errc, skip, fail, fail},
 			heading:  "### invokerctl run: invoke failed: 2 failed, 1 could not be completed, 2 passed, 1 with warnings, 1 skipped",
 			problems: []string{"FAIL", "FAIL", "ERROR", "WARN"}, folded: "1 check passed, 1 skipped"},
-		{name: "interrupted", command: "invoke", cases: []Case{pass, errc},
+		{name: "run stopped at verify", command: "run", failedStage: "verify", cases: []Case{fail},
+			heading: "### invokerctl run: verify failed: 1 failed", problems: []string{"FAIL"}},
+		{name: "interrupted", command: "invoke", failedStage: "invoke", cases: []Case{pass, errc},
 			heading: "### invokerctl invoke: 1 could not be completed, 1 passed", problems: []string{"ERROR"}, folded: "1 check passed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
