@@ -84,14 +84,14 @@ type ProofFlags struct {
 	RequestTimeout time.Duration
 	specs          []pipeline.CredentialSpec
 	format         report.Format
-	// command names the verb in the Markdown summary's heading.
+	// command names the verb in the Markdown summary's heading; each
+	// verb's run function sets it.
 	command string
 }
 
 // addProofFlags registers --format and, withInvoke, --credentials and
 // --max-wait.
 func addProofFlags(cmd *cobra.Command, o *ProofFlags, withInvoke bool) {
-	o.command = cmd.Name()
 	f := cmd.Flags()
 	f.StringVar(&o.Format, "format", "table", "output format: "+report.FormatList()+" (a summary for a pull request;\nappended to $"+cmdutil.StepSummaryEnv+" when set, whatever the format)")
 	if withInvoke {

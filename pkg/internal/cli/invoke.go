@@ -49,6 +49,7 @@ API errors, timeouts), the run was interrupted, or any other error.`,
 }
 
 func invokeRun(opts *InvokeOptions) error {
+	opts.command = "invoke"
 	p, stop, err := openProof(opts.cmdEnv, &opts.TargetFlags, &opts.ProofFlags)
 	if err != nil {
 		return err

@@ -44,6 +44,7 @@ not confirmed); 3 verify failed; 4 invoke failed.`,
 }
 
 func runRun(opts *RunOptions) error {
+	opts.command = "run"
 	if opts.JSON {
 		return cmdutil.Usagef("run takes --format json, not --json")
 	}

@@ -44,6 +44,7 @@ Exit codes: 0 every grant in force, 3 a grant missing or a service public by acc
 }
 
 func verifyRun(opts *VerifyOptions) error {
+	opts.command = "verify"
 	p, stop, err := openProof(opts.cmdEnv, &opts.TargetFlags, &opts.ProofFlags)
 	if err != nil {
 		return err
