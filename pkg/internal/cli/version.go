@@ -76,10 +76,7 @@ func versionRun(opts *VersionOptions) error {
 
 // currentVersion is this binary's VersionInfo.
 func currentVersion() VersionInfo {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		bi = nil
-	}
+	bi, _ := debug.ReadBuildInfo() // nil without build info
 	return versionInfo(Version, bi)
 }
 

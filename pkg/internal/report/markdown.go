@@ -45,7 +45,7 @@ func Markdown(w io.Writer, s Summary) error {
 	if stage == s.Command {
 		stage = "" // "verify: 1 failed", not "verify: verify failed: 1 failed"
 	}
-	fmt.Fprintf(&b, "### invokerctl %s: %s\n\n", s.Command, Outcomes(stage, s.Cases))
+	fmt.Fprintf(&b, "### invokerctl %s: %s\n\n", s.Command, outcome(stage, s.Cases))
 	fmt.Fprintf(&b, "%s · project %s · target %s\n\n", mdtext.Code(s.File), mdtext.Code(s.Project), s.Target)
 	for _, n := range s.Notes {
 		fmt.Fprintf(&b, "%s\n\n", n)
@@ -87,10 +87,10 @@ func Markdown(w io.Writer, s Summary) error {
 	return err
 }
 
-// Outcomes is the one-line outcome of a report: "4 checks passed", or
+// outcome is the one-line outcome of a report: "4 checks passed", or
 // the problems first ("1 failed, 1 could not be completed, 3 passed"),
 // prefixed with the stage that failed.
-func Outcomes(failedStage string, cases []Case) string {
+func outcome(failedStage string, cases []Case) string {
 	n := Count(cases)
 	var parts []string
 	add := func(k int, what string) {
