@@ -84,13 +84,16 @@ type ProofFlags struct {
 	RequestTimeout time.Duration
 	specs          []pipeline.CredentialSpec
 	format         report.Format
+	// command names the verb in the Markdown summary's heading; each
+	// verb's run function sets it.
+	command string
 }
 
 // addProofFlags registers --format and, withInvoke, --credentials and
 // --max-wait.
 func addProofFlags(cmd *cobra.Command, o *ProofFlags, withInvoke bool) {
 	f := cmd.Flags()
-	f.StringVar(&o.Format, "format", "table", "output format: table, json or junit")
+	f.StringVar(&o.Format, "format", "table", "output format: "+report.FormatList()+" (a summary for a pull request;\nappended to $"+cmdutil.StepSummaryEnv+" when set, whatever the format)")
 	if withInvoke {
 		f.StringArrayVar(&o.Credentials, "credentials", nil, "how a caller gets its ID token: CALLER=impersonate[:DELEGATES], CALLER=key:PATH, CALLER=metadata,\nCALLER=token-file:PATH or CALLER=token-env:VAR (CALLER is a short name, a member, or '*'); repeatable; default impersonate")
 		f.DurationVar(&o.MaxWait, "max-wait", invoke.DefaultMaxWait, "how long each check may wait out IAM propagation (a 403 right after a grant), the call in flight included; 0 makes a single attempt")

@@ -30,7 +30,9 @@ source and are skipped with that reason.
 
 Tokens come from impersonation by default (the operator needs
 roles/iam.serviceAccountTokenCreator on the caller); --credentials picks another source per
-caller. Tokens are never printed, logged or written to disk.
+caller. Tokens are never printed, logged or written to disk. With --format markdown the
+report is a summary made for a pull-request comment; the same summary is appended to
+$GITHUB_STEP_SUMMARY when that is set, whatever the format.
 
 Exit codes: 0 every check passed, 4 a service gave the wrong answer (a declared caller refused,
 or a caller without a grant allowed), 1 a check could not be completed (token minting, network,
@@ -47,6 +49,7 @@ API errors, timeouts), the run was interrupted, or any other error.`,
 }
 
 func invokeRun(opts *InvokeOptions) error {
+	opts.command = "invoke"
 	p, stop, err := openProof(opts.cmdEnv, &opts.TargetFlags, &opts.ProofFlags)
 	if err != nil {
 		return err

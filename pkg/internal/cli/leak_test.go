@@ -18,7 +18,8 @@ import (
 // every access token and ID token it minted, a key file's private key,
 // signed JWT assertions — and none of them may appear in standard output,
 // standard error, Terraform's log, or any file under the declaration's
-// directory (the Terraform working directory is in it). The one exception
+// directory (the Terraform working directory is in it, and so is the
+// $GITHUB_STEP_SUMMARY file every row appends to). The one exception
 // is the owner token in `emulator serve`'s export lines and --env-file,
 // where the user asked for it.
 //
@@ -80,6 +81,7 @@ func TestNoSecretLeaks(t *testing.T) {
 		}
 	}
 	tf := []string{"--workdir", work}
+	stepSummary := filepath.Join(dir, "step-summary.md")
 	goneTF := []string{"--workdir", filepath.Join(dir, "gone-work")}
 
 	// In order: each row's command runs on the state the rows before left.
@@ -95,13 +97,16 @@ func TestNoSecretLeaks(t *testing.T) {
 		{"verify --format table", plain("verify", "-f", file), 0},
 		{"verify --format json", plain("verify", "-f", file, "--format", "json"), 0},
 		{"verify --format junit", plain("verify", "-f", file, "--format", "junit"), 0},
+		{"verify --format markdown", plain("verify", "-f", file, "--format", "markdown"), 0},
 		{"invoke --format table", plain("invoke", "-f", file), 0},
 		{"invoke --format json", plain("invoke", "-f", file, "--format", "json"), 0},
 		{"invoke --format junit", plain("invoke", "-f", file, "--format", "junit"), 0},
+		{"invoke --format markdown, key file, metadata and token file", withKey("invoke", "-f", file, "--format", "markdown"), 0},
 		{"invoke, key file, metadata and token file", withKey("invoke", "-f", file, "--format", "json"), 0},
 		{"run --format table", plain(append([]string{"run", "-f", file, "--auto-approve"}, tf...)...), 0},
 		{"run --format json", plain(append([]string{"run", "-f", file, "--auto-approve", "--format", "json"}, tf...)...), 0},
 		{"run --format junit, key file", withKey(append([]string{"run", "-f", file, "--auto-approve", "--format", "junit"}, tf...)...), 0},
+		{"run --format markdown", plain(append([]string{"run", "-f", file, "--auto-approve", "--format", "markdown"}, tf...)...), 0},
 		{"audit --format table", plain("audit", "--project", "demo-project", "-f", file), 0},
 		{"audit --format json", plain("audit", "--project", "demo-project", "-f", file, "--format", "json"), 0},
 		{"audit --format csv", plain("audit", "--project", "demo-project", "--format", "csv"), 0},
@@ -114,11 +119,14 @@ func TestNoSecretLeaks(t *testing.T) {
 		{"verify error --format table", plain("verify", "-f", missing), cmdutil.ExitVerifyFailed},
 		{"verify error --format json", plain("verify", "-f", gone, "--format", "json"), cmdutil.ExitError},
 		{"verify error --format junit", plain("verify", "-f", missing, "--format", "junit"), cmdutil.ExitVerifyFailed},
+		{"verify error --format markdown", plain("verify", "-f", gone, "--format", "markdown"), cmdutil.ExitError},
 		{"invoke error --format table", withWrongToken("invoke", "-f", file), cmdutil.ExitInvokeFailed},
 		{"invoke error --format json", withWrongToken("invoke", "-f", file, "--format", "json"), cmdutil.ExitInvokeFailed},
 		{"invoke error --format junit", withWrongToken("invoke", "-f", file, "--format", "junit"), cmdutil.ExitInvokeFailed},
+		{"invoke error --format markdown", withWrongToken("invoke", "-f", file, "--format", "markdown"), cmdutil.ExitInvokeFailed},
 		{"run error --format table", withWrongToken(append([]string{"run", "-f", file, "--auto-approve"}, tf...)...), cmdutil.ExitInvokeFailed},
 		{"run error --format junit", withWrongToken(append([]string{"run", "-f", file, "--auto-approve", "--format", "junit"}, tf...)...), cmdutil.ExitInvokeFailed},
+		{"run error --format markdown", withWrongToken(append([]string{"run", "-f", file, "--auto-approve", "--format", "markdown"}, tf...)...), cmdutil.ExitInvokeFailed},
 		{"destroy error (the API refuses the token)", wrongToken(plain(append([]string{"destroy", "-f", file, "--json", "--auto-approve"}, tf...)...)), cmdutil.ExitError},
 		{"destroy --json", plain(append([]string{"destroy", "-f", file, "--json", "--auto-approve"}, tf...)...), 0},
 		{"destroy", plain(append([]string{"destroy", "-f", file, "--auto-approve"}, tf...)...), 0},
@@ -136,7 +144,7 @@ func TestNoSecretLeaks(t *testing.T) {
 		// TF_LOG is set to show it is not obeyed: invokerctl removes
 		// terraform-exec's variables from Terraform's environment, so no
 		// Terraform log file (with its provider's requests) is written.
-		env = append(p.env(env...), "TF_LOG=TRACE", "TF_LOG_PATH="+filepath.Join(dir, "terraform.log"))
+		env = append(p.env(env...), "TF_LOG=TRACE", "TF_LOG_PATH="+filepath.Join(dir, "terraform.log"), cmdutil.StepSummaryEnv+"="+stepSummary)
 		r := p.runWith(t, inProcess{Env: env, Terraform: true}, args...)
 		if r.Code != row.code {
 			t.Fatalf("%s: exit %d, want %d\n%s\n%s", row.name, r.Code, row.code, r.Stdout, r.Stderr)
@@ -155,6 +163,11 @@ func TestNoSecretLeaks(t *testing.T) {
 	}
 	if files := proofNoTokenFiles(t, dir, secretsInPlay...); files < 10 {
 		t.Errorf("looked at only %d files", files)
+	}
+	for _, verb := range []string{"verify", "invoke", "run"} {
+		if heading := "### invokerctl " + verb + ": "; !strings.Contains(readFile(t, stepSummary), heading) {
+			t.Errorf("no %q in the step summary: the scan above did not cover %s's", heading, verb)
+		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "terraform.log")); !os.IsNotExist(err) {
 		t.Errorf("a Terraform log was written (it is scanned above): %v", err)

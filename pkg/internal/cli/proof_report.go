@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"fmt"
 	"io"
+	"strings"
 
 	"github.com/invokerctl/invokerctl/pkg/internal/idtoken"
 	"github.com/invokerctl/invokerctl/pkg/internal/invoke"
@@ -11,8 +13,10 @@ import (
 	"github.com/invokerctl/invokerctl/pkg/internal/verify"
 )
 
-// The report of verify, invoke, run and demo in --format table, json or
-// junit. Every reason and error in it is redacted.
+// The report of verify, invoke, run and demo in --format table, json,
+// junit or markdown, and the Markdown summary appended to
+// $GITHUB_STEP_SUMMARY whatever the format. Every reason and error in it is
+// redacted.
 
 // proofDocument is the --format json document.
 type proofDocument struct {
@@ -49,18 +53,69 @@ func (p *proofStages) cases() []report.Case {
 	return append(out, pipeline.InvokeReportCases(p.invoke)...)
 }
 
-// write renders the results in the chosen format; failedStage is "" when
-// every stage passed, apply is run's provisioning result.
+// write renders the results in the chosen format, then appends their
+// Markdown summary to $GITHUB_STEP_SUMMARY when it is set; failedStage is
+// "" when every stage passed, apply is run's provisioning result.
 func (p *proofStages) write(w io.Writer, failedStage string, apply *provisionResult) error {
 	cases := p.cases()
+	markdown := func(w io.Writer) error { return report.Markdown(w, p.summary(failedStage, apply, cases)) }
+	var err error
 	switch p.o.format {
 	case report.FormatJSON:
-		return report.JSON(w, p.document(failedStage, apply, cases))
+		err = report.JSON(w, p.document(failedStage, apply, cases))
 	case report.FormatJUnit:
-		return report.JUnit(w, "invokerctl "+p.decl.File, cases)
+		err = report.JUnit(w, "invokerctl "+p.decl.File, cases)
+	case report.FormatMarkdown:
+		err = markdown(w)
 	default:
-		return report.Table(w, cases)
+		err = report.Table(w, cases)
 	}
+	if err != nil {
+		return err
+	}
+	return p.env.Factory.AppendStepSummary(markdown)
+}
+
+// summary is the Markdown summary's content; run's names what Terraform
+// applied.
+func (p *proofStages) summary(failedStage string, apply *provisionResult, cases []report.Case) report.Summary {
+	s := report.Summary{Command: p.o.command, File: p.decl.File, Project: p.decl.Project, Target: string(p.target.Kind()),
+		FailedStage: failedStage, Cases: cases}
+	if apply != nil {
+		s.Notes = append(s.Notes, provisionNote(apply))
+	}
+	return s
+}
+
+// provisionNote is one line on what run's provisioning stage changed.
+func provisionNote(r *provisionResult) string {
+	if r.Summary == nil || r.Summary.Empty() {
+		return "Provisioned: no changes, the grants already matched the declaration."
+	}
+	sum := r.Summary
+	var parts []string
+	add := func(n int, what string) {
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, what))
+		}
+	}
+	add(len(sum.AccountsToCreate), "service account(s) created")
+	add(len(sum.AccountsToUpdate), "updated")
+	add(len(sum.AccountsToDelete), "deleted")
+	var members, removed int
+	for _, sc := range sum.Services {
+		members += len(sc.Add)
+		removed += len(sc.Remove)
+	}
+	add(members, "invoker member(s) added")
+	add(removed, "removed")
+	add(len(sum.TokenCreators), "token-creator change(s)")
+	add(len(sum.Other), "other change(s)")
+	verb := "Provisioned"
+	if r.Applied != nil && !*r.Applied {
+		verb = "Planned, not applied"
+	}
+	return verb + ": " + strings.Join(parts, ", ") + "."
 }
 
 func (p *proofStages) document(failedStage string, apply *provisionResult, cases []report.Case) proofDocument {

@@ -23,7 +23,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		Use:           "invokerctl",
 		Short:         "Declare, provision and prove who may invoke Cloud Run services",
 		Long:          "invokerctl provisions roles/run.invoker grants on Cloud Run services and Cloud Run functions (2nd gen)\nwith Terraform, then proves them: it reads the effective IAM policies and invokes each service\nwith the caller's ID token.\n\nSIGINT or SIGTERM ends any command promptly (Terraform is interrupted and given time to stop) with\nexit code 130 or 143 (128 + the signal) and a message saying what it was doing; emulator serve\nstops on either and exits 0.",
-		Version:       Version,
+		Version:       versionString(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -46,6 +46,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		NewCmdDemo(f, nil),
 		NewCmdEmulator(f),
 		NewCmdForceUnlock(f, nil),
+		NewCmdVersion(f, nil),
 	)
 	return root
 }

@@ -25,12 +25,14 @@ func NewCmdRun(f *cmdutil.Factory, runF func(*RunOptions) error) *cobra.Command 
 		Long: `Provision the declaration with Terraform (plan, confirm unless --auto-approve, apply that
 plan), confirm the bindings through the Google APIs (verify), then call each service with
 its caller's ID token and prove the refusals (invoke). Terraform's output, the plan summary
-and progress go to stderr; the report (--format table, json or junit) goes to stdout.
+and progress go to stderr; the report (--format table, json, junit or markdown) goes to
+stdout, and its Markdown summary is appended to $GITHUB_STEP_SUMMARY when that is set.
 
 Exit codes: 0 every stage passed; 1 an error (bad declaration, Terraform or API failure,
 not confirmed); 3 verify failed; 4 invoke failed.`,
 		Example: `  invokerctl run -f invokers.yaml --auto-approve
   invokerctl run -f invokers.yaml --auto-approve --format junit > invokers.xml
+  invokerctl run -f invokers.yaml --auto-approve --format markdown > comment.md
   invokerctl run -f examples/quickstart/invokers.yaml --emulator --seed examples/quickstart/seed.yaml --auto-approve`,
 		Args: noArgs,
 		RunE: runE(&opts.cmdEnv, opts, runF, runRun),
@@ -42,6 +44,7 @@ not confirmed); 3 verify failed; 4 invoke failed.`,
 }
 
 func runRun(opts *RunOptions) error {
+	opts.command = "run"
 	if opts.JSON {
 		return cmdutil.Usagef("run takes --format json, not --json")
 	}
@@ -78,6 +81,9 @@ func runRun(opts *RunOptions) error {
 // (run and demo), writing the report to stdout.
 func runStages(env cmdEnv, o *ProvisionFlags, po *ProofFlags, s *provisionSession) error {
 	ios := env.IO
+	if po.command == "" {
+		po.command = "run" // demo runs run's stages
+	}
 	fmt.Fprintf(ios.ErrOut, "==> Stage 1/3: provision (terraform plan and apply)\n")
 	applied, err := s.planApply(env, o, false)
 	if err != nil {

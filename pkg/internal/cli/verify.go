@@ -26,11 +26,14 @@ declared member whether it holds run.routes.invoke directly on the service
 Functions (2nd gen) are resolved to the Cloud Run service that backs them. Public
 services (allUsers, allAuthenticatedUsers, invokerIamDisabled) fail unless the grant says
 public: true; deleted principals and ingress settings that refuse callers are warned.
+With --format markdown the report is a summary made for a pull-request comment; the same
+summary is appended to $GITHUB_STEP_SUMMARY when that is set, whatever the format.
 
 Exit codes: 0 every grant in force, 3 a grant missing or a service public by accident,
 1 any other error.`,
 		Example: `  invokerctl verify -f invokers.yaml
   invokerctl verify -f invokers.yaml --format junit > verify.xml
+  invokerctl verify -f invokers.yaml --format markdown > comment.md
   invokerctl verify -f invokers.yaml --emulator=http://127.0.0.1:8080 --format json`,
 		Args: noArgs,
 		RunE: runE(&opts.cmdEnv, opts, runF, verifyRun),
@@ -41,6 +44,7 @@ Exit codes: 0 every grant in force, 3 a grant missing or a service public by acc
 }
 
 func verifyRun(opts *VerifyOptions) error {
+	opts.command = "verify"
 	p, stop, err := openProof(opts.cmdEnv, &opts.TargetFlags, &opts.ProofFlags)
 	if err != nil {
 		return err

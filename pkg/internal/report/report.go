@@ -1,6 +1,7 @@
-// Package report renders results for the three audiences invokerctl has:
-// a person at a terminal (a table), programs (JSON) and CI systems (JUnit
-// XML, one test case per grant and per invocation).
+// Package report renders the results of verify, invoke and run for the
+// audiences invokerctl has: a person at a terminal (a table), programs
+// (JSON), CI systems (JUnit XML, one test case per grant and per
+// invocation) and pull requests (a Markdown summary).
 package report
 
 import (
@@ -45,18 +46,32 @@ type Format string
 
 // Formats.
 const (
-	FormatTable Format = "table"
-	FormatJSON  Format = "json"
-	FormatJUnit Format = "junit"
+	FormatTable    Format = "table"
+	FormatJSON     Format = "json"
+	FormatJUnit    Format = "junit"
+	FormatMarkdown Format = "markdown"
 )
+
+// Formats lists every format, in the order help texts name them.
+var Formats = []Format{FormatTable, FormatJSON, FormatJUnit, FormatMarkdown}
 
 // ParseFormat validates a --format value.
 func ParseFormat(s string) (Format, error) {
 	switch Format(s) {
-	case FormatTable, FormatJSON, FormatJUnit:
+	case FormatTable, FormatJSON, FormatJUnit, FormatMarkdown:
 		return Format(s), nil
 	}
-	return "", fmt.Errorf("unknown format %q (want table, json or junit)", s)
+	return "", fmt.Errorf("unknown format %q (want %s)", s, FormatList())
+}
+
+// FormatList names the formats for a help text or an error: "table, json,
+// junit or markdown".
+func FormatList() string {
+	names := make([]string, len(Formats))
+	for i, f := range Formats {
+		names[i] = string(f)
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 // Counts tallies outcomes.
@@ -91,12 +106,7 @@ func Count(cases []Case) Counts {
 
 // Table writes cases as an aligned table followed by a summary line.
 func Table(w io.Writer, cases []Case) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STAGE\tTARGET\tCHECK\tRESULT\tDETAIL")
-	for _, c := range cases {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Suite, c.Target, c.Name, strings.ToUpper(string(c.Outcome)), oneLine(c.Detail))
-	}
-	if err := tw.Flush(); err != nil {
+	if err := caseRows(w, cases); err != nil {
 		return err
 	}
 	n := Count(cases)
@@ -106,6 +116,16 @@ func Table(w io.Writer, cases []Case) error {
 	}
 	_, err := fmt.Fprintf(w, "\n%d passed (%d with warnings), %d failed, %d skipped%s\n", n.Pass+n.Warn, n.Warn, n.Fail, n.Skip, errs)
 	return err
+}
+
+// caseRows writes cases as an aligned table with a header.
+func caseRows(w io.Writer, cases []Case) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STAGE\tTARGET\tCHECK\tRESULT\tDETAIL")
+	for _, c := range cases {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Suite, c.Target, c.Name, strings.ToUpper(string(c.Outcome)), oneLine(c.Detail))
+	}
+	return tw.Flush()
 }
 
 func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "; ") }

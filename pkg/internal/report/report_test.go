@@ -50,17 +50,6 @@ func TestJUnit(t *testing.T) {
 	}
 }
 
-func TestParseFormat(t *testing.T) {
-	for _, ok := range []string{"table", "json", "junit"} {
-		if _, err := ParseFormat(ok); err != nil {
-			t.Errorf("%s: %v", ok, err)
-		}
-	}
-	if _, err := ParseFormat("yaml"); err == nil || !strings.Contains(err.Error(), "want table, json or junit") {
-		t.Errorf("yaml: %v", err)
-	}
-}
-
 // A check that could not be completed is neither a pass nor a failure: the
 // table counts it apart and JUnit writes <error>, which CI shows apart from
 // <failure>.
