@@ -33,7 +33,7 @@ Exit codes: 0 applied or nothing to do, 1 error or not confirmed.`,
   invokerctl apply -f invokers.yaml --auto-approve --json
   invokerctl apply -f invokers.yaml --emulator=http://127.0.0.1:8080 --auto-approve`,
 		Args: noArgs,
-		RunE: runE(&opts.cmdEnv, opts, runF, applyRun),
+		RunE: eachDeclaration(&opts.cmdEnv, opts, runF, applyRun),
 	}
 	addProvisionFlags(cmd, &opts.ProvisionFlags, true)
 	return cmd
