@@ -175,7 +175,10 @@ func runMany(env cmdEnv, files []string, v manyVerb, run declRun) error {
 		if o.err != nil && !cmdutil.IsSilent(o.err) {
 			fmt.Fprintf(env.IO.ErrOut, "Error: %s: %v\n", d.File, o.err)
 		}
-		stopped = cmdutil.IsInterrupted(o.err) || errors.Is(o.err, ErrNotConfirmed)
+		// A refused confirmation or an interrupt stops the run (see the
+		// top of this file); so does a usage error, which every
+		// declaration would repeat.
+		stopped = cmdutil.IsInterrupted(o.err) || errors.Is(o.err, ErrNotConfirmed) || o.code == cmdutil.ExitUsage
 	}
 	codes := make([]int, 0, len(outcomes))
 	var interrupted error

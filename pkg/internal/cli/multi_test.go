@@ -1,14 +1,19 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/invokerctl/invokerctl/pkg/config"
 	"github.com/invokerctl/invokerctl/pkg/internal/cmdutil"
+	"github.com/invokerctl/invokerctl/pkg/internal/iostreams"
 	"github.com/invokerctl/invokerctl/pkg/internal/testutil"
 )
 
@@ -297,5 +302,97 @@ func TestManyProvision(t *testing.T) {
 	wantExit(t, r, 0, "destroy")
 	if got := invokersAt(t, emu, "demo-project", "us-central1", "orders-api"); len(got) != 0 {
 		t.Errorf("orders-api invokers after destroy: %v", got)
+	}
+}
+
+// runMany on three declarations with per-declaration functions that end
+// as each case says: what runs, the table or document, the exit code.
+func TestRunManyOutcomes(t *testing.T) {
+	dir := manyDir(t, map[string]string{
+		"a.yaml": manyHead + "grants:\n  - service: a\n    members: [serviceAccount:x@demo-project.iam.gserviceaccount.com]\n",
+		"b.yaml": manyHead + "grants:\n  - service: b\n    members: [serviceAccount:x@demo-project.iam.gserviceaccount.com]\n",
+		"c.yaml": manyHead + "grants:\n  - service: c\n    members: [serviceAccount:x@demo-project.iam.gserviceaccount.com]\n",
+	})
+	verifyFailed := cmdutil.WithExitCode(cmdutil.ExitVerifyFailed, errVerifyFailed)
+	changes := cmdutil.WithExitCode(cmdutil.ExitChanges, nil)
+	cases := []struct {
+		name string
+		// ends[i] is what the i-th declaration's run returns; cancel
+		// cancels the command's context during the run that returns it.
+		ends     []error
+		cancelAt int
+		json     bool
+		code     int
+		outcomes []string // "outcome code" per declaration
+		stderr   string
+	}{
+		{name: "all ok", ends: []error{nil, nil, nil}, cancelAt: -1, code: 0, outcomes: []string{"ok 0", "ok 0", "ok 0"}},
+		{name: "the worst code, every declaration run", ends: []error{changes, verifyFailed, nil}, cancelAt: -1, code: 3,
+			outcomes: []string{"changes 2", "verify failed 3", "ok 0"}, stderr: "Error: " + filepath.Join(dir, "b.yaml") + ": verification failed"},
+		{name: "an error does not stop the others", ends: []error{errors.New("boom"), changes, nil}, cancelAt: -1, code: 1,
+			outcomes: []string{"error 1", "changes 2", "ok 0"}},
+		{name: "a refused confirmation stops the run", ends: []error{nil, ErrNotConfirmed, nil}, cancelAt: -1, code: 1,
+			outcomes: []string{"ok 0", "not confirmed 1", "not run -"}, stderr: "not confirmed: nothing was changed"},
+		{name: "a usage error stops the run", ends: []error{cmdutil.Usagef("bad flag"), nil, nil}, cancelAt: -1, code: 64,
+			outcomes: []string{"usage error 64", "not run -", "not run -"}},
+		{name: "an interrupt stops the run", ends: []error{changes, errors.New("terraform: signal: interrupt"), nil}, cancelAt: 1, code: cmdutil.ExitInterrupted,
+			outcomes: []string{"changes 2", "interrupted 130", "not run -"}, stderr: "interrupted"},
+		{name: "json: one document", ends: []error{verifyFailed, nil, changes}, cancelAt: -1, json: true, code: 3,
+			outcomes: []string{"verify failed 3", "ok 0", "changes 2"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ios, _, out, errOut := iostreams.Test()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			env := cmdEnv{IO: ios, Factory: &cmdutil.Factory{IOStreams: ios, Getenv: func(string) string { return "" }}, Ctx: ctx}
+			i := 0
+			err := runMany(env, []string{dir}, manyVerb{json: tc.json, emulator: "http://127.0.0.1:1"}, func(e cmdEnv, d *config.Declaration) error {
+				defer func() { i++ }()
+				if tc.json {
+					writeJSON(e.IO.Out, map[string]string{"file": d.File})
+				} else {
+					fmt.Fprintf(e.IO.Out, "report of %s\n", d.File)
+				}
+				if i == tc.cancelAt {
+					cancel()
+				}
+				return tc.ends[i]
+			})
+			if got := cmdutil.ExitCodeOf(err); got != tc.code {
+				t.Errorf("exit %d (%v), want %d", got, err, tc.code)
+			}
+			var got []string
+			if tc.json {
+				d := parseManyDoc(t, cliResult{Stdout: out.String()})
+				if d.ExitCode != tc.code {
+					t.Errorf("document exitCode %d, want %d", d.ExitCode, tc.code)
+				}
+				for _, e := range d.Declarations {
+					var res struct{ File string }
+					if json.Unmarshal(e.Result, &res); res.File != e.File {
+						t.Errorf("%s: result %s", e.File, e.Result)
+					}
+					got = append(got, fmt.Sprintf("%s %d", e.Outcome, *e.ExitCode))
+				}
+			} else {
+				_, rows := manyTable(t, out.String())
+				for _, r := range rows {
+					got = append(got, r.outcome+" "+r.code)
+				}
+				for n, o := range tc.outcomes {
+					report := "report of " + filepath.Join(dir, string(rune('a'+n))+".yaml")
+					if ran := !strings.HasPrefix(o, "not run"); strings.Contains(out.String(), report) != ran {
+						t.Errorf("%q in stdout: %v, want %v", report, !ran, ran)
+					}
+				}
+			}
+			if strings.Join(got, ", ") != strings.Join(tc.outcomes, ", ") {
+				t.Errorf("outcomes %v, want %v\n%s", got, tc.outcomes, out)
+			}
+			if !strings.Contains(errOut.String(), tc.stderr) {
+				t.Errorf("stderr does not contain %q:\n%s", tc.stderr, errOut)
+			}
+		})
 	}
 }
