@@ -47,7 +47,7 @@ Exit codes: 0 applied or nothing to do, 1 error, refusal or not confirmed.`,
   invokerctl apply -f invokers.yaml --emulator=http://127.0.0.1:8080 --auto-approve
   invokerctl plan -f invokers.yaml --out reviewed.plan && invokerctl apply reviewed.plan`,
 		Args: applyArgs(opts),
-		RunE: runE(&opts.cmdEnv, opts, runF, applyRun),
+		RunE: eachDeclaration(&opts.cmdEnv, opts, runF, applyRun),
 	}
 	addProvisionFlags(cmd, &opts.ProvisionFlags, true)
 	return cmd

@@ -27,7 +27,7 @@ Exit codes: 0 destroyed or nothing to do, 1 error or not confirmed.`,
 		Example: `  invokerctl destroy -f invokers.yaml
   invokerctl destroy -f invokers.yaml --auto-approve`,
 		Args: noArgs,
-		RunE: runE(&opts.cmdEnv, opts, runF, destroyRun),
+		RunE: eachDeclaration(&opts.cmdEnv, opts, runF, destroyRun),
 	}
 	addProvisionFlags(cmd, &opts.ProvisionFlags, true)
 	return cmd

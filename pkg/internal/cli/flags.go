@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -44,7 +45,7 @@ type ProvisionFlags struct {
 // --auto-approve.
 func addProvisionFlags(cmd *cobra.Command, o *ProvisionFlags, confirm bool) {
 	f := cmd.Flags()
-	f.StringVarP(&o.File, "file", "f", "", "declaration to provision (invokers.yaml)")
+	addFileFlag(cmd, &o.File, "declaration to provision (invokers.yaml)")
 	f.StringVar(&o.Terraform, "terraform", "", "Terraform (or OpenTofu) binary to use; default: terraform >= 1.5 on PATH, else a download")
 	f.StringVar(&o.TerraformVersion, "terraform-version", "", "use exactly this Terraform version (found on PATH or downloaded)")
 	f.StringVar(&o.Workdir, "workdir", "", "Terraform working directory; default .invokerctl/<project>-<hash> next to the declaration")
@@ -63,8 +64,63 @@ type TargetFlags struct {
 }
 
 func addTargetFlags(cmd *cobra.Command, o *TargetFlags) {
-	cmd.Flags().StringVarP(&o.File, "file", "f", "", "declaration (invokers.yaml)")
+	addFileFlag(cmd, &o.File, "declaration (invokers.yaml)")
 	addEmulatorFlags(cmd, &o.Emulator, &o.Seed)
+}
+
+// manyDeclarationVerbs are the verbs whose -f may be given several times
+// and name directories: their RunE goes through eachDeclaration. Every
+// other verb's -f names one declaration file.
+var manyDeclarationVerbs = map[string]bool{"plan": true, "apply": true, "destroy": true, "verify": true, "invoke": true}
+
+// fileFlag is -f. file (the options' File) holds the last value: the
+// declaration of a command given one. For the verbs of
+// manyDeclarationVerbs it is repeatable, each value a declaration file or a
+// directory of declarations, read by declFiles; the others refuse a second
+// value (a usage error).
+type fileFlag struct {
+	file   *string
+	values []string
+	many   bool
+	verb   string
+}
+
+func (f *fileFlag) String() string { return strings.Join(f.values, ",") }
+
+func (f *fileFlag) Type() string {
+	if f.many {
+		return "stringArray"
+	}
+	return "string"
+}
+
+func (f *fileFlag) Set(v string) error {
+	if !f.many && len(f.values) > 0 {
+		return fmt.Errorf("%s takes one declaration: -f given more than once", f.verb)
+	}
+	f.values = append(f.values, v)
+	*f.file = v
+	return nil
+}
+
+// addFileFlag registers -f on cmd, storing into file; usage says what the
+// one file is.
+func addFileFlag(cmd *cobra.Command, file *string, usage string) {
+	ff := &fileFlag{file: file, many: manyDeclarationVerbs[cmd.Name()], verb: cmd.Name()}
+	if ff.many {
+		usage += ", or a directory of them (its *.yaml and *.yml files with apiVersion: " + config.APIVersion + ");\nrepeatable"
+	}
+	cmd.Flags().VarP(ff, "file", "f", usage)
+}
+
+// declFiles lists the -f values of cmd, in order.
+func declFiles(cmd *cobra.Command) []string {
+	if fl := cmd.Flags().Lookup("file"); fl != nil {
+		if ff, ok := fl.Value.(*fileFlag); ok {
+			return ff.values
+		}
+	}
+	return nil
 }
 
 // addEmulatorFlags registers --emulator[=URL] and --seed.

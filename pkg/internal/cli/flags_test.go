@@ -43,6 +43,7 @@ func TestProvisionFlags(t *testing.T) {
 	}{
 		{name: "nothing", args: nil, want: ProvisionFlags{}},
 		{name: "-f", args: []string{"-f", "x.yaml"}, want: ProvisionFlags{File: "x.yaml"}},
+		{name: "-f twice: File is the last (eachDeclaration reads them all)", args: []string{"-f", "x.yaml", "-f", "dir"}, want: ProvisionFlags{File: "dir"}},
 		{name: "every flag", args: []string{"--file", "x.yaml", "--terraform", "/opt/tf", "--terraform-version", "1.11.0", "--workdir", "ws", "--json"},
 			want: ProvisionFlags{File: "x.yaml", Terraform: "/opt/tf", TerraformVersion: "1.11.0", Workdir: "ws", JSON: true}},
 		{name: "--emulator alone starts one in-process", args: []string{"-f", "x.yaml", "--emulator", "--seed", "s.yaml"},
@@ -99,6 +100,7 @@ func TestProofFlags(t *testing.T) {
 		invokeOnly bool
 	}{
 		{name: "defaults", args: []string{"-f", "x.yaml"}, want: parsed{TargetFlags{File: "x.yaml"}, defaults}},
+		{name: "-f twice", args: []string{"-f", "x.yaml", "-f", "dir"}, want: parsed{TargetFlags{File: "dir"}, defaults}},
 		{name: "--format and --emulator", args: []string{"-f", "x.yaml", "--format", "junit", "--emulator", "--seed", "s.yaml"},
 			want: parsed{TargetFlags{File: "x.yaml", Emulator: inProcessEmulator, Seed: "s.yaml"}, ProofFlags{Format: "junit", MaxWait: invoke.DefaultMaxWait, RequestTimeout: invoke.DefaultRequestTimeout}}},
 		{name: "repeated --credentials and --max-wait 0", args: []string{"-f", "x.yaml", "--credentials", "a=metadata", "--credentials", "*=token-env:T", "--max-wait", "0"},

@@ -41,7 +41,7 @@ API errors, timeouts), the run was interrupted, or any other error.`,
   invokerctl invoke -f invokers.yaml --credentials orders-caller=key:./orders-caller.json
   invokerctl invoke -f invokers.yaml --credentials '*=token-env:ID_TOKEN' --format junit`,
 		Args: noArgs,
-		RunE: runE(&opts.cmdEnv, opts, runF, invokeRun),
+		RunE: eachDeclaration(&opts.cmdEnv, opts, runF, invokeRun),
 	}
 	addTargetFlags(cmd, &opts.TargetFlags)
 	addProofFlags(cmd, &opts.ProofFlags, true)

@@ -55,7 +55,7 @@ Exit codes: 0 no changes, 2 changes present (like terraform plan -detailed-exitc
   invokerctl plan -f examples/quickstart/invokers.yaml --emulator --seed examples/quickstart/seed.yaml
   invokerctl plan -f invokers.yaml --emulator=http://127.0.0.1:8080 --json`,
 		Args: noArgs,
-		RunE: runE(&opts.cmdEnv, opts, runF, planRun),
+		RunE: eachDeclaration(&opts.cmdEnv, opts, runF, planRun),
 	}
 	addProvisionFlags(cmd, &opts.ProvisionFlags, false)
 	cmd.Flags().StringVar(&opts.Out, "out", "", "save the reviewed plan file to PLAN, for 'invokerctl apply PLAN'")

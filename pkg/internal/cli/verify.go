@@ -36,7 +36,7 @@ Exit codes: 0 every grant in force, 3 a grant missing or a service public by acc
   invokerctl verify -f invokers.yaml --format markdown > comment.md
   invokerctl verify -f invokers.yaml --emulator=http://127.0.0.1:8080 --format json`,
 		Args: noArgs,
-		RunE: runE(&opts.cmdEnv, opts, runF, verifyRun),
+		RunE: eachDeclaration(&opts.cmdEnv, opts, runF, verifyRun),
 	}
 	addTargetFlags(cmd, &opts.TargetFlags)
 	addProofFlags(cmd, &opts.ProofFlags, false)
