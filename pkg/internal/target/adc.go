@@ -41,25 +41,34 @@ func EmulatorADC(ctx context.Context, rawURL string, getenv func(string) string)
 	}
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Transport: &googleHostsTo{emulator: rw}})
 	creds, err := findCredentials(ctx, getenv)
-	if err == nil {
-		ts := oauth2.ReuseTokenSource(nil, creds.TokenSource)
-		if _, err = ts.Token(); err == nil {
-			return Target{emulatorURL: base, adc: ts}, nil
-		}
+	if err != nil {
+		return Target{}, &NoCredentialsError{URL: base, Err: idtoken.RedactError(err)}
 	}
-	return Target{}, &NoCredentialsError{URL: base, Err: idtoken.RedactError(err)}
+	ts := oauth2.ReuseTokenSource(nil, creds.TokenSource)
+	if _, err := ts.Token(); err != nil {
+		return Target{}, &NoCredentialsError{URL: base, Found: true, Err: idtoken.RedactError(err)}
+	}
+	return Target{emulatorURL: base, adc: ts}, nil
 }
 
 // NoCredentialsError says that an emulator target has neither an emulator
 // token nor working Application Default Credentials.
 type NoCredentialsError struct {
 	URL string
-	Err error // why Application Default Credentials failed (redacted)
+	// Found is set when Application Default Credentials exist but getting
+	// a token with them failed (e.g. STS or IAM refused them).
+	Found bool
+	Err   error // why (redacted)
 }
 
 func (e *NoCredentialsError) Error() string {
-	return fmt.Sprintf("no credentials for the emulator at %s: set %s (printed by `invokerctl emulator serve`), or provide Application Default Credentials (%s, e.g. the external_account file of a CI auth action); Application Default Credentials: %v",
-		e.URL, TokenEnv, CredentialsEnv, e.Err)
+	why := strings.Join(strings.Fields(e.Err.Error()), " ") // one line, however the server indented its answer
+	if e.Found {
+		return fmt.Sprintf("the Application Default Credentials (%s) gave no token for the emulator at %s (%s is not set): %s",
+			CredentialsEnv, e.URL, TokenEnv, why)
+	}
+	return fmt.Sprintf("no credentials for the emulator at %s: set %s (printed by `invokerctl emulator serve`), or provide Application Default Credentials (%s, e.g. the external_account file of a CI auth action): %s",
+		e.URL, TokenEnv, CredentialsEnv, why)
 }
 
 func (e *NoCredentialsError) Unwrap() error { return e.Err }

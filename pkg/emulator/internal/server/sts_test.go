@@ -263,6 +263,7 @@ func TestSTSRefusesBadSubjectTokens(t *testing.T) {
 		{"no sub", iss.token(t, func(c jwt.MapClaims) { delete(c, "sub") }), wifAudience, "invalid_grant", "google.subject"},
 		{"unknown provider", iss.token(t, nil), strings.Replace(wifAudience, "github-actions", "gitlab-ci", 1), "invalid_target", "audience"},
 		{"https audience", iss.token(t, nil), "https:" + wifAudience, "invalid_request", "full resource name"},
+		{"project id for its number", iss.token(t, nil), strings.Replace(wifAudience, wifNumber, "demo-project", 1), "invalid_target", "audience"},
 		{"not a JWT", "not-a-jwt", wifAudience, "invalid_grant", "parsed"},
 	}
 	for _, tt := range tests {

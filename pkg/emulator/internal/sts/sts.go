@@ -125,11 +125,7 @@ func providerOf(e *core.Server, audience string) (*model.WorkloadIdentityPool, *
 		segs[4] != "workloadIdentityPools" || segs[6] != "providers" || segs[1] == "" || segs[5] == "" || segs[7] == "" {
 		return nil, nil, fail("invalid_request", "Invalid value for \"audience\". This value should be the full resource name of the Identity Provider. See https://cloud.google.com/iam/docs/reference/sts/rest/v1/TopLevel/token for the list of possible formats.")
 	}
-	number := segs[1]
-	if p := e.ProjectLocked(number); p != nil {
-		number = p.Number // a project id works as Google's resource names allow
-	}
-	pool := e.St.WorkloadIdentityPools[model.PoolName(number, segs[5])]
+	pool := e.St.WorkloadIdentityPools[model.PoolName(segs[1], segs[5])] // by project number, as Google requires
 	var prov *model.WorkloadIdentityProvider
 	if pool != nil {
 		prov = pool.Providers[segs[7]]
