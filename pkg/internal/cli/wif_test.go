@@ -17,6 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/invokerctl/invokerctl/pkg/internal/target"
+	"github.com/invokerctl/invokerctl/pkg/internal/testutil"
 	"github.com/invokerctl/invokerctl/pkg/internal/tfprovider"
 )
 
@@ -237,5 +238,31 @@ func TestWorkloadIdentityFederationRefused(t *testing.T) {
 				t.Errorf("%d ID tokens minted", n)
 			}
 		})
+	}
+}
+
+// TestPlanWithWorkloadIdentityFederation: plan with real Terraform and the
+// offline provider on the same credentials. Terraform gets the CI
+// account's access token through its environment (the provider never
+// reads the ADC file, which is dropped from Terraform's environment), and
+// the run makes one exchange; no token text lands in the working directory.
+func TestPlanWithWorkloadIdentityFederation(t *testing.T) {
+	testutil.NeedTerraform(t)
+	t.Parallel()
+	key := newWIFKey(t)
+	p := startProofEmu(t, wifSeed(key), nil)
+	file := writeDecl(t, wifDecl)
+	creds := writeExternalAccount(t, "", key.jobToken(t, "acme/app"), "")
+	r := runInProcess(t, inProcess{Env: wifEnv(creds), Terraform: true}, "plan", "-f", file, "--emulator="+p.URL)
+	p.check(t, "plan", r)
+	wantExit(t, r, 2, "plan with external_account ADC")
+	if !strings.Contains(r.Stdout, "orders-api") {
+		t.Errorf("plan output:\n%s", r.Stdout)
+	}
+	if n := p.Calls()["sts.v1.token"]; n != 1 {
+		t.Errorf("plan made %d STS exchanges, want 1", n)
+	}
+	if files := proofNoTokenFiles(t, filepath.Dir(file), p.Tokens()...); files == 0 {
+		t.Error("no working directory files were checked")
 	}
 }
