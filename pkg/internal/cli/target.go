@@ -68,7 +68,7 @@ func resolveTarget(env cmdEnv, emulatorFlag, seed, project string) (target.Targe
 		// a set $INVOKERCTL_EMULATOR_URL points the command at the
 		// emulator, so that a pipeline's steps run unchanged against it.
 		if u := env.Factory.Getenv(target.URLEnv); u != "" {
-			t, err := target.FromEnv(u, env.Factory.Getenv)
+			t, err := target.FromEnvContext(env.Ctx, u, env.Factory.Getenv)
 			if err == nil {
 				fmt.Fprintf(env.IO.ErrOut, "Note: $%s is set: using the emulator at %s, not Google Cloud.\n", target.URLEnv, u)
 			}
@@ -100,7 +100,7 @@ func resolveTarget(env cmdEnv, emulatorFlag, seed, project string) (target.Targe
 		fmt.Fprintf(env.IO.ErrOut, "Started an in-process emulator at %s; its state ends with this command.\n", emu.URL())
 		return t, stop, nil
 	default:
-		t, err := target.FromEnv(emulatorFlag, env.Factory.Getenv)
+		t, err := target.FromEnvContext(env.Ctx, emulatorFlag, env.Factory.Getenv)
 		return t, noop, err
 	}
 }

@@ -7,6 +7,7 @@
 package target
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -37,6 +38,9 @@ const (
 type Target struct {
 	emulatorURL string // base URL without trailing slash; empty for Google
 	token       string
+	// adc is the emulator target's Application Default Credentials, when
+	// it has no emulator token (EmulatorADC); nil otherwise.
+	adc oauth2.TokenSource
 }
 
 // Google is the real Google Cloud, reached with Application Default
@@ -49,32 +53,51 @@ var ErrNoToken = errors.New("no emulator token: set " + TokenEnv + " (printed by
 // Emulator targets the emulator at rawURL ("http://127.0.0.1:8080"), using
 // token as the bearer token of every management call.
 func Emulator(rawURL, token string) (Target, error) {
-	u, err := url.Parse(strings.TrimSpace(rawURL))
+	base, err := emulatorBase(rawURL)
 	if err != nil {
-		return Target{}, fmt.Errorf("emulator URL %q: %w", rawURL, err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return Target{}, fmt.Errorf("emulator URL %q: want http://HOST:PORT", rawURL)
-	}
-	if u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
-		return Target{}, fmt.Errorf("emulator URL %q: want only a scheme, host and port, e.g. http://127.0.0.1:8080", rawURL)
+		return Target{}, err
 	}
 	if token == "" {
 		return Target{}, ErrNoToken
 	}
-	return Target{emulatorURL: u.Scheme + "://" + u.Host, token: token}, nil
+	return Target{emulatorURL: base, token: token}, nil
 }
 
-// FromEnv targets the emulator at rawURL, or at $INVOKERCTL_EMULATOR_URL when
-// rawURL is empty, with the token from $INVOKERCTL_EMULATOR_TOKEN.
+// emulatorBase checks an emulator URL and returns it as scheme://host.
+func emulatorBase(rawURL string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(rawURL))
+	if err != nil {
+		return "", fmt.Errorf("emulator URL %q: %w", rawURL, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", fmt.Errorf("emulator URL %q: want http://HOST:PORT", rawURL)
+	}
+	if u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+		return "", fmt.Errorf("emulator URL %q: want only a scheme, host and port, e.g. http://127.0.0.1:8080", rawURL)
+	}
+	return u.Scheme + "://" + u.Host, nil
+}
+
+// FromEnv is FromEnvContext with a background context.
 func FromEnv(rawURL string, getenv func(string) string) (Target, error) {
+	return FromEnvContext(context.Background(), rawURL, getenv)
+}
+
+// FromEnvContext targets the emulator at rawURL, or at
+// $INVOKERCTL_EMULATOR_URL when rawURL is empty, with the token from
+// $INVOKERCTL_EMULATOR_TOKEN or, when that is not set, with Application
+// Default Credentials (EmulatorADC; ctx carries their token requests).
+func FromEnvContext(ctx context.Context, rawURL string, getenv func(string) string) (Target, error) {
 	if rawURL == "" {
 		rawURL = getenv(URLEnv)
 	}
 	if rawURL == "" {
 		return Target{}, fmt.Errorf("no emulator URL: pass --emulator URL or set %s", URLEnv)
 	}
-	return Emulator(rawURL, getenv(TokenEnv))
+	if tok := getenv(TokenEnv); tok != "" {
+		return Emulator(rawURL, tok)
+	}
+	return EmulatorADC(ctx, rawURL, getenv)
 }
 
 // Kind is KindGoogle or KindEmulator.
@@ -91,8 +114,20 @@ func (t Target) IsEmulator() bool { return t.emulatorURL != "" }
 // URL is the emulator's base URL without a trailing slash ("" for Google).
 func (t Target) URL() string { return t.emulatorURL }
 
-// Token is the emulator bearer token ("" for Google). Never print it.
-func (t Target) Token() string { return t.token }
+// Token is the bearer token of the emulator's management calls ("" for
+// Google): the emulator token, or a current access token of the
+// Application Default Credentials ("" when they fail to refresh). Never
+// print it.
+func (t Target) Token() string {
+	if t.adc != nil {
+		tok, err := t.adc.Token()
+		if err != nil {
+			return ""
+		}
+		return tok.AccessToken
+	}
+	return t.token
+}
 
 // String describes t without its token.
 func (t Target) String() string {
@@ -117,6 +152,9 @@ func (t Target) APIEndpoint() string {
 func (t Target) TokenSource() oauth2.TokenSource {
 	if t.emulatorURL == "" {
 		return nil
+	}
+	if t.adc != nil {
+		return t.adc
 	}
 	return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: t.token, TokenType: "Bearer"})
 }

@@ -13,7 +13,11 @@ package authz
 // matching: allUsers matches everyone (also the anonymous principal ""),
 // allAuthenticatedUsers any non-empty principal, user:/serviceAccount: the
 // same email case-insensitively, group: through State.Groups (nested groups
-// too), domain:D any user: in D; deleted: members never match.
+// too), domain:D any user: in D; deleted: members never match. A federated
+// principal (principal://iam.googleapis.com/{pool}/subject/{sub}) matches
+// itself and the principalSet:// members of its pool: "/*" (every identity
+// of the pool), "/attribute.NAME/VALUE" and "/group/GROUP", on the
+// attributes of the subject's latest token exchange (State.FederatedSubjects).
 
 import (
 	"encoding/json"
@@ -148,6 +152,9 @@ func (c Checker) memberMatches(member, principal string, visiting map[string]boo
 	if strings.EqualFold(member, principal) {
 		return true
 	}
+	if strings.HasPrefix(member, "principalSet:") {
+		return c.principalSetMatches(member, principal)
+	}
 	if d, ok := strings.CutPrefix(member, "domain:"); ok {
 		if email, ok := strings.CutPrefix(principal, "user:"); ok {
 			_, pd, _ := strings.Cut(email, "@")
@@ -186,4 +193,33 @@ func (c Checker) groupMembers(group string) []string {
 		}
 	}
 	return nil
+}
+
+// principalSetMatches reports whether the federated principal is in the
+// principalSet:// member's set.
+func (c Checker) principalSetMatches(member, principal string) bool {
+	pool, set, ok := model.PoolOfPrincipal(member)
+	if !ok || !strings.HasPrefix(principal, "principal:") {
+		return false
+	}
+	ppool, rest, ok := model.PoolOfPrincipal(principal)
+	if !ok || ppool != pool || !strings.HasPrefix(rest, "subject/") {
+		return false
+	}
+	if set == "*" {
+		return true
+	}
+	subj := c.State.FederatedSubjects[principal]
+	if subj == nil || subj.Pool != pool {
+		return false
+	}
+	if g, ok := strings.CutPrefix(set, "group/"); ok {
+		return slices.Contains(subj.Groups, g)
+	}
+	if attr, ok := strings.CutPrefix(set, "attribute."); ok {
+		name, value, ok := strings.Cut(attr, "/")
+		got, has := subj.Attributes[name]
+		return ok && has && got == value
+	}
+	return false
 }

@@ -140,7 +140,10 @@ func (e *Server) applySeed(s *seed.Seed) error {
 		}
 		e.St.Functions[fkey] = f
 	}
-	return e.seedBucketsLocked(s)
+	if err := e.seedBucketsLocked(s); err != nil {
+		return err
+	}
+	return e.seedPoolsLocked(s)
 }
 
 // seedHierarchyLocked creates the organizations and folders s declares

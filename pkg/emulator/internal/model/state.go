@@ -38,6 +38,12 @@ type State struct {
 	SigningKeys []*SigningKey `json:"signingKeys"`
 	// Buckets are Cloud Storage buckets by name (global, as in Google).
 	Buckets map[string]*Bucket `json:"buckets,omitempty"`
+	// WorkloadIdentityPools by name
+	// ("projects/{number}/locations/global/workloadIdentityPools/{pool}").
+	WorkloadIdentityPools map[string]*WorkloadIdentityPool `json:"workloadIdentityPools,omitempty"`
+	// FederatedSubjects by principal identifier
+	// ("principal://iam.googleapis.com/{pool}/subject/{sub}").
+	FederatedSubjects map[string]*FederatedSubject `json:"federatedSubjects,omitempty"`
 }
 
 // Project is a Cloud Resource Manager project.
@@ -231,6 +237,9 @@ func NewState() *State {
 		AccessTokens:    map[string]*AccessToken{},
 		Operations:      map[string]*Operation{},
 		Buckets:         map[string]*Bucket{},
+
+		WorkloadIdentityPools: map[string]*WorkloadIdentityPool{},
+		FederatedSubjects:     map[string]*FederatedSubject{},
 	}
 }
 

@@ -75,6 +75,27 @@
 //	  - name: demo-tfstate             # bucket naming rules; names are global
 //	    project: demo-project          # default: defaults.project
 //	    location: us-central1          # default: US
+//	workloadIdentityPools:    # Workload Identity Federation (Google STS's token exchange)
+//	  - pool: github                   # the pool id: 4-32 characters, a-z, 0-9, '-'
+//	    project: demo-project          # default: defaults.project; names use its number
+//	    displayName: GitHub Actions
+//	    disabled: false
+//	    providers:                     # OIDC providers (the real API's oidc.* and attribute fields)
+//	      - id: github-actions
+//	        issuerUri: https://token.actions.githubusercontent.com
+//	        allowedAudiences: [...]    # default: https://iam.googleapis.com/{provider name}
+//	        jwksJson: '{"keys":[...]}' # required: the emulator never fetches the issuer's keys
+//	        attributeMapping:          # default: {google.subject: assertion.sub}
+//	          google.subject: assertion.sub
+//	          attribute.repository: assertion.repository
+//	        attributeCondition: "assertion.repository_owner == 'acme'"   # optional
+//	        disabled: false
+//	    # Federated principals are principal://iam.googleapis.com/projects/{number}/
+//	    # locations/global/workloadIdentityPools/{pool}/subject/{google.subject};
+//	    # bind roles/iam.workloadIdentityUser to them, or to principalSet://...
+//	    # /{pool}/attribute.repository/OWNER/REPO (or /*), e.g. in a project policy.
+//	    # Mappings take assertion.CLAIM paths or quoted strings; conditions take
+//	    # ==/!= comparisons joined by &&, as far as the emulator evaluates CEL.
 //
 // Rules: names are unique per kind; a folder's parent must be declared (or
 // exist) and folders may not form a cycle; every project an entry names must be
@@ -120,6 +141,8 @@ type Seed struct {
 	Services        []SeedService        `yaml:"services" json:"services"`
 	Functions       []SeedFunction       `yaml:"functions" json:"functions"`
 	Buckets         []SeedBucket         `yaml:"buckets" json:"buckets"`
+
+	WorkloadIdentityPools []SeedWorkloadIdentityPool `yaml:"workloadIdentityPools" json:"workloadIdentityPools"`
 
 	// source names the seed in errors (the file path).
 	source string
@@ -601,6 +624,7 @@ func (s *Seed) Validate(st *State) error {
 		}
 	}
 	s.checkBuckets(p, &v, st)
+	s.checkPools(p, &v)
 	return p.err()
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/oauth"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/run"
 	"github.com/invokerctl/invokerctl/pkg/emulator/internal/storage"
+	"github.com/invokerctl/invokerctl/pkg/emulator/internal/sts"
 )
 
 // New starts an emulator serving every API and returns once it is
@@ -36,4 +37,5 @@ func registerRoutes(e *core.Server) {
 	functions.RegisterFunctionRoutes(e)
 	asset.RegisterAssetRoutes(e)
 	storage.Register(e)
+	sts.Register(e)
 }
