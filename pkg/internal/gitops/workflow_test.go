@@ -11,9 +11,15 @@ import (
 
 	"github.com/rhysd/actionlint"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/invokerctl/invokerctl/pkg/internal/testutil"
 )
 
-// workflowPath is the GitHub Actions workflow, relative to this package.
+// exampleDir is the example's directory: the root of the repository a
+// platform team would copy.
+var exampleDir = filepath.Join(testutil.RepoRoot(), "examples", "gitops")
+
+// workflowPath is the GitHub Actions workflow, relative to exampleDir.
 var workflowPath = filepath.Join(".github", "workflows", "invokerctl.yml")
 
 // ghWorkflow is the part of a GitHub Actions workflow the tests read.
@@ -64,7 +70,7 @@ func (j ghJob) step(t testing.TB, id string) ghStep {
 
 func readWorkflow(t testing.TB) (ghWorkflow, []byte) {
 	t.Helper()
-	src, err := os.ReadFile(workflowPath)
+	src, err := os.ReadFile(filepath.Join(exampleDir, workflowPath))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +89,7 @@ func readWorkflow(t testing.TB) (ghWorkflow, []byte) {
 // actionlint's own rendering of them.
 func lint(t testing.TB, content []byte) ([]*actionlint.Error, string) {
 	t.Helper()
-	root, err := filepath.Abs(".")
+	root, err := filepath.Abs(exampleDir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,7 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// gitlabPath is the GitLab CI file, relative to this package.
+// gitlabPath is the GitLab CI file, relative to exampleDir.
 const gitlabPath = ".gitlab-ci.yml"
 
 // glJob is the part of a GitLab CI job the tests read, after `extends:`
@@ -241,7 +242,7 @@ func checkGitLab(src []byte) []string {
 // The GitLab pipeline as shipped passes checkGitLab, and each way of
 // breaking it below (in memory) is reported.
 func TestGitLabPipeline(t *testing.T) {
-	src, err := os.ReadFile(gitlabPath)
+	src, err := os.ReadFile(filepath.Join(exampleDir, gitlabPath))
 	if err != nil {
 		t.Fatal(err)
 	}

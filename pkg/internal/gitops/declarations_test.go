@@ -14,11 +14,11 @@ import (
 // and a seed that starts an emulator holding that bucket and every
 // service the declarations grant on.
 func TestDeclarationsAndSeed(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("declarations", "*.yaml"))
+	files, err := filepath.Glob(filepath.Join(exampleDir, "declarations", "*.yaml"))
 	if err != nil || len(files) != 2 {
 		t.Fatalf("declarations: %v (%v), want two", files, err)
 	}
-	seed, err := emulator.LoadSeed("emulator-seed.yaml")
+	seed, err := emulator.LoadSeed(filepath.Join(exampleDir, "emulator-seed.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
