@@ -2,14 +2,18 @@ package gitops
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/oauth2/google"
 )
 
 // gitlabPath is the GitLab CI file, relative to exampleDir.
@@ -281,5 +285,83 @@ func TestGitLabPipeline(t *testing.T) {
 				t.Fatalf("want a problem mentioning %q; got:\n%s", c.want, strings.Join(problems, "\n"))
 			}
 		})
+	}
+}
+
+// The credentials file the GitLab jobs write is an external_account
+// configuration Google's own Go client library accepts: GitLab's ID token
+// read from a file only the job can read, exchanged at STS for the pool's
+// audience, impersonating the CI account. (Nothing is exchanged here: the
+// library only parses it until a token is asked for.)
+func TestGitLabWorkloadIdentityCredentials(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join(exampleDir, gitlabPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := parseGitLab(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "path")
+	script := strings.Join(cfg.Jobs[".gcp-wif"].Script, "\n") + "\nprintf '%s' \"${GOOGLE_APPLICATION_CREDENTIALS}\" > " + out + "\n"
+	cmd := exec.Command("bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + t.TempDir()}, glVariables...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf(".gcp-wif: %v\n%s", err, b)
+	}
+	path, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(string(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Type                           string `json:"type"`
+		Audience                       string `json:"audience"`
+		SubjectTokenType               string `json:"subject_token_type"`
+		TokenURL                       string `json:"token_url"`
+		ServiceAccountImpersonationURL string `json:"service_account_impersonation_url"`
+		CredentialSource               struct {
+			File string `json:"file"`
+		} `json:"credential_source"`
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, data)
+	}
+	env := map[string]string{}
+	for _, kv := range glVariables {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	checks := []struct{ what, got, want string }{
+		{"type", f.Type, "external_account"},
+		{"audience", f.Audience, "//iam.googleapis.com/" + env["GCP_WORKLOAD_IDENTITY_PROVIDER"]},
+		{"subject_token_type", f.SubjectTokenType, "urn:ietf:params:oauth:token-type:jwt"},
+		{"token_url", f.TokenURL, "https://sts.googleapis.com/v1/token"},
+		{"service_account_impersonation_url", f.ServiceAccountImpersonationURL,
+			"https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/" + ciAccount + ":generateAccessToken"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q", c.what, c.got, c.want)
+		}
+	}
+	token, err := os.ReadFile(f.CredentialSource.File)
+	if err != nil || string(token) != env["GCP_ID_TOKEN"] {
+		t.Errorf("credential_source.file holds %q (%v), want GitLab's ID token", token, err)
+	}
+	for _, p := range []string{string(path), f.CredentialSource.File} {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600 (it holds a credential)", p, st.Mode().Perm())
+		}
+	}
+	if _, err := google.CredentialsFromJSON(context.Background(), data, "https://www.googleapis.com/auth/cloud-platform"); err != nil {
+		t.Errorf("Google's client library refuses the file: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -250,4 +251,39 @@ func binDir(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// glVariables are the CI/CD variables (and the ID token GitLab issues)
+// the test gives the GitLab jobs.
+var glVariables = []string{
+	"GCP_WORKLOAD_IDENTITY_PROVIDER=projects/123456789012/locations/global/workloadIdentityPools/ci/providers/gitlab",
+	"GCP_SERVICE_ACCOUNT=" + ciAccount,
+	"GCP_ID_TOKEN=eyJhbGciOiJSUzI1NiJ9.not-a-real-token.signature",
+	"INVOKERCTL_VERSION=v0.0.0-test",
+	"GITLAB_CI=true",
+}
+
+// runGitLabJob runs a GitLab job's script after the Workload Identity
+// Federation part of its before_script (the rest installs invokerctl and
+// Terraform, which the test provides), in one bash -eo pipefail shell as
+// GitLab's runner does, with the file's variables and glVariables.
+func (r *ciRunner) runGitLabJob(cfg *glConfig, job string) stepRun {
+	r.t.Helper()
+	j, ok := cfg.Jobs[job]
+	if !ok {
+		r.t.Fatalf("no GitLab job %q", job)
+	}
+	wif := cfg.Jobs[".gcp-wif"].Script
+	for _, line := range wif {
+		if !slices.Contains(j.BeforeScript, line) {
+			r.t.Fatalf("GitLab job %s does not run .gcp-wif in its before_script", job)
+		}
+	}
+	env := append([]string{"CI_PROJECT_DIR=" + r.dir}, glVariables...)
+	for k, v := range cfg.Variables {
+		env = append(env, k+"="+v)
+	}
+	res := r.bash(strings.Join(append(slices.Clone(wif), j.Script...), "\n"), env)
+	r.t.Logf("GitLab %s: exit %d", job, res.Code)
+	return res
 }
