@@ -122,6 +122,20 @@ func parseGitLab(src []byte) (*glConfig, error) {
 	return cfg, nil
 }
 
+// readGitLab parses the example's .gitlab-ci.yml.
+func readGitLab(t testing.TB) *glConfig {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(exampleDir, gitlabPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := parseGitLab(src)
+	if err != nil {
+		t.Fatalf("%s: %v", gitlabPath, err)
+	}
+	return cfg
+}
+
 // resolveReferences replaces each `!reference [job, key, ...]` below n by
 // the node it names in top, flattening a referenced list into the list
 // that holds the tag.
@@ -294,14 +308,7 @@ func TestGitLabPipeline(t *testing.T) {
 // audience, impersonating the CI account. (Nothing is exchanged here: the
 // library only parses it until a token is asked for.)
 func TestGitLabWorkloadIdentityCredentials(t *testing.T) {
-	src, err := os.ReadFile(filepath.Join(exampleDir, gitlabPath))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := parseGitLab(src)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := readGitLab(t)
 	out := filepath.Join(t.TempDir(), "path")
 	script := strings.Join(cfg.Jobs[".gcp-wif"].Script, "\n") + "\nprintf '%s' \"${GOOGLE_APPLICATION_CREDENTIALS}\" > " + out + "\n"
 	cmd := exec.Command("bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script)

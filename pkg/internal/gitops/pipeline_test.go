@@ -118,6 +118,18 @@ func TestPipelineSteps(t *testing.T) {
 		}
 	}
 
+	// GitLab, on the state the GitHub pipeline left: a merge request's plan
+	// and the default branch's plan-and-apply, each from a fresh checkout,
+	// find no changes; the apply job's verify and invoke pass.
+	gl := readGitLab(t)
+	mr := newRunner(t, emu, bin)
+	if res := mr.runGitLabJob(gl, "plan"); res.Code != 0 || !strings.Contains(mr.read("plan.md"), "### invokerctl plan") {
+		t.Fatalf("GitLab plan job: exit %d\nstdout:\n%s\nstderr:\n%s", res.Code, res.Stdout, res.Stderr)
+	}
+	if res := newRunner(t, emu, bin).runGitLabJob(gl, "apply"); res.Code != 0 {
+		t.Fatalf("GitLab apply job: exit %d\nstdout:\n%s\nstderr:\n%s", res.Code, res.Stdout, res.Stderr)
+	}
+
 	// Nightly: no drift right after the apply, then a grant by hand.
 	clean := newRunner(t, emu, bin)
 	if res := clean.runGitHubStep(w, "drift", "drift"); res.Code != 0 || res.Outputs["exit-code"] != "0" {
@@ -135,6 +147,14 @@ func TestPipelineSteps(t *testing.T) {
 	}
 	if res := nightly.runGitHubStep(w, "drift", "drift-verdict"); res.Code != 6 {
 		t.Errorf("drift-verdict: exit %d, want 6 (the job fails on drift)", res.Code)
+	}
+	glNightly := newRunner(t, emu, bin)
+	if res := glNightly.runGitLabJob(gl, "drift"); res.Code != 6 {
+		t.Errorf("GitLab drift job: exit %d, want 6\nstderr:\n%s", res.Code, res.Stderr)
+	}
+	checkSARIF(t, glNightly.read("drift.sarif"), "intern@example.com")
+	if md := glNightly.read("drift.md"); !strings.Contains(md, "intern@example.com") {
+		t.Errorf("GitLab drift.md lacks the finding:\n%s", md)
 	}
 }
 
