@@ -43,6 +43,9 @@ func missingFeatures(t testing.TB) []string {
 	if f := flagLine(plan.Stdout, "-f, --file"); !strings.Contains(f, "stringArray") && !strings.Contains(f, "director") {
 		missing = append(missing, "`-f DIR`, many declarations (branch multi)")
 	}
+	if r := testutil.RunBinary(t, testutil.Exec{}, "verify", "--help"); !strings.Contains(r.Stdout, "markdown") {
+		missing = append(missing, "verify and invoke summaries in $GITHUB_STEP_SUMMARY (branch markdown)")
+	}
 	if r := testutil.RunBinary(t, testutil.Exec{}, "drift", "--help"); r.Code != 0 || !strings.Contains(r.Stdout, "sarif") {
 		missing = append(missing, "`invokerctl drift --format sarif` (branch drift)")
 	}
