@@ -12,6 +12,7 @@ import (
 	"github.com/invokerctl/invokerctl/pkg/internal/audit"
 	"github.com/invokerctl/invokerctl/pkg/internal/audit/render"
 	"github.com/invokerctl/invokerctl/pkg/internal/cmdutil"
+	"github.com/invokerctl/invokerctl/pkg/internal/declset"
 	"github.com/invokerctl/invokerctl/pkg/internal/gcp"
 	"github.com/invokerctl/invokerctl/pkg/internal/mdtext"
 	"github.com/invokerctl/invokerctl/pkg/internal/pipeline"
@@ -36,7 +37,7 @@ var driftFormats = []render.Format{render.Table, render.JSON, render.Markdown, r
 func NewCmdDrift(f *cmdutil.Factory, runF func(*DriftOptions) error) *cobra.Command {
 	opts := &DriftOptions{cmdEnv: newCmdEnv(f)}
 	cmd := &cobra.Command{
-		Use:   "drift -f FILE [-f FILE...]",
+		Use:   "drift -f FILE|DIR [-f FILE|DIR...]",
 		Short: "Compare what is live with the declarations, both ways, changing nothing",
 		Long: `Read every declared target (the declared services and functions only) the way verify does,
 and report what differs from the declarations, in both directions:
@@ -46,18 +47,23 @@ invokers present that no declaration lists (INV071, click-ops), declared account
 (allUsers, allAuthenticatedUsers, invokerIamDisabled) on a target no declaration marks
 public: true (INV001-INV003). Nothing is changed.
 
+-f takes declaration files and directories (every *.yaml and *.yml file in one with
+apiVersion: invokerctl/v1); all of them are compared together, so a member one declaration
+grants on a service is not reported as click-ops because another names that service too.
+
 The Markdown summary is appended to $GITHUB_STEP_SUMMARY when it is set, whatever --format.
 
 Exit codes: 0 no drift, 6 drift, 1 an error (a read failed: the report still comes out,
 naming it), 64 a usage error.`,
 		Example: `  invokerctl drift -f invokers.yaml
   invokerctl drift -f team-a.yaml -f team-b.yaml --format sarif > drift.sarif
-  invokerctl drift -f invokers.yaml --format markdown`,
+  invokerctl drift -f invokers.yaml --format markdown
+  invokerctl drift -f declarations/ --format sarif > drift.sarif`,
 		Args: noArgs,
 		RunE: runE(&opts.cmdEnv, opts, runF, driftRun),
 	}
 	fl := cmd.Flags()
-	fl.StringArrayVarP(&opts.Files, "file", "f", nil, "declaration (repeatable)")
+	fl.StringArrayVarP(&opts.Files, "file", "f", nil, "declaration file, or a directory of them (repeatable)")
 	fl.StringVar(&opts.Format, "format", "table", "output format: table, json, markdown or sarif")
 	addEmulatorFlags(cmd, &opts.Emulator, &opts.Seed)
 	return cmd
@@ -82,18 +88,20 @@ func (o *DriftOptions) validate() error {
 	return checkSeedFlag(o.Emulator, o.Seed)
 }
 
-// loadDeclarations reads and validates the declarations of files, in
-// order: the one place drift loads them.
+// loadDeclarations reads and validates the declarations of files and
+// directories (declset.Load: every declaration of a directory), in order:
+// the one place drift loads them. Drift compares all of them with the
+// live policies together: a member one declaration grants is not
+// click-ops on a service another declaration names too.
 func loadDeclarations(env cmdEnv, files []string) ([]*config.Declaration, error) {
-	var out []*config.Declaration
-	for _, file := range files {
-		d, err := loadDeclaration(env, file)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
+	set, err := cmdutil.Interruptible(env.Ctx, "reading the declarations", func() (*declset.Set, error) { return declset.Load(files) }, nil)
+	if err != nil {
+		return nil, nothingChanged(err)
 	}
-	return out, nil
+	for _, s := range set.Skipped {
+		fmt.Fprintf(env.IO.ErrOut, "Note: skipped %s.\n", s)
+	}
+	return set.Decls, nil
 }
 
 // driftResult is what drift found, with what it was looking at.

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -97,6 +98,9 @@ func TestDrift(t *testing.T) {
 		seed  string // after seedHead
 		decl  string
 		extra []string // more declarations (-f)
+		// dir puts the declarations in one directory, with a YAML file that
+		// is not one, and gives drift the directory.
+		dir bool
 		// change runs before drift, through the Go clients.
 		change func(t *testing.T, p *proofEmu)
 		code   int
@@ -146,6 +150,12 @@ func TestDrift(t *testing.T) {
 			extra:  []string{"serviceAccounts:\n  - name: other-caller\ngrants:\n  - service: orders-api\n    members: [other-caller]\n"},
 			change: func(t *testing.T, p *proofEmu) { setOrdersPolicy(t, p, sa("ok-caller"), sa("other-caller")) },
 			code:   cmdutil.ExitOK},
+		{name: "a directory of declarations is compared as one", seed: driftSeed, decl: driftDecl, dir: true,
+			extra: []string{"serviceAccounts:\n  - name: other-caller\ngrants:\n  - service: orders-api\n    members: [other-caller]\n"},
+			change: func(t *testing.T, p *proofEmu) {
+				setOrdersPolicy(t, p, sa("ok-caller"), sa("other-caller"), "user:intern@example.com")
+			},
+			code: cmdutil.ExitDrift, want: []string{"INV071 orders-api user:intern@example.com"}},
 		{name: "a declared service that does not exist", seed: driftSeed,
 			decl: "serviceAccounts:\n  - name: ok-caller\ngrants:\n  - service: gone-api\n    members: [ok-caller]\n",
 			code: cmdutil.ExitDrift, want: []string{"INV070 gone-api "}},
@@ -162,8 +172,16 @@ func TestDrift(t *testing.T) {
 				tt.change(t, p)
 			}
 			args := []string{"drift", "-f", decl}
-			for _, body := range tt.extra {
-				args = append(args, "-f", writeDecl(t, body))
+			for i, body := range tt.extra {
+				if tt.dir {
+					proofWrite(t, filepath.Dir(decl), fmt.Sprintf("extra-%d.yaml", i), "apiVersion: invokerctl/v1\nproject: demo-project\nlocation: us-central1\n"+body)
+				} else {
+					args = append(args, "-f", writeDecl(t, body))
+				}
+			}
+			if tt.dir {
+				proofWrite(t, filepath.Dir(decl), "notes.yaml", "owner: platform\n")
+				args = []string{"drift", "-f", filepath.Dir(decl)}
 			}
 			r := p.run(t, nil, append(args, "--format", "json")...)
 			wantExit(t, r, tt.code, "invokerctl drift")
@@ -177,6 +195,9 @@ func TestDrift(t *testing.T) {
 			}
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("findings = %q, want %q\n%s", got, tt.want, r.Stdout)
+			}
+			if tt.dir && !strings.Contains(r.Stderr, "Note: skipped "+filepath.Join(filepath.Dir(decl), "notes.yaml")) {
+				t.Errorf("stderr does not note the skipped YAML file:\n%s", r.Stderr)
 			}
 			if tt.wantMessage != "" && !strings.Contains(r.Stdout, tt.wantMessage) {
 				t.Errorf("no finding says %q:\n%s", tt.wantMessage, r.Stdout)
