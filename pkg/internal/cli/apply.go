@@ -22,7 +22,7 @@ type ApplyOptions struct {
 func NewCmdApply(f *cmdutil.Factory, runF func(*ApplyOptions) error) *cobra.Command {
 	opts := &ApplyOptions{cmdEnv: newCmdEnv(f)}
 	cmd := &cobra.Command{
-		Use:   "apply -f FILE [--auto-approve] | apply PLAN",
+		Use:   "apply -f FILE|DIR [--auto-approve] | apply PLAN|DIR",
 		Short: "Provision a declaration: create its accounts and grant roles/run.invoker",
 		Long: `Validate the declaration, plan, show the grant changes and, once confirmed, apply exactly
 that plan. Without --auto-approve the confirmation is asked on the terminal; when standard
@@ -41,11 +41,16 @@ the working directory (--workdir, a fresh one on another runner is fine with rem
 and applies. A plan whose state moved on since it was made is refused by Terraform. Every
 refusal changes nothing.
 
+With a directory of plan files (plan -f DIR --out PLANS/), apply PLANS/ reads and checks
+every plan in it first and applies none if one is refused; then it applies each, with one
+summary and the worst exit code at the end.
+
 Exit codes: 0 applied or nothing to do, 1 error, refusal or not confirmed.`,
 		Example: `  invokerctl apply -f invokers.yaml
   invokerctl apply -f invokers.yaml --auto-approve --json
   invokerctl apply -f invokers.yaml --emulator=http://127.0.0.1:8080 --auto-approve
-  invokerctl plan -f invokers.yaml --out reviewed.plan && invokerctl apply reviewed.plan`,
+  invokerctl plan -f invokers.yaml --out reviewed.plan && invokerctl apply reviewed.plan
+  invokerctl plan -f declarations/ --out plans/ && invokerctl apply plans/`,
 		Args: applyArgs(opts),
 		RunE: eachDeclaration(&opts.cmdEnv, opts, runF, applyRun),
 	}

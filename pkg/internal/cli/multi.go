@@ -15,6 +15,7 @@ import (
 	"github.com/invokerctl/invokerctl/pkg/internal/cmdutil"
 	"github.com/invokerctl/invokerctl/pkg/internal/declset"
 	"github.com/invokerctl/invokerctl/pkg/internal/idtoken"
+	"github.com/invokerctl/invokerctl/pkg/internal/mdtext"
 	"github.com/invokerctl/invokerctl/pkg/internal/report"
 	"github.com/invokerctl/invokerctl/pkg/internal/target"
 	"github.com/invokerctl/invokerctl/pkg/internal/tf"
@@ -44,6 +45,10 @@ type manyVerb struct {
 	// json: the verb writes one JSON document per declaration on stdout
 	// (--json, --format json); the combined output is then one document.
 	json bool
+	// markdown: the verb writes a Markdown summary per declaration on
+	// stdout (--format markdown); the combined output is then one Markdown
+	// document, the table of outcomes first, then each declaration's.
+	markdown bool
 	// noCombine names the chosen output format when several documents of
 	// it cannot be combined into one (junit): a usage error with several
 	// declarations.
@@ -59,6 +64,9 @@ type manyVerb struct {
 	// checkDecl runs on every declaration before the verb runs on any
 	// (invoke's --credentials callers).
 	checkDecl func(*config.Declaration) error
+	// checkSet runs on all the declarations, after checkDecl, before the
+	// verb runs on any (plan's --out names one plan file per declaration).
+	checkSet func([]*config.Declaration) error
 }
 
 // manyOptions is what eachDeclaration needs of a verb's options struct.
@@ -150,23 +158,34 @@ func runMany(env cmdEnv, files []string, v manyVerb, run declRun) error {
 	if err := declset.Check(set.Decls, workdir); err != nil {
 		return fmt.Errorf("these declarations cannot run together; nothing was run:\n%w", err)
 	}
+	return runDecls(env, v, set.Decls, set.Skipped, run)
+}
+
+// runDecls runs run on every one of decls, checked against each other
+// already, and returns the worst outcome (see runMany).
+func runDecls(env cmdEnv, v manyVerb, decls []*config.Declaration, skipped []declset.Skipped, run declRun) error {
 	if v.checkDecl != nil {
-		for _, d := range set.Decls {
+		for _, d := range decls {
 			if err := v.checkDecl(d); err != nil {
 				return err
 			}
 		}
 	}
-	outcomes := make([]*declOutcome, len(set.Decls))
+	if v.checkSet != nil {
+		if err := v.checkSet(decls); err != nil {
+			return err
+		}
+	}
+	outcomes := make([]*declOutcome, len(decls))
 	stopped := false
-	for i, d := range set.Decls {
+	for i, d := range decls {
 		o := &declOutcome{decl: d}
 		outcomes[i] = o
 		if stopped {
 			continue
 		}
 		o.ran = true
-		o.out, o.err = runOne(env, v, d, i, len(set.Decls), run)
+		o.out, o.err = runOne(env, v, d, i, len(decls), run)
 		if o.err != nil && env.Ctx.Err() != nil {
 			// As Run does: what failed once interrupted failed because of it.
 			o.err = cmdutil.Interrupted(env.Ctx, "", o.err)
@@ -191,9 +210,13 @@ func runMany(env cmdEnv, files []string, v manyVerb, run declRun) error {
 		}
 	}
 	worst := cmdutil.WorstExitCode(codes...)
-	if v.json {
-		err = writeJSON(env.IO.Out, manyJSON(outcomes, set.Skipped, worst))
-	} else {
+	var err error
+	switch {
+	case v.json:
+		err = writeJSON(env.IO.Out, manyJSON(outcomes, skipped, worst))
+	case v.markdown:
+		err = writeManyMarkdown(env.IO.Out, outcomes, worst)
+	default:
 		err = writeManyTable(env.IO.Out, outcomes, worst)
 	}
 	switch {
@@ -222,13 +245,13 @@ func (v manyVerb) severalUsage(n int) error {
 }
 
 // runOne runs the i-th of n declarations under its header: the verb's
-// output goes to stdout, or when the output is JSON into the returned
-// buffer (the header then goes to stderr).
+// output goes to stdout, or when the output is JSON or Markdown into the
+// returned buffer (the header then goes to stderr).
 func runOne(env cmdEnv, v manyVerb, d *config.Declaration, i, n int, run declRun) ([]byte, error) {
 	header := fmt.Sprintf("==> [%d/%d] %s (project %s)\n", i+1, n, d.File, d.Project)
 	ios := *env.IO
 	var buf bytes.Buffer
-	if v.json {
+	if v.json || v.markdown {
 		fmt.Fprint(env.IO.ErrOut, header)
 		ios.Out = &buf
 	} else {
@@ -286,6 +309,31 @@ func writeManyTable(w io.Writer, outcomes []*declOutcome, worst int) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.decl.File, o.decl.Project, o.outcome(), code)
 	}
 	return tw.Flush()
+}
+
+// writeManyMarkdown writes the Markdown document of a run on several
+// declarations: the outcomes first (a pull-request comment is read from
+// the top), then each declaration's own summary, in order.
+func writeManyMarkdown(w io.Writer, outcomes []*declOutcome, worst int) error {
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "**%d declarations**, exit code %d (the worst):\n\n", len(outcomes), worst)
+	rows := make([][]string, 0, len(outcomes))
+	for _, o := range outcomes {
+		code := "-"
+		if o.ran {
+			code = fmt.Sprint(o.code)
+		}
+		rows = append(rows, []string{mdtext.Code(o.decl.File), mdtext.Code(o.decl.Project), o.outcome(), code})
+	}
+	mdtext.Table(&buf, []string{"declaration", "project", "outcome", "exit"}, rows)
+	for _, o := range outcomes {
+		if len(o.out) > 0 {
+			buf.WriteString("\n")
+			buf.Write(o.out)
+		}
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
 }
 
 // manyDocument is the JSON document of a run on several declarations.
@@ -353,7 +401,6 @@ func (o *ProvisionFlags) provisionMany(env cmdEnv, confirms bool) manyVerb {
 	}}
 }
 
-func (o *PlanOptions) many() manyVerb    { return o.provisionMany(o.cmdEnv, false) }
 func (o *ApplyOptions) many() manyVerb   { return o.provisionMany(o.cmdEnv, true) }
 func (o *DestroyOptions) many() manyVerb { return o.provisionMany(o.cmdEnv, true) }
 
@@ -368,6 +415,8 @@ func proofMany(to *TargetFlags, po *ProofFlags, checkDecl func(*config.Declarati
 	switch f, _ := report.ParseFormat(po.Format); f {
 	case report.FormatJSON:
 		v.json = true
+	case report.FormatMarkdown:
+		v.markdown = true
 	case report.FormatJUnit:
 		v.noCombine = po.Format
 	}

@@ -260,8 +260,34 @@ func TestManyProvision(t *testing.T) {
 		t.Errorf("plan table %+v, want %+v\n%s", rows, want, r.Stdout)
 	}
 
-	r = runInProcess(t, env, "apply", "-f", dir, flag, "--auto-approve", "--json")
-	wantExit(t, r, 0, "apply")
+	// Reviewed plans of both: one plan file per declaration in a directory,
+	// one Markdown document; a directory holding a plan file that is not
+	// one is refused whole, nothing applied; then the plans are applied.
+	plans := filepath.Join(t.TempDir(), "plans") + "/"
+	r = runInProcess(t, env, "plan", "-f", dir, flag, "--out", plans, "--format", "markdown")
+	wantExit(t, r, cmdutil.ExitChanges, "plan --out DIR/")
+	if !strings.HasPrefix(r.Stdout, "**2 declarations**, exit code 2") || strings.Count(r.Stdout, "### invokerctl plan") != 2 {
+		t.Errorf("plan --format markdown on two declarations:\n%s", r.Stdout)
+	}
+	for _, name := range []string{"billing.plan", "orders.plan"} {
+		if info, err := os.Stat(filepath.Join(plans, name)); err != nil || info.Mode().Perm() != 0o600 {
+			t.Errorf("plan file %s: %v %v", name, info, err)
+		}
+	}
+	proofWrite(t, plans, "notes.plan", "not a plan")
+	r = runInProcess(t, env, "apply", plans, flag)
+	wantExit(t, r, cmdutil.ExitError, "apply DIR with a file that is not a plan")
+	if !strings.Contains(r.Stderr, "refusing every plan of") || !strings.Contains(r.Stderr, "notes.plan") {
+		t.Errorf("apply DIR refusal does not name the file:\n%s", r.Stderr)
+	}
+	if got := invokersAt(t, emu, "demo-project", "us-central1", "orders-api"); len(got) != 0 {
+		t.Errorf("a refused apply DIR changed orders-api: %v", got)
+	}
+	if err := os.Remove(filepath.Join(plans, "notes.plan")); err != nil {
+		t.Fatal(err)
+	}
+	r = runInProcess(t, env, "apply", plans, flag, "--json")
+	wantExit(t, r, 0, "apply DIR")
 	d := parseManyDoc(t, r)
 	workdirs := map[string]bool{}
 	for _, e := range d.Declarations {
@@ -322,6 +348,7 @@ func TestRunManyOutcomes(t *testing.T) {
 		ends     []error
 		cancelAt int
 		json     bool
+		markdown bool
 		code     int
 		outcomes []string // "outcome code" per declaration
 		stderr   string
@@ -339,6 +366,8 @@ func TestRunManyOutcomes(t *testing.T) {
 			outcomes: []string{"changes 2", "interrupted 130", "not run -"}, stderr: "interrupted"},
 		{name: "json: one document", ends: []error{verifyFailed, nil, changes}, cancelAt: -1, json: true, code: 3,
 			outcomes: []string{"verify failed 3", "ok 0", "changes 2"}},
+		{name: "markdown: the outcomes first, then each summary", ends: []error{nil, ErrNotConfirmed, nil}, cancelAt: -1, markdown: true, code: 1,
+			outcomes: []string{"ok 0", "not confirmed 1", "not run -"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -347,11 +376,14 @@ func TestRunManyOutcomes(t *testing.T) {
 			defer cancel()
 			env := cmdEnv{IO: ios, Factory: &cmdutil.Factory{IOStreams: ios, Getenv: func(string) string { return "" }}, Ctx: ctx}
 			i := 0
-			err := runMany(env, []string{dir}, manyVerb{json: tc.json, emulator: "http://127.0.0.1:1"}, func(e cmdEnv, d *config.Declaration) error {
+			err := runMany(env, []string{dir}, manyVerb{json: tc.json, markdown: tc.markdown, emulator: "http://127.0.0.1:1"}, func(e cmdEnv, d *config.Declaration) error {
 				defer func() { i++ }()
-				if tc.json {
+				switch {
+				case tc.markdown:
+					fmt.Fprintf(e.IO.Out, "### report of %s\n", d.File)
+				case tc.json:
 					writeJSON(e.IO.Out, map[string]string{"file": d.File})
-				} else {
+				default:
 					fmt.Fprintf(e.IO.Out, "report of %s\n", d.File)
 				}
 				if i == tc.cancelAt {
@@ -363,7 +395,13 @@ func TestRunManyOutcomes(t *testing.T) {
 				t.Errorf("exit %d (%v), want %d", got, err, tc.code)
 			}
 			var got []string
-			if tc.json {
+			switch {
+			case tc.markdown:
+				got = manyMarkdown(t, out.String(), dir, tc.code)
+				if !strings.Contains(errOut.String(), "==> [1/3] "+filepath.Join(dir, "a.yaml")) {
+					t.Errorf("the headers are not on stderr:\n%s", errOut)
+				}
+			case tc.json:
 				d := parseManyDoc(t, cliResult{Stdout: out.String()})
 				if d.ExitCode != tc.code {
 					t.Errorf("document exitCode %d, want %d", d.ExitCode, tc.code)
@@ -375,7 +413,7 @@ func TestRunManyOutcomes(t *testing.T) {
 					}
 					got = append(got, fmt.Sprintf("%s %d", e.Outcome, *e.ExitCode))
 				}
-			} else {
+			default:
 				_, rows := manyTable(t, out.String())
 				for _, r := range rows {
 					got = append(got, r.outcome+" "+r.code)
@@ -392,6 +430,81 @@ func TestRunManyOutcomes(t *testing.T) {
 			}
 			if !strings.Contains(errOut.String(), tc.stderr) {
 				t.Errorf("stderr does not contain %q:\n%s", tc.stderr, errOut)
+			}
+		})
+	}
+}
+
+// manyMarkdown checks the Markdown document of a run on the declarations
+// a.yaml, b.yaml and c.yaml of dir whose runs write "### report of FILE",
+// and returns its "outcome code" rows.
+func manyMarkdown(t *testing.T, md, dir string, code int) []string {
+	t.Helper()
+	if want := fmt.Sprintf("**3 declarations**, exit code %d (the worst):\n\n| declaration | project | outcome | exit |\n| --- | --- | --- | --- |\n", code); !strings.HasPrefix(md, want) {
+		t.Fatalf("the document does not start with the outcomes table %q:\n%s", want, md)
+	}
+	if strings.Contains(md, "==>") {
+		t.Errorf("a header is in the Markdown:\n%s", md)
+	}
+	var got []string
+	lines := strings.Split(md, "\n")
+	for _, l := range lines[4:7] {
+		cells := strings.Split(strings.Trim(l, "| "), " | ")
+		if len(cells) != 4 || cells[1] != "`demo-project`" {
+			t.Fatalf("table row %q", l)
+		}
+		got = append(got, cells[2]+" "+cells[3])
+	}
+	// The summaries of the declarations that ran, in order, after the table.
+	var reports []string
+	for _, l := range lines[7:] {
+		if strings.HasPrefix(l, "### ") {
+			reports = append(reports, l)
+		}
+	}
+	want := []string{"### report of " + filepath.Join(dir, "a.yaml"), "### report of " + filepath.Join(dir, "b.yaml")}
+	if strings.Join(reports, "\n") != strings.Join(want, "\n") {
+		t.Errorf("summaries after the table %q, want %q", reports, want)
+	}
+	return got
+}
+
+// plan --out with several declarations needs a directory in which each
+// gets its own file.
+func TestCheckPlanNames(t *testing.T) {
+	dir := t.TempDir()
+	decls := func(files ...string) []*config.Declaration {
+		var out []*config.Declaration
+		for _, f := range files {
+			out = append(out, &config.Declaration{File: f})
+		}
+		return out
+	}
+	cases := []struct {
+		name, out string
+		decls     []*config.Declaration
+		wantErr   string
+	}{
+		{name: "no --out", decls: decls("a.yaml", "b.yaml")},
+		{name: "one declaration, one file", out: "reviewed.plan", decls: decls("a.yaml")},
+		{name: "a directory by its slash", out: "plans/", decls: decls("teams/a.yaml", "teams/b.yaml")},
+		{name: "an existing directory", out: dir, decls: decls("a.yaml", "b.yaml")},
+		{name: "one file for two", out: "reviewed.plan", decls: decls("a.yaml", "b.yaml"),
+			wantErr: "--out reviewed.plan names one plan file, and there are 2 declarations: give a directory (--out reviewed.plan/)"},
+		{name: "two declarations of one name", out: "plans/", decls: decls("teams/a/invokers.yaml", "teams/b/invokers.yml"),
+			wantErr: "teams/a/invokers.yaml and teams/b/invokers.yml would both be saved as plans/invokers.plan"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkPlanNames(tc.out, tc.decls)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || cmdutil.ExitCodeOf(err) != cmdutil.ExitUsage {
+				t.Errorf("err = %v, want a usage error containing %q", err, tc.wantErr)
 			}
 		})
 	}

@@ -35,7 +35,7 @@ const (
 func NewCmdPlan(f *cmdutil.Factory, runF func(*PlanOptions) error) *cobra.Command {
 	opts := &PlanOptions{cmdEnv: newCmdEnv(f)}
 	cmd := &cobra.Command{
-		Use:   "plan -f FILE [--out PLAN] [--format table|json|markdown]",
+		Use:   "plan -f FILE|DIR [--out PLAN|DIR/] [--format table|json|markdown]",
 		Short: "Show what provisioning a declaration would change",
 		Long: `Validate the declaration, then run terraform init and plan in its working directory and
 summarize the plan as grant changes: accounts to create or delete, invoker members to add
@@ -43,7 +43,10 @@ or remove per service. Terraform's own output goes to stderr as it runs.
 
 --out PLAN saves the reviewed plan file (mode 0600: it can hold state values) for
 'invokerctl apply PLAN' to apply exactly, later and on another runner; applying it
-elsewhere needs remote state (terraform.backend in the declaration).
+elsewhere needs remote state (terraform.backend in the declaration). --out DIR/ (a
+directory: ending in / or existing) saves DIR/NAME.plan for the declaration NAME.yaml —
+one per declaration with several -f or a directory of declarations — for
+'invokerctl apply DIR/'.
 
 --format markdown prints a summary for a pull-request comment: the grant changes, then
 Terraform's full plan folded below. When $GITHUB_STEP_SUMMARY is set, that summary is
@@ -52,6 +55,7 @@ appended to it whatever the format.
 Exit codes: 0 no changes, 2 changes present (like terraform plan -detailed-exitcode), 1 error.`,
 		Example: `  invokerctl plan -f invokers.yaml
   invokerctl plan -f invokers.yaml --out reviewed.plan --format markdown
+  invokerctl plan -f declarations/ --out plans/ --format markdown
   invokerctl plan -f examples/quickstart/invokers.yaml --emulator --seed examples/quickstart/seed.yaml
   invokerctl plan -f invokers.yaml --emulator=http://127.0.0.1:8080 --json`,
 		Args: noArgs,
@@ -108,7 +112,11 @@ func planRun(opts *PlanOptions) error {
 		return tfInterrupted(opts.Ctx, "running terraform plan", errNothingChanged, withUnlockHint(err, &opts.ProvisionFlags))
 	}
 	if opts.Out != "" {
-		if err := savePlan(opts.cmdEnv, s, &opts.ProvisionFlags, res, opts.Out); err != nil {
+		out, err := planOutPath(opts.Out, opts.File)
+		if err != nil {
+			return err
+		}
+		if err := savePlan(opts.cmdEnv, s, &opts.ProvisionFlags, res, out); err != nil {
 			return err
 		}
 	}

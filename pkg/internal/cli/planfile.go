@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/invokerctl/invokerctl/pkg/config"
+	"github.com/invokerctl/invokerctl/pkg/internal/cmdutil"
+	"github.com/invokerctl/invokerctl/pkg/internal/declset"
 	"github.com/invokerctl/invokerctl/pkg/internal/planfile"
 	"github.com/invokerctl/invokerctl/pkg/internal/target"
 	"github.com/invokerctl/invokerctl/pkg/internal/tf"
@@ -98,6 +102,39 @@ func refusePlan(path string, err error) error {
 	return fmt.Errorf("refusing to apply %s: %w; nothing was changed", path, err)
 }
 
+// readPlan reads the plan file path and checks what needs no target: the
+// declaration it was made from is unchanged (and valid), and this
+// invokerctl and its module are the ones that made it. current is what
+// the target check still needs filling in.
+func readPlan(env cmdEnv, path string) (*planfile.Plan, *config.Declaration, planfile.Current, error) {
+	var current planfile.Current
+	p, err := planfile.ReadFile(path)
+	if err != nil {
+		return nil, nil, current, refusePlan(path, err)
+	}
+	m := &p.Manifest
+	declBytes, err := os.ReadFile(m.Declaration.Path)
+	if err != nil {
+		return nil, nil, current, refusePlan(path, fmt.Errorf("reading the declaration it was made from: %w", err))
+	}
+	module, err := tf.ModuleDigest()
+	if err != nil {
+		return nil, nil, current, err
+	}
+	current = planfile.Current{InvokerctlVersion: Version, DeclarationSHA256: planfile.DigestBytes(declBytes), ModuleDigest: module}
+	// The declaration first: a changed one is the likely refusal and needs
+	// no target.
+	current.Target = m.Target
+	if err := m.Check(current); err != nil {
+		return nil, nil, current, refusePlan(path, err)
+	}
+	decl, err := loadDeclaration(env, m.Declaration.Path)
+	if err != nil {
+		return nil, nil, current, refusePlan(path, err)
+	}
+	return p, decl, current, nil
+}
+
 // applyPlanRun is `apply PLAN`: read and check the plan file, the
 // declaration it was made from and the target, lay out the working
 // directory, init, check the providers, and apply exactly the saved plan.
@@ -106,31 +143,16 @@ func applyPlanRun(opts *ApplyOptions) error {
 	if err := checkSeedFlag(o.Emulator, o.Seed); err != nil {
 		return err
 	}
-	p, err := planfile.ReadFile(path)
-	if err != nil {
-		return refusePlan(path, err)
+	info, err := os.Stat(path)
+	if err == nil && info.IsDir() {
+		return applyPlanDir(opts)
 	}
-	m := &p.Manifest
-	declPath := m.Declaration.Path
-	declBytes, err := os.ReadFile(declPath)
-	if err != nil {
-		return refusePlan(path, fmt.Errorf("reading the declaration it was made from: %w", err))
-	}
-	module, err := tf.ModuleDigest()
+	p, decl, current, err := readPlan(env, path)
 	if err != nil {
 		return err
 	}
-	current := planfile.Current{InvokerctlVersion: Version, DeclarationSHA256: planfile.DigestBytes(declBytes), ModuleDigest: module}
-	// The declaration first: a changed one is the likely refusal and needs
-	// no target.
-	current.Target = m.Target
-	if err := m.Check(current); err != nil {
-		return refusePlan(path, err)
-	}
-	decl, err := loadDeclaration(env, declPath)
-	if err != nil {
-		return refusePlan(path, err)
-	}
+	m := &p.Manifest
+	declPath := m.Declaration.Path
 	run := *o
 	run.File, run.loaded = declPath, decl
 	s, err := openProvisionChecked(env, &run, func(t target.Target) error {
@@ -199,4 +221,131 @@ func applyPlanRun(opts *ApplyOptions) error {
 	fmt.Fprintln(env.IO.Out, "Applied.")
 	renderOutputs(env.IO.Out, out.Outputs)
 	return nil
+}
+
+// Plan files of several declarations: `plan -f DIR --out PLANS/` saves
+// one plan file per declaration in PLANS, and `apply PLANS/` applies each.
+
+// planExt is the extension of the plan files plan --out DIR/ names.
+const planExt = ".plan"
+
+// outIsDir says whether --out names a directory: it ends with a path
+// separator, or is one already.
+func outIsDir(out string) bool {
+	if strings.HasSuffix(out, "/") || strings.HasSuffix(out, string(filepath.Separator)) {
+		return true
+	}
+	info, err := os.Stat(out)
+	return err == nil && info.IsDir()
+}
+
+// planOutPath is where plan --out saves the plan of the declaration file:
+// out itself, or in the directory out, its base name with .plan for
+// .yaml (teams/orders.yaml → PLANS/orders.plan). The directory is made
+// (0700) when missing.
+func planOutPath(out, file string) (string, error) {
+	if !outIsDir(out) {
+		return out, nil
+	}
+	if err := os.MkdirAll(out, 0o700); err != nil {
+		return "", fmt.Errorf("--out: %w", err)
+	}
+	return filepath.Join(out, planName(file)), nil
+}
+
+// planName is the plan file name of the declaration file in a --out
+// directory.
+func planName(file string) string {
+	base := filepath.Base(file)
+	return strings.TrimSuffix(base, filepath.Ext(base)) + planExt
+}
+
+// checkPlanNames is plan's check of --out on several declarations: a
+// directory, in which no two of them would save the same file.
+func checkPlanNames(out string, decls []*config.Declaration) error {
+	if out == "" || len(decls) < 2 {
+		return nil
+	}
+	if !outIsDir(out) {
+		return cmdutil.Usagef("--out %s names one plan file, and there are %d declarations: give a directory (--out %s/) to save one plan file per declaration", out, len(decls), strings.TrimSuffix(out, "/"))
+	}
+	seen := map[string]string{}
+	for _, d := range decls {
+		name := planName(d.File)
+		if first, ok := seen[name]; ok {
+			return cmdutil.Usagef("%s and %s would both be saved as %s: rename one, or plan them with different --out directories", first, d.File, filepath.Join(out, name))
+		}
+		seen[name] = d.File
+	}
+	return nil
+}
+
+func (o *PlanOptions) many() manyVerb {
+	v := o.provisionMany(o.cmdEnv, false)
+	v.markdown = o.Format == planFormatMarkdown
+	v.checkSet = func(decls []*config.Declaration) error { return checkPlanNames(o.Out, decls) }
+	return v
+}
+
+// applyPlanDir is `apply DIR`: every plan file of DIR (its regular files,
+// hidden ones excluded, in name order) is read and checked first — each
+// made by this build from its unchanged declaration, no two for one
+// declaration or one state — and nothing is applied if one is refused;
+// then each is applied as `apply PLAN` applies it, under its header, with
+// one summary and the worst exit code at the end (see runMany).
+func applyPlanDir(opts *ApplyOptions) error {
+	env, dir := opts.cmdEnv, opts.PlanPath
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var (
+		decls   []*config.Declaration
+		planOf  = map[*config.Declaration]string{}
+		refused []string
+	)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") || !e.Type().IsRegular() {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		_, decl, _, err := readPlan(env, path)
+		if err != nil {
+			if env.Ctx.Err() != nil {
+				return err
+			}
+			refused = append(refused, err.Error())
+			continue
+		}
+		decls = append(decls, decl)
+		planOf[decl] = path
+	}
+	switch {
+	case len(refused) > 0:
+		return fmt.Errorf("refusing every plan of %s, since one cannot be applied; nothing was changed:\n  %s", dir, strings.Join(refused, "\n  "))
+	case len(decls) == 0:
+		return fmt.Errorf("%s holds no plan file: save them there with 'invokerctl plan -f ... --out %s/'; nothing was changed", dir, strings.TrimSuffix(dir, "/"))
+	}
+	if len(decls) == 1 {
+		one := *opts
+		one.PlanPath = planOf[decls[0]]
+		return applyPlanRun(&one)
+	}
+	if opts.Workdir != "" {
+		return cmdutil.Usagef("--workdir names one declaration's working directory: with several plans each gets its own; drop --workdir")
+	}
+	kind := target.KindGoogle
+	if opts.Emulator != "" || env.Factory.Getenv(target.URLEnv) != "" {
+		kind = target.KindEmulator
+	}
+	workdir := func(d *config.Declaration) (string, error) { return tf.DefaultWorkdir(d.File, d.Project, kind) }
+	if err := declset.Check(decls, workdir); err != nil {
+		return fmt.Errorf("the plans of %s cannot be applied together; nothing was changed:\n%w", dir, err)
+	}
+	return runDecls(env, manyVerb{json: opts.JSON}, decls, nil, func(e cmdEnv, d *config.Declaration) error {
+		one := *opts
+		one.setEnv(e)
+		one.PlanPath = planOf[d]
+		return applyPlanRun(&one)
+	})
 }

@@ -28,30 +28,6 @@ const stateBucket = "acme-invokerctl-state"
 // clickOpsMember is granted invoke by hand, outside the declarations.
 const clickOpsMember = "user:intern@example.com"
 
-// missingFeatures names the commands the pipelines use that the built
-// binary lacks, from its help texts.
-func missingFeatures(t testing.TB) []string {
-	t.Helper()
-	var missing []string
-	plan := testutil.RunBinary(t, testutil.Exec{}, "plan", "--help")
-	if !strings.Contains(plan.Stdout, "--out") {
-		missing = append(missing, "`plan --out` and `apply PLAN` (branch plans)")
-	}
-	if !strings.Contains(plan.Stdout, "--format") {
-		missing = append(missing, "`plan --format markdown` (branch plans)")
-	}
-	if f := flagLine(plan.Stdout, "-f, --file"); !strings.Contains(f, "stringArray") && !strings.Contains(f, "director") {
-		missing = append(missing, "`-f DIR`, many declarations (branch multi)")
-	}
-	if r := testutil.RunBinary(t, testutil.Exec{}, "verify", "--help"); !strings.Contains(r.Stdout, "markdown") {
-		missing = append(missing, "verify and invoke summaries in $GITHUB_STEP_SUMMARY (branch markdown)")
-	}
-	if r := testutil.RunBinary(t, testutil.Exec{}, "drift", "--help"); r.Code != 0 || !strings.Contains(r.Stdout, "sarif") {
-		missing = append(missing, "`invokerctl drift --format sarif` (branch drift)")
-	}
-	return missing
-}
-
 // The pipelines' steps, run as shipped through the built binary against
 // an emulator seeded like Google would be: the pull request's plan in
 // one runner directory, the merge's apply of exactly those plan files in
@@ -61,9 +37,6 @@ func missingFeatures(t testing.TB) []string {
 // the step summary. The GitLab jobs' scripts run the same way.
 func TestPipelineSteps(t *testing.T) {
 	testutil.NeedTerraform(t)
-	if missing := missingFeatures(t); len(missing) > 0 {
-		t.Skipf("the pipelines use what this build of invokerctl does not have yet: %s", strings.Join(missing, "; "))
-	}
 	seed, err := emulator.LoadSeed(filepath.Join(exampleDir, "emulator-seed.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -159,16 +132,6 @@ func TestPipelineSteps(t *testing.T) {
 	if md := glNightly.read("drift.md"); !strings.Contains(md, "intern@example.com") {
 		t.Errorf("GitLab drift.md lacks the finding:\n%s", md)
 	}
-}
-
-// flagLine is the line of a help text that documents flag.
-func flagLine(help, flag string) string {
-	for _, l := range strings.Split(help, "\n") {
-		if strings.Contains(l, flag) {
-			return l
-		}
-	}
-	return ""
 }
 
 // planFiles lists the regular files of dir.
