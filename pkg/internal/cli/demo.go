@@ -45,7 +45,7 @@ Exit codes: as for run (0 all stages passed).`,
 	fl.StringVar(&opts.Dir, "dir", "", "directory for the declaration and Terraform's working directory (default: a new temporary directory)")
 	fl.BoolVar(&opts.Keep, "keep", false, "keep the temporary directory")
 	fl.DurationVar(&opts.PropagationDelay, "propagation-delay", 5*time.Second, "how long the emulator takes to apply a policy change to the data plane")
-	fl.StringVar(&opts.Format, "format", "table", "report format: table, json or junit")
+	fl.StringVar(&opts.Format, "format", "table", "report format: table, json, junit or markdown")
 	fl.StringVar(&opts.Terraform, "terraform", "", "Terraform binary (default: terraform >= 1.5 on PATH)")
 	return cmd
 }
