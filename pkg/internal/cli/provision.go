@@ -69,6 +69,13 @@ func openProvisionChecked(env cmdEnv, o *ProvisionFlags, check func(target.Targe
 			return nil, err
 		}
 	}
+	if err := checkStateBucket(env, decl, s.target); err != nil {
+		s.Close()
+		if env.Ctx.Err() != nil {
+			return nil, cmdutil.Interrupted(env.Ctx, "checking the state bucket", errNothingChanged)
+		}
+		return nil, err
+	}
 	ios, f := env.IO, env.Factory
 	switch b := decl.Terraform.Backend; {
 	case b == nil || !s.target.IsEmulator():

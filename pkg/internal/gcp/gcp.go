@@ -19,6 +19,7 @@ import (
 	iam "google.golang.org/api/iam/v1"
 	"google.golang.org/api/option"
 	run "google.golang.org/api/run/v2"
+	storage "google.golang.org/api/storage/v1"
 )
 
 // CloudPlatformScope is the OAuth scope the management calls use.
@@ -52,6 +53,8 @@ type Clients struct {
 	// Asset is Cloud Asset Inventory v1: resources and their own policies
 	// under a project, folder or organization, a page at a time.
 	Asset *cloudasset.Service
+	// Storage is Cloud Storage's JSON API (the gcs backend's state bucket).
+	Storage *storage.Service
 }
 
 // HTTPClient returns an authenticated client with the retry policy applied.
@@ -103,6 +106,15 @@ func New(ctx context.Context, o Options) (*Clients, error) {
 	}
 	if c.Asset, err = cloudasset.NewService(ctx, opts...); err != nil {
 		return nil, fmt.Errorf("cloud asset client: %w", err)
+	}
+	// Cloud Storage's JSON API lives under /storage/v1/ of its host, on
+	// Google (storage.googleapis.com) as on any endpoint standing in for it.
+	sopts := opts
+	if o.Endpoint != "" {
+		sopts = append(append([]option.ClientOption{}, opts...), option.WithEndpoint(strings.TrimSuffix(o.Endpoint, "/")+"/storage/v1/"))
+	}
+	if c.Storage, err = storage.NewService(ctx, sopts...); err != nil {
+		return nil, fmt.Errorf("cloud storage client: %w", err)
 	}
 	return c, nil
 }
