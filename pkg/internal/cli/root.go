@@ -35,6 +35,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		return cmdutil.Usage(fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath()))
 	})
 	root.AddCommand(
+		NewCmdValidate(f, nil),
 		NewCmdPlan(f, nil),
 		NewCmdApply(f, nil),
 		NewCmdDestroy(f, nil),

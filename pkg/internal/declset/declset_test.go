@@ -245,3 +245,35 @@ func TestCheck(t *testing.T) {
 		})
 	}
 }
+
+// LoadAll reads past declarations that do not load, returning each one's
+// error, and still stops at what stops the reading itself.
+func TestLoadAll(t *testing.T) {
+	root := layout(t, map[string]string{
+		"teams/a.yaml":     decl("proj-a", memberGrant),
+		"teams/bad.yaml":   decl("proj-x", "grants:\n  - service: orders\n    members: [nobody]\n"),
+		"teams/c.yaml":     decl("proj-c", memberGrant),
+		"teams/notes.yaml": "kind: Note\n",
+		"broken/x.yaml":    "apiVersion: invokerctl/v1\nproject: [\n",
+		"empty/notes.yaml": "kind: Note\n",
+	})
+	p := func(name string) string { return filepath.Join(root, filepath.FromSlash(name)) }
+	set, invalid, err := LoadAll([]string{p("teams"), p("broken")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(set.Files(), " "), p("teams/a.yaml")+" "+p("teams/c.yaml"); got != want {
+		t.Errorf("loaded %s, want %s", got, want)
+	}
+	if len(invalid) != 2 || !strings.Contains(invalid[0].Error(), p("teams/bad.yaml")+":6:15: grants[0].members[0]") || !strings.Contains(invalid[1].Error(), p("broken/x.yaml")+":") {
+		t.Errorf("invalid = %v, want bad.yaml's then x.yaml's error", invalid)
+	}
+	if len(set.Skipped) != 1 || !strings.Contains(set.Skipped[0].String(), "notes.yaml") {
+		t.Errorf("skipped = %v", set.Skipped)
+	}
+	for _, paths := range [][]string{{p("teams"), p("empty")}, {p("nope.yaml")}} {
+		if _, _, err := LoadAll(paths); err == nil {
+			t.Errorf("LoadAll(%v): no error", paths)
+		}
+	}
+}

@@ -63,10 +63,28 @@ func (e *NoDeclarationsError) Error() string {
 // counts once, where it was first reached.
 func Load(paths []string) (*Set, error) {
 	l := &loader{set: &Set{}}
+	if err := l.load(paths); err != nil {
+		return nil, err
+	}
+	return l.set, nil
+}
+
+// LoadAll is Load that reads every declaration even when some do not
+// load: the set holds those that do, and invalid the errors of those that
+// do not (config.Load's, one per file, in order). err is what stops the
+// reading itself: a path that cannot be read, a directory without a
+// declaration.
+func LoadAll(paths []string) (set *Set, invalid []error, err error) {
+	l := &loader{set: &Set{}, keepGoing: true}
+	err = l.load(paths)
+	return l.set, l.invalid, err
+}
+
+func (l *loader) load(paths []string) error {
 	for _, p := range paths {
 		info, err := os.Stat(p)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if info.IsDir() {
 			err = l.dir(p)
@@ -74,15 +92,19 @@ func Load(paths []string) (*Set, error) {
 			err = l.file(p, info, nil)
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return l.set, nil
+	return nil
 }
 
 type loader struct {
 	set  *Set
 	seen []seenFile
+	// keepGoing collects the declarations that do not load in invalid
+	// instead of stopping at the first (LoadAll).
+	keepGoing bool
+	invalid   []error
 }
 
 type seenFile struct {
@@ -115,6 +137,10 @@ func (l *loader) file(path string, info os.FileInfo, data []byte) error {
 		decl, err = config.Parse(path, data)
 	}
 	if err != nil {
+		if l.keepGoing {
+			l.invalid = append(l.invalid, err)
+			return nil
+		}
 		return err
 	}
 	l.seen = append(l.seen, seenFile{path, info})

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -190,6 +191,10 @@ func lookupReference(top, ref *yaml.Node) (*yaml.Node, error) {
 	return n, nil
 }
 
+// needsCredentials matches a script running an invokerctl command that
+// reads Google Cloud (validate and version read nothing there).
+var needsCredentials = regexp.MustCompile(`invokerctl (plan|apply|destroy|verify|invoke|run|drift|audit|force-unlock)\b`)
+
 // checkGitLab lists what is wrong with a GitLab CI file for this example:
 // the pipeline must parse, every job sit in a declared stage with rules and
 // a script, and the plan, apply and drift jobs run on their events with
@@ -217,7 +222,7 @@ func checkGitLab(src []byte) []string {
 		if len(j.Rules) == 0 {
 			addf("job %s: no rules", name)
 		}
-		if strings.Contains(strings.Join(j.Script, "\n"), "invokerctl ") {
+		if needsCredentials.MatchString(strings.Join(j.Script, "\n")) {
 			if j.IDTokens["GCP_ID_TOKEN"].Aud == "" {
 				addf("job %s: runs invokerctl without an id_tokens GCP_ID_TOKEN audience", name)
 			}
@@ -227,6 +232,7 @@ func checkGitLab(src []byte) []string {
 		}
 	}
 	want := []struct{ job, rule, script string }{
+		{"validate", "merge_request_event", "invokerctl validate -f declarations/"},
 		{"plan", "merge_request_event", "invokerctl plan -f declarations/ --out plans/"},
 		{"apply", "$CI_DEFAULT_BRANCH", "invokerctl apply plans/"},
 		{"drift", `"schedule"`, "invokerctl drift -f declarations/ --format sarif"},
@@ -277,7 +283,7 @@ func TestGitLabPipeline(t *testing.T) {
 		{"drift not scheduled", `$CI_PIPELINE_SOURCE == "schedule"`, `$CI_PIPELINE_SOURCE == "push"`, `job drift: no rule on "schedule"`},
 		{"no ID token", "GCP_ID_TOKEN:\n      aud:", "GCP_TOKEN:\n      aud:", "without an id_tokens GCP_ID_TOKEN audience"},
 		{"drift report lost on failure", "    when: always\n", "", "drift artifacts"},
-		{"not YAML", "stages: [plan, apply, drift]", "stages: [plan, apply, drift", "yaml:"},
+		{"not YAML", "stages: [validate, plan, apply, drift]", "stages: [validate, plan, apply, drift", "yaml:"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -45,8 +45,24 @@ func TestPipelineSteps(t *testing.T) {
 	bin := binDir(t)
 	w, _ := readWorkflow(t)
 
-	// Pull request: plan, the comment body, the plans to upload.
+	// Pull request: validate (and a broken declaration refused with an
+	// annotation on its line), plan, the comment body, the plans to upload.
+	broken := newRunner(t, emu, bin)
+	orders := filepath.Join(broken.dir, "declarations", "orders.yaml")
+	b, err := os.ReadFile(orders)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(orders, []byte(strings.Replace(string(b), "grants:\n", "grants:\n  - service: orders-api\n    members: [nobody]\n", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res := broken.runGitHubStep(w, "validate", "validate"); res.Code != 1 || !strings.Contains(res.Stdout, "::error file=declarations/orders.yaml,line=") || !strings.Contains(res.Stdout, `unknown short name "nobody"`) {
+		t.Errorf("validate step on a broken declaration: exit %d, want 1 with an annotation of its line\nstdout:\n%s\nstderr:\n%s", res.Code, res.Stdout, res.Stderr)
+	}
 	pr := newRunner(t, emu, bin)
+	if res := pr.runGitHubStep(w, "validate", "validate"); res.Code != 0 {
+		t.Fatalf("validate step: exit %d\nstdout:\n%s\nstderr:\n%s", res.Code, res.Stdout, res.Stderr)
+	}
 	res := pr.runGitHubStep(w, "plan", "plan")
 	if res.Code != 0 || res.Outputs["changes"] != "true" {
 		t.Fatalf("plan step: exit %d, outputs %v, want 0 and changes=true\nstdout:\n%s\nstderr:\n%s", res.Code, res.Outputs, res.Stdout, res.Stderr)
@@ -99,6 +115,9 @@ func TestPipelineSteps(t *testing.T) {
 	// find no changes; the apply job's verify and invoke pass.
 	gl := readGitLab(t)
 	mr := newRunner(t, emu, bin)
+	if res := mr.runGitLabJob(gl, "validate"); res.Code != 0 {
+		t.Fatalf("GitLab validate job: exit %d\nstdout:\n%s\nstderr:\n%s", res.Code, res.Stdout, res.Stderr)
+	}
 	if res := mr.runGitLabJob(gl, "plan"); res.Code != 0 || !strings.Contains(mr.read("plan.md"), "### invokerctl plan") {
 		t.Fatalf("GitLab plan job: exit %d\nstdout:\n%s\nstderr:\n%s", res.Code, res.Stdout, res.Stderr)
 	}

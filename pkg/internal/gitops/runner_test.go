@@ -273,10 +273,15 @@ func (r *ciRunner) runGitLabJob(cfg *glConfig, job string) stepRun {
 	if !ok {
 		r.t.Fatalf("no GitLab job %q", job)
 	}
-	wif := cfg.Jobs[".gcp-wif"].Script
-	for _, line := range wif {
-		if !slices.Contains(j.BeforeScript, line) {
-			r.t.Fatalf("GitLab job %s does not run .gcp-wif in its before_script", job)
+	// A job with an ID token runs the Workload Identity part of its
+	// before_script first; the install part is the built binary on PATH.
+	var wif []string
+	if _, ok := j.IDTokens["GCP_ID_TOKEN"]; ok {
+		wif = cfg.Jobs[".gcp-wif"].Script
+		for _, line := range wif {
+			if !slices.Contains(j.BeforeScript, line) {
+				r.t.Fatalf("GitLab job %s does not run .gcp-wif in its before_script", job)
+			}
 		}
 	}
 	env := append([]string{"CI_PROJECT_DIR=" + r.dir}, glVariables...)

@@ -38,6 +38,7 @@ type ghWorkflow struct {
 
 type ghJob struct {
 	If          string            `yaml:"if"`
+	Needs       any               `yaml:"needs"` // a job id or a list of them
 	Permissions map[string]string `yaml:"permissions"`
 	Concurrency struct {
 		Group            string `yaml:"group"`
@@ -155,7 +156,7 @@ func TestWorkflowLint(t *testing.T) {
 	}
 }
 
-// The workflow has the shape the README promises: three jobs on their
+// The workflow has the shape the README promises: four jobs on their
 // events, least privileges per job, one concurrency group for applies and
 // drift, and the steps the end-to-end test runs, found by id.
 func TestWorkflowShape(t *testing.T) {
@@ -176,6 +177,8 @@ func TestWorkflowShape(t *testing.T) {
 		perms       map[string]string
 		steps       []string
 	}{
+		{"validate", "pull_request", map[string]string{"contents": "read"},
+			[]string{"install", "validate"}},
 		{"plan", "pull_request", map[string]string{"contents": "read", "id-token": "write", "pull-requests": "write"},
 			[]string{"gcp-auth", "install", "plan", "comment", "upload-plans"}},
 		{"apply", "push", map[string]string{"contents": "read", "id-token": "write", "actions": "read", "pull-requests": "read"},
@@ -204,13 +207,19 @@ func TestWorkflowShape(t *testing.T) {
 				t.Errorf("job %s: no step with id %q (ids: %v)", want.name, id, ids)
 			}
 		}
+		if !strings.Contains(j.step(t, "install").Run, `go install "github.com/invokerctl/invokerctl/cmd/invokerctl@${INVOKERCTL_VERSION}"`) {
+			t.Errorf("job %s: install does not go install invokerctl at a pinned version", want.name)
+		}
+		if want.perms["id-token"] == "" {
+			continue // no credentials: no Workload Identity step
+		}
 		auth := j.step(t, "gcp-auth")
 		if !strings.HasPrefix(auth.Uses, "google-github-actions/auth@") || auth.With["workload_identity_provider"] == "" || auth.With["service_account"] == "" {
 			t.Errorf("job %s: gcp-auth is %q with %v, want google-github-actions/auth with workload_identity_provider and service_account", want.name, auth.Uses, auth.With)
 		}
-		if !strings.Contains(j.step(t, "install").Run, `go install "github.com/invokerctl/invokerctl/cmd/invokerctl@${INVOKERCTL_VERSION}"`) {
-			t.Errorf("job %s: install does not go install invokerctl at a pinned version", want.name)
-		}
+	}
+	if n := w.Jobs["plan"].Needs; n != "validate" && !slices.Equal(toStrings(n), []string{"validate"}) {
+		t.Errorf("plan needs %v: want validate (nothing is planned from an invalid declaration)", n)
 	}
 	apply, drift := w.Jobs["apply"], w.Jobs["drift"]
 	if apply.Concurrency.Group == "" || apply.Concurrency.Group != drift.Concurrency.Group || apply.Concurrency.CancelInProgress {
@@ -224,4 +233,16 @@ func TestWorkflowShape(t *testing.T) {
 			t.Errorf("step %q uses %q: pin a version", s.ID, s.Uses)
 		}
 	}
+}
+
+// toStrings is a YAML list of strings as []string (nil otherwise).
+func toStrings(v any) []string {
+	list, _ := v.([]any)
+	var out []string
+	for _, e := range list {
+		if s, ok := e.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }
