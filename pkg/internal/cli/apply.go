@@ -45,7 +45,7 @@ With a directory of plan files (plan -f DIR --out PLANS/), apply PLANS/ reads an
 every plan in it first and applies none if one is refused; then it applies each, with one
 summary and the worst exit code at the end.
 
-Exit codes: 0 applied or nothing to do, 1 error, refusal or not confirmed.`,
+Exit codes: 0 applied or nothing to do, 1 error, refusal or not confirmed, 64 a usage error.`,
 		Example: `  invokerctl apply -f invokers.yaml
   invokerctl apply -f invokers.yaml --auto-approve --json
   invokerctl apply -f invokers.yaml --emulator=http://127.0.0.1:8080 --auto-approve

@@ -274,20 +274,60 @@ func TestManyProvision(t *testing.T) {
 			t.Errorf("plan file %s: %v %v", name, info, err)
 		}
 	}
-	proofWrite(t, plans, "notes.plan", "not a plan")
-	r = runInProcess(t, env, "apply", plans, flag)
-	wantExit(t, r, cmdutil.ExitError, "apply DIR with a file that is not a plan")
-	if !strings.Contains(r.Stderr, "refusing every plan of") || !strings.Contains(r.Stderr, "notes.plan") {
-		t.Errorf("apply DIR refusal does not name the file:\n%s", r.Stderr)
+	r = runInProcess(t, env, "plan", "-f", dir, flag, "--format", "json")
+	wantExit(t, r, cmdutil.ExitChanges, "plan --format json")
+	if d := parseManyDoc(t, r); d.ExitCode != cmdutil.ExitChanges || len(d.Declarations) != 2 {
+		t.Errorf("plan --format json on two declarations: %+v", d)
 	}
-	if got := invokersAt(t, emu, "demo-project", "us-central1", "orders-api"); len(got) != 0 {
-		t.Errorf("a refused apply DIR changed orders-api: %v", got)
+	// A plan of another target, a second plan of one declaration, or a
+	// file that is not a plan: every plan refused, nothing applied.
+	for _, tc := range []struct{ name, file, content, want string }{
+		{"another target", "zz-other.plan", "", "made for another target"},
+		{"one declaration twice", "zz-copy.plan", "copy", "are both plans of " + orders},
+		{"not a plan", "notes.plan", "not a plan", "notes.plan"},
+	} {
+		extra := filepath.Join(plans, tc.file)
+		switch tc.content {
+		case "":
+			withManifest(t, filepath.Join(plans, "orders.plan"), extra, func(m map[string]any) {
+				m["target"].(map[string]any)["apiEndpoint"] = "http://127.0.0.1:1"
+			})
+		case "copy":
+			copyFile(t, filepath.Join(plans, "orders.plan"), extra)
+		default:
+			proofWrite(t, plans, tc.file, tc.content)
+		}
+		r = runInProcess(t, env, "apply", plans, flag)
+		wantExit(t, r, cmdutil.ExitError, "apply DIR: "+tc.name)
+		if !strings.Contains(r.Stderr, "refusing every plan of") || !strings.Contains(r.Stderr, tc.want) {
+			t.Errorf("apply DIR, %s: the refusal does not say %q:\n%s", tc.name, tc.want, r.Stderr)
+		}
+		if got := invokersAt(t, emu, "demo-project", "us-central1", "orders-api"); len(got) != 0 {
+			t.Errorf("a refused apply DIR (%s) changed orders-api: %v", tc.name, got)
+		}
+		if err := os.Remove(extra); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := os.Remove(filepath.Join(plans, "notes.plan")); err != nil {
+	r = runInProcess(t, env, "apply", dir, flag)
+	wantExit(t, r, cmdutil.ExitError, "apply DIR of declarations")
+	if !strings.Contains(r.Stderr, "use 'invokerctl apply -f "+dir+"'") {
+		t.Errorf("apply on a directory of declarations does not point at -f:\n%s", r.Stderr)
+	}
+	// A plan reached through a link is applied; other files are noted.
+	moved := filepath.Join(t.TempDir(), "orders.plan")
+	if err := os.Rename(filepath.Join(plans, "orders.plan"), moved); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Symlink(moved, filepath.Join(plans, "orders.plan")); err != nil {
+		t.Fatal(err)
+	}
+	proofWrite(t, plans, "plan.md", "# the review")
 	r = runInProcess(t, env, "apply", plans, flag, "--json")
 	wantExit(t, r, 0, "apply DIR")
+	if !strings.Contains(r.Stderr, "Note: skipped "+filepath.Join(plans, "plan.md")+": not a plan file") {
+		t.Errorf("apply DIR does not note the file it skipped:\n%s", r.Stderr)
+	}
 	d := parseManyDoc(t, r)
 	workdirs := map[string]bool{}
 	for _, e := range d.Declarations {
@@ -312,6 +352,13 @@ func TestManyProvision(t *testing.T) {
 
 	r = runInProcess(t, env, "plan", "-f", orders, "-f", billing, flag)
 	wantExit(t, r, 0, "plan after apply")
+	// Planning one declaration into the directory says which plan files
+	// there it leaves, since apply DIR/ would apply them too.
+	r = runInProcess(t, env, "plan", "-f", orders, flag, "--out", plans)
+	wantExit(t, r, 0, "plan one declaration --out DIR/")
+	if !strings.Contains(r.Stderr, "also holds "+filepath.Join(plans, "billing.plan")+", not made by this run") || strings.Contains(r.Stderr, "orders.plan, not made") {
+		t.Errorf("plan --out DIR/ does not note the plan files it leaves:\n%s", r.Stderr)
+	}
 
 	// Refusing the confirmation changes nothing anywhere.
 	r = runInProcess(t, inProcess{Env: env.Env, Terraform: true, TTY: true, Stdin: "no\n"}, "destroy", "-f", dir, flag)

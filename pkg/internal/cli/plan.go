@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -22,6 +23,9 @@ type PlanOptions struct {
 	// Format is table, json or markdown ("" means table, or json with
 	// --json).
 	Format string
+	// otherPlansNoted: the run over several declarations said which plan
+	// files of the --out directory it leaves (see noteOtherPlans).
+	otherPlansNoted bool
 }
 
 // Output formats of plan.
@@ -115,6 +119,9 @@ func planRun(opts *PlanOptions) error {
 		out, err := planOutPath(opts.Out, opts.File)
 		if err != nil {
 			return err
+		}
+		if out != opts.Out && !opts.otherPlansNoted {
+			noteOtherPlans(opts.IO.ErrOut, opts.Out, []string{filepath.Base(out)})
 		}
 		if err := savePlan(opts.cmdEnv, s, &opts.ProvisionFlags, res, out); err != nil {
 			return err

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -280,36 +282,144 @@ func checkPlanNames(out string, decls []*config.Declaration) error {
 	return nil
 }
 
+// otherPlans lists the *.plan files of the --out directory out that this
+// run does not write (names): `apply DIR/` would apply them too.
+func otherPlans(out string, names []string) []string {
+	entries, err := os.ReadDir(out)
+	if err != nil {
+		return nil
+	}
+	var others []string
+	for _, e := range entries {
+		if filepath.Ext(e.Name()) == planExt && !strings.HasPrefix(e.Name(), ".") && !slices.Contains(names, e.Name()) {
+			others = append(others, filepath.Join(out, e.Name()))
+		}
+	}
+	return others
+}
+
+// noteOtherPlans says which plan files of the --out directory out this
+// run leaves as they were.
+func noteOtherPlans(w io.Writer, out string, names []string) {
+	if others := otherPlans(out, names); len(others) > 0 {
+		fmt.Fprintf(w, "Note: %s also holds %s, not made by this run: 'invokerctl apply %s' would apply them too; remove them unless you mean to.\n", out, strings.Join(others, ", "), out)
+	}
+}
+
 func (o *PlanOptions) many() manyVerb {
 	v := o.provisionMany(o.cmdEnv, false)
+	v.json = o.JSON || o.Format == planFormatJSON
 	v.markdown = o.Format == planFormatMarkdown
-	v.checkSet = func(decls []*config.Declaration) error { return checkPlanNames(o.Out, decls) }
+	check := v.check
+	v.check = func() error {
+		if _, err := o.planFormat(); err != nil {
+			return err
+		}
+		return check()
+	}
+	v.checkSet = func(decls []*config.Declaration) error {
+		if err := checkPlanNames(o.Out, decls); err != nil || o.Out == "" {
+			return err
+		}
+		names := make([]string, len(decls))
+		for i, d := range decls {
+			names[i] = planName(d.File)
+		}
+		noteOtherPlans(o.IO.ErrOut, o.Out, names)
+		o.otherPlansNoted = true
+		return nil
+	}
 	return v
 }
 
-// applyPlanDir is `apply DIR`: every plan file of DIR (its regular files,
-// hidden ones excluded, in name order) is read and checked first — each
-// made by this build from its unchanged declaration, no two for one
-// declaration or one state — and nothing is applied if one is refused;
-// then each is applied as `apply PLAN` applies it, under its header, with
-// one summary and the worst exit code at the end (see runMany).
+// applyPlanDir is `apply DIR`: the plan files of DIR (its *.plan files,
+// hidden ones excluded, links followed, in name order; other files are
+// noted and left) are all read and checked first — each made by this
+// build from its unchanged declaration, for this target and project, its
+// state bucket usable, no two of one declaration or one state — and none
+// is applied if one is refused; then each is applied as `apply PLAN`
+// applies it, under its header, with one summary and the worst exit code
+// (see runMany). What only Terraform can find — a state that moved on, a
+// provider build that differs after init — is found per plan as it is
+// applied.
 func applyPlanDir(opts *ApplyOptions) error {
 	env, dir := opts.cmdEnv, opts.PlanPath
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return err
 	}
-	var (
-		decls   []*config.Declaration
-		planOf  = map[*config.Declaration]string{}
-		refused []string
-	)
+	var paths, refused []string
+	declarations := false
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".") || !e.Type().IsRegular() {
+		name := e.Name()
+		if strings.HasPrefix(name, ".") {
 			continue
 		}
-		path := filepath.Join(dir, e.Name())
-		_, decl, _, err := readPlan(env, path)
+		path := filepath.Join(dir, name)
+		switch ext := filepath.Ext(name); {
+		case ext == planExt:
+			info, err := os.Stat(path) // follows a link
+			if err != nil {
+				return err
+			}
+			if !info.Mode().IsRegular() {
+				refused = append(refused, path+": not a regular file")
+				continue
+			}
+			paths = append(paths, path)
+		case ext == ".yaml" || ext == ".yml":
+			declarations = true
+			fallthrough
+		default:
+			fmt.Fprintf(env.IO.ErrOut, "Note: skipped %s: not a plan file (*%s).\n", path, planExt)
+		}
+	}
+	if len(paths) == 0 && len(refused) == 0 {
+		msg := fmt.Sprintf("%s holds no plan file (*%s): save them there with 'invokerctl plan -f ... --out %s/'", dir, planExt, strings.TrimSuffix(dir, "/"))
+		if declarations {
+			msg += fmt.Sprintf("; to plan and apply the declarations in it, use 'invokerctl apply -f %s'", dir)
+		}
+		return fmt.Errorf("%s; nothing was changed", msg)
+	}
+	var (
+		decls  []*config.Declaration
+		planOf = map[*config.Declaration]string{}
+		byDecl = map[string]string{} // the declaration's absolute path → its plan
+		t      target.Target
+		stop   func()
+	)
+	defer func() {
+		if stop != nil {
+			stop()
+		}
+	}()
+	for _, path := range paths {
+		p, decl, current, err := readPlan(env, path)
+		if err == nil && stop == nil {
+			// The target once, for every plan's check.
+			if t, stop, err = resolveTarget(env, opts.Emulator, opts.Seed, decl.Project); err != nil {
+				return err
+			}
+		}
+		if err == nil {
+			current.Target = planTarget(t, decl.Project)
+			if err = p.Manifest.Check(current); err != nil {
+				err = refusePlan(path, err)
+			}
+		}
+		if err == nil {
+			if err = checkStateBucket(env, decl, t); err != nil {
+				err = refusePlan(path, err)
+			}
+		}
+		if err == nil {
+			abs, _ := filepath.Abs(decl.File)
+			if first, dup := byDecl[abs]; dup {
+				err = fmt.Errorf("%s and %s are both plans of %s: keep one", first, path, decl.File)
+			} else {
+				byDecl[abs] = path
+			}
+		}
 		if err != nil {
 			if env.Ctx.Err() != nil {
 				return err
@@ -320,12 +430,11 @@ func applyPlanDir(opts *ApplyOptions) error {
 		decls = append(decls, decl)
 		planOf[decl] = path
 	}
-	switch {
-	case len(refused) > 0:
+	if len(refused) > 0 {
 		return fmt.Errorf("refusing every plan of %s, since one cannot be applied; nothing was changed:\n  %s", dir, strings.Join(refused, "\n  "))
-	case len(decls) == 0:
-		return fmt.Errorf("%s holds no plan file: save them there with 'invokerctl plan -f ... --out %s/'; nothing was changed", dir, strings.TrimSuffix(dir, "/"))
 	}
+	stop()
+	stop = nil
 	if len(decls) == 1 {
 		one := *opts
 		one.PlanPath = planOf[decls[0]]
@@ -334,11 +443,7 @@ func applyPlanDir(opts *ApplyOptions) error {
 	if opts.Workdir != "" {
 		return cmdutil.Usagef("--workdir names one declaration's working directory: with several plans each gets its own; drop --workdir")
 	}
-	kind := target.KindGoogle
-	if opts.Emulator != "" || env.Factory.Getenv(target.URLEnv) != "" {
-		kind = target.KindEmulator
-	}
-	workdir := func(d *config.Declaration) (string, error) { return tf.DefaultWorkdir(d.File, d.Project, kind) }
+	workdir := func(d *config.Declaration) (string, error) { return tf.DefaultWorkdir(d.File, d.Project, t.Kind()) }
 	if err := declset.Check(decls, workdir); err != nil {
 		return fmt.Errorf("the plans of %s cannot be applied together; nothing was changed:\n%w", dir, err)
 	}

@@ -18,16 +18,20 @@ import (
 // list its objects. Found before Terraform runs, so nothing was changed.
 type StateBucketError struct {
 	File, Bucket string
-	// Missing: the bucket does not exist; else access was refused.
-	Missing bool
+	// Missing: the bucket does not exist; Unauthenticated: the credentials
+	// were refused; else access was refused.
+	Missing, Unauthenticated bool
 	// Err is Cloud Storage's answer.
 	Err error
 }
 
 func (e *StateBucketError) Error() string {
 	where := e.File + ": terraform.backend.config.bucket"
-	if e.Missing {
+	switch {
+	case e.Missing:
 		return fmt.Sprintf("%s: the state bucket %q does not exist: create it first (gcloud storage buckets create gs://%s --uniform-bucket-level-access), or fix the name; nothing was changed", where, e.Bucket, e.Bucket)
+	case e.Unauthenticated:
+		return fmt.Sprintf("%s: Cloud Storage refused the credentials invokerctl runs with while listing the state bucket %q (%v): renew them (gcloud auth application-default login) or check GOOGLE_APPLICATION_CREDENTIALS; nothing was changed", where, e.Bucket, googleMessage(e.Err))
 	}
 	return fmt.Sprintf("%s: no permission to list the objects of the state bucket %q (%v): the gcs backend needs storage.objects.list, get, create and delete on it, e.g. roles/storage.objectAdmin on the bucket for the identity invokerctl runs as; nothing was changed", where, e.Bucket, googleMessage(e.Err))
 }
@@ -43,21 +47,50 @@ func googleMessage(err error) string {
 	return err.Error()
 }
 
+// backendOwnSettings are the gcs backend settings, declared or from
+// Terraform's environment, with which the backend reaches its bucket as
+// another identity or through another endpoint than invokerctl's.
+var (
+	backendOwnConfig = []string{"credentials", "access_token", "impersonate_service_account", "storage_custom_endpoint"}
+	backendOwnEnv    = []string{
+		"GOOGLE_BACKEND_CREDENTIALS", "GOOGLE_CREDENTIALS", "GOOGLE_CLOUD_KEYFILE_JSON", "GCLOUD_KEYFILE_JSON",
+		"GOOGLE_OAUTH_ACCESS_TOKEN", "GOOGLE_BACKEND_IMPERSONATE_SERVICE_ACCOUNT", "GOOGLE_IMPERSONATE_SERVICE_ACCOUNT",
+		"GOOGLE_BACKEND_STORAGE_CUSTOM_ENDPOINT", "GOOGLE_STORAGE_CUSTOM_ENDPOINT",
+	}
+)
+
+// backendReachesBucketItsOwnWay says whether Terraform's gcs backend would
+// reach the bucket otherwise than invokerctl does: against Google, with
+// credentials, an account to impersonate or an endpoint of its own
+// (declared, or in the environment Terraform inherits). Against an
+// emulator invokerctl hands the backend its own endpoint and token.
+func backendReachesBucketItsOwnWay(env cmdEnv, b *config.Backend, t target.Target) bool {
+	if t.IsEmulator() {
+		return false
+	}
+	for _, k := range backendOwnConfig {
+		if b.Config[k] != "" {
+			return true
+		}
+	}
+	for _, k := range backendOwnEnv {
+		if env.Factory.Getenv(k) != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // checkStateBucket lists one object of the declared gcs backend's bucket
 // under its prefix — the backend's own first call — before Terraform runs,
 // so a missing bucket or a refused access is said plainly instead of in
-// the middle of terraform init. It checks only a backend Terraform uses
-// against t with invokerctl's own identity: one that names other
-// credentials or an account to impersonate is left to Terraform.
+// the middle of terraform init. It checks only a backend that reaches the
+// bucket as invokerctl does (see backendReachesBucketItsOwnWay); any other
+// is left to Terraform.
 func checkStateBucket(env cmdEnv, d *config.Declaration, t target.Target) error {
 	typ, bucket, prefix := tf.StateBackend(d, t)
-	if typ != "gcs" || bucket == "" {
+	if typ != "gcs" || bucket == "" || backendReachesBucketItsOwnWay(env, d.Terraform.Backend, t) {
 		return nil
-	}
-	for _, k := range []string{"credentials", "access_token", "impersonate_service_account"} {
-		if d.Terraform.Backend.Config[k] != "" {
-			return nil
-		}
 	}
 	clients, err := gcp.New(env.Ctx, gcp.Options{Endpoint: t.APIEndpoint(), TokenSource: t.TokenSource(), UserAgent: "invokerctl/" + Version})
 	if err != nil {
@@ -70,7 +103,9 @@ func checkStateBucket(env cmdEnv, d *config.Declaration, t target.Target) error 
 		return nil
 	case errors.As(err, &g) && g.Code == http.StatusNotFound:
 		return &StateBucketError{File: d.File, Bucket: bucket, Missing: true, Err: err}
-	case errors.As(err, &g) && (g.Code == http.StatusForbidden || g.Code == http.StatusUnauthorized):
+	case errors.As(err, &g) && g.Code == http.StatusUnauthorized:
+		return &StateBucketError{File: d.File, Bucket: bucket, Unauthenticated: true, Err: err}
+	case errors.As(err, &g) && g.Code == http.StatusForbidden:
 		return &StateBucketError{File: d.File, Bucket: bucket, Err: err}
 	}
 	return fmt.Errorf("%s: checking the state bucket %q: %w", d.File, bucket, err)
