@@ -25,7 +25,8 @@ import (
 // directory): every declaration is loaded and checked against the others
 // first, and nothing runs if one fails; then the verb runs on each in
 // turn, with its own working directory and state, each one's output under
-// a header; then one combined summary (a table, or one JSON document), and
+// a header; then one combined summary (a table, one JSON document, or one
+// Markdown document), and
 // the worst exit code (cmdutil.WorstExitCode). With one declaration the
 // verb runs exactly as it does on its own.
 //
@@ -121,7 +122,7 @@ type declOutcome struct {
 	ran  bool
 	code int
 	err  error
-	// out is the verb's stdout when it was captured (JSON).
+	// out is the verb's stdout when it was captured (JSON, Markdown).
 	out []byte
 }
 
@@ -147,23 +148,30 @@ func runMany(env cmdEnv, files []string, v manyVerb, run declRun) error {
 	if len(set.Decls) == 1 {
 		return run(env, set.Decls[0])
 	}
-	if err := v.severalUsage(len(set.Decls)); err != nil {
-		return err
-	}
 	kind := target.KindGoogle
 	if v.emulator != "" || env.Factory.Getenv(target.URLEnv) != "" {
 		kind = target.KindEmulator
 	}
-	workdir := func(d *config.Declaration) (string, error) { return tf.DefaultWorkdir(d.File, d.Project, kind) }
-	if err := declset.Check(set.Decls, workdir); err != nil {
-		return fmt.Errorf("these declarations cannot run together; nothing was run:\n%w", err)
-	}
-	return runDecls(env, v, set.Decls, set.Skipped, run)
+	return runTogether(env, v, set.Decls, set.Skipped, kind, run)
 }
 
-// runDecls runs run on every one of decls, checked against each other
-// already, and returns the worst outcome (see runMany).
-func runDecls(env cmdEnv, v manyVerb, decls []*config.Declaration, skipped []declset.Skipped, run declRun) error {
+// workdirsOn places each declaration's default working directory for a
+// target of kind: what declset.Check compares.
+func workdirsOn(kind target.Kind) declset.Workdir {
+	return func(d *config.Declaration) (string, error) { return tf.DefaultWorkdir(d.File, d.Project, kind) }
+}
+
+// runTogether refuses what cannot apply to several declarations and
+// declarations that conflict (their working directories those of a
+// target of kind), then runs run on every one of decls and returns the
+// worst outcome (see runMany).
+func runTogether(env cmdEnv, v manyVerb, decls []*config.Declaration, skipped []declset.Skipped, kind target.Kind, run declRun) error {
+	if err := v.severalUsage(len(decls)); err != nil {
+		return err
+	}
+	if err := declset.Check(decls, workdirsOn(kind)); err != nil {
+		return fmt.Errorf("these declarations cannot run together; nothing was run:\n%w", err)
+	}
 	if v.checkDecl != nil {
 		for _, d := range decls {
 			if err := v.checkDecl(d); err != nil {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/invokerctl/invokerctl/pkg/config"
 	"github.com/invokerctl/invokerctl/pkg/internal/cmdutil"
-	"github.com/invokerctl/invokerctl/pkg/internal/declset"
 	"github.com/invokerctl/invokerctl/pkg/internal/planfile"
 	"github.com/invokerctl/invokerctl/pkg/internal/target"
 	"github.com/invokerctl/invokerctl/pkg/internal/tf"
@@ -381,76 +380,84 @@ func applyPlanDir(opts *ApplyOptions) error {
 		}
 		return fmt.Errorf("%s; nothing was changed", msg)
 	}
-	var (
-		decls  []*config.Declaration
-		planOf = map[*config.Declaration]string{}
-		byDecl = map[string]string{} // the declaration's absolute path → its plan
-		t      target.Target
-		stop   func()
-	)
-	defer func() {
-		if stop != nil {
-			stop()
-		}
-	}()
-	for _, path := range paths {
-		p, decl, current, err := readPlan(env, path)
-		if err == nil && stop == nil {
-			// The target once, for every plan's check.
-			if t, stop, err = resolveTarget(env, opts.Emulator, opts.Seed, decl.Project); err != nil {
-				return err
-			}
-		}
-		if err == nil {
-			current.Target = planTarget(t, decl.Project)
-			if err = p.Manifest.Check(current); err != nil {
-				err = refusePlan(path, err)
-			}
-		}
-		if err == nil {
-			if err = checkStateBucket(env, decl, t); err != nil {
-				err = refusePlan(path, err)
-			}
-		}
-		if err == nil {
-			abs, _ := filepath.Abs(decl.File)
-			if first, dup := byDecl[abs]; dup {
-				err = fmt.Errorf("%s and %s are both plans of %s: keep one", first, path, decl.File)
-			} else {
-				byDecl[abs] = path
-			}
-		}
-		if err != nil {
-			if env.Ctx.Err() != nil {
-				return err
-			}
-			refused = append(refused, err.Error())
-			continue
-		}
-		decls = append(decls, decl)
-		planOf[decl] = path
+	decls, planOf, kind, err := checkPlans(env, opts, dir, paths, refused)
+	if err != nil {
+		return err
 	}
-	if len(refused) > 0 {
-		return fmt.Errorf("refusing every plan of %s, since one cannot be applied; nothing was changed:\n  %s", dir, strings.Join(refused, "\n  "))
-	}
-	stop()
-	stop = nil
 	if len(decls) == 1 {
 		one := *opts
 		one.PlanPath = planOf[decls[0]]
 		return applyPlanRun(&one)
 	}
-	if opts.Workdir != "" {
-		return cmdutil.Usagef("--workdir names one declaration's working directory: with several plans each gets its own; drop --workdir")
-	}
-	workdir := func(d *config.Declaration) (string, error) { return tf.DefaultWorkdir(d.File, d.Project, t.Kind()) }
-	if err := declset.Check(decls, workdir); err != nil {
-		return fmt.Errorf("the plans of %s cannot be applied together; nothing was changed:\n%w", dir, err)
-	}
-	return runDecls(env, manyVerb{json: opts.JSON}, decls, nil, func(e cmdEnv, d *config.Declaration) error {
+	return runTogether(env, manyVerb{json: opts.JSON, workdir: opts.Workdir}, decls, nil, kind, func(e cmdEnv, d *config.Declaration) error {
 		one := *opts
 		one.setEnv(e)
 		one.PlanPath = planOf[d]
 		return applyPlanRun(&one)
 	})
+}
+
+// checkPlans reads the plan files paths of dir and checks each as
+// applyPlanDir says, refused holding the refusals found so far; it
+// returns the plans' declarations, the plan of each, and the kind of the
+// target, or one error listing every refusal.
+func checkPlans(env cmdEnv, opts *ApplyOptions, dir string, paths, refused []string) ([]*config.Declaration, map[*config.Declaration]string, target.Kind, error) {
+	type read struct {
+		path    string
+		plan    *planfile.Plan
+		decl    *config.Declaration
+		current planfile.Current
+	}
+	var plans []read
+	for _, path := range paths {
+		p, decl, current, err := readPlan(env, path)
+		if err != nil {
+			if env.Ctx.Err() != nil {
+				return nil, nil, "", err
+			}
+			refused = append(refused, err.Error())
+			continue
+		}
+		plans = append(plans, read{path, p, decl, current})
+	}
+	var (
+		decls  []*config.Declaration
+		planOf = map[*config.Declaration]string{}
+		byDecl = map[string]string{} // the declaration's absolute path → its plan
+		kind   target.Kind
+	)
+	if len(plans) > 0 {
+		// The target once, for every plan.
+		t, stop, err := resolveTarget(env, opts.Emulator, opts.Seed, plans[0].decl.Project)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		defer stop()
+		kind = t.Kind()
+		for _, r := range plans {
+			r.current.Target = planTarget(t, r.decl.Project)
+			abs, _ := filepath.Abs(r.decl.File)
+			if err = r.plan.Manifest.Check(r.current); err != nil {
+				err = refusePlan(r.path, err)
+			} else if first, dup := byDecl[abs]; dup {
+				err = fmt.Errorf("%s and %s are both plans of %s: keep one", first, r.path, r.decl.File)
+			} else if err = checkStateBucket(env, r.decl, t); err != nil {
+				err = refusePlan(r.path, err)
+			}
+			if err != nil {
+				if env.Ctx.Err() != nil {
+					return nil, nil, "", err
+				}
+				refused = append(refused, err.Error())
+				continue
+			}
+			byDecl[abs] = r.path
+			decls = append(decls, r.decl)
+			planOf[r.decl] = r.path
+		}
+	}
+	if len(refused) > 0 {
+		return nil, nil, "", fmt.Errorf("refusing every plan of %s, since one cannot be applied; nothing was changed:\n  %s", dir, strings.Join(refused, "\n  "))
+	}
+	return decls, planOf, kind, nil
 }

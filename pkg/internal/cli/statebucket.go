@@ -47,49 +47,15 @@ func googleMessage(err error) string {
 	return err.Error()
 }
 
-// backendOwnSettings are the gcs backend settings, declared or from
-// Terraform's environment, with which the backend reaches its bucket as
-// another identity or through another endpoint than invokerctl's.
-var (
-	backendOwnConfig = []string{"credentials", "access_token", "impersonate_service_account", "storage_custom_endpoint"}
-	backendOwnEnv    = []string{
-		"GOOGLE_BACKEND_CREDENTIALS", "GOOGLE_CREDENTIALS", "GOOGLE_CLOUD_KEYFILE_JSON", "GCLOUD_KEYFILE_JSON",
-		"GOOGLE_OAUTH_ACCESS_TOKEN", "GOOGLE_BACKEND_IMPERSONATE_SERVICE_ACCOUNT", "GOOGLE_IMPERSONATE_SERVICE_ACCOUNT",
-		"GOOGLE_BACKEND_STORAGE_CUSTOM_ENDPOINT", "GOOGLE_STORAGE_CUSTOM_ENDPOINT",
-	}
-)
-
-// backendReachesBucketItsOwnWay says whether Terraform's gcs backend would
-// reach the bucket otherwise than invokerctl does: against Google, with
-// credentials, an account to impersonate or an endpoint of its own
-// (declared, or in the environment Terraform inherits). Against an
-// emulator invokerctl hands the backend its own endpoint and token.
-func backendReachesBucketItsOwnWay(env cmdEnv, b *config.Backend, t target.Target) bool {
-	if t.IsEmulator() {
-		return false
-	}
-	for _, k := range backendOwnConfig {
-		if b.Config[k] != "" {
-			return true
-		}
-	}
-	for _, k := range backendOwnEnv {
-		if env.Factory.Getenv(k) != "" {
-			return true
-		}
-	}
-	return false
-}
-
 // checkStateBucket lists one object of the declared gcs backend's bucket
 // under its prefix — the backend's own first call — before Terraform runs,
 // so a missing bucket or a refused access is said plainly instead of in
 // the middle of terraform init. It checks only a backend that reaches the
-// bucket as invokerctl does (see backendReachesBucketItsOwnWay); any other
-// is left to Terraform.
+// bucket as invokerctl does (not tf.BackendHasOwnAccess); any other is
+// left to Terraform.
 func checkStateBucket(env cmdEnv, d *config.Declaration, t target.Target) error {
 	typ, bucket, prefix := tf.StateBackend(d, t)
-	if typ != "gcs" || bucket == "" || backendReachesBucketItsOwnWay(env, d.Terraform.Backend, t) {
+	if typ != "gcs" || bucket == "" || tf.BackendHasOwnAccess(d, t, env.Factory.Getenv) {
 		return nil
 	}
 	clients, err := gcp.New(env.Ctx, gcp.Options{Endpoint: t.APIEndpoint(), TokenSource: t.TokenSource(), UserAgent: "invokerctl/" + Version})

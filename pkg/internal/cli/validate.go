@@ -13,7 +13,6 @@ import (
 	"github.com/invokerctl/invokerctl/pkg/internal/cmdutil"
 	"github.com/invokerctl/invokerctl/pkg/internal/declset"
 	"github.com/invokerctl/invokerctl/pkg/internal/target"
-	"github.com/invokerctl/invokerctl/pkg/internal/tf"
 )
 
 // ValidateOptions are the inputs of `invokerctl validate`.
@@ -80,10 +79,7 @@ func validateRun(opts *ValidateOptions) error {
 	}
 	// The working directories are the ones Google's target would use: the
 	// conflicts do not depend on the target.
-	workdir := func(d *config.Declaration) (string, error) {
-		return tf.DefaultWorkdir(d.File, d.Project, target.KindGoogle)
-	}
-	if err := declset.Check(set.Decls, workdir); err != nil {
+	if err := declset.Check(set.Decls, workdirsOn(target.KindGoogle)); err != nil {
 		if annotate {
 			writeAnnotations(ios.Out, err)
 		}

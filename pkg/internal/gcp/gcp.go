@@ -81,13 +81,19 @@ func New(ctx context.Context, o Options) (*Clients, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := []option.ClientOption{option.WithHTTPClient(hc)}
-	if o.Endpoint != "" {
-		opts = append(opts, option.WithEndpoint(strings.TrimSuffix(o.Endpoint, "/")+"/"))
+	// withEndpoint is the clients' options with the API at path under
+	// o.Endpoint, when one is set.
+	withEndpoint := func(path string) []option.ClientOption {
+		opts := []option.ClientOption{option.WithHTTPClient(hc)}
+		if o.Endpoint != "" {
+			opts = append(opts, option.WithEndpoint(strings.TrimSuffix(o.Endpoint, "/")+path))
+		}
+		if o.UserAgent != "" {
+			opts = append(opts, option.WithUserAgent(o.UserAgent))
+		}
+		return opts
 	}
-	if o.UserAgent != "" {
-		opts = append(opts, option.WithUserAgent(o.UserAgent))
-	}
+	opts := withEndpoint("/")
 	c := &Clients{}
 	if c.Run, err = run.NewService(ctx, opts...); err != nil {
 		return nil, fmt.Errorf("run client: %w", err)
@@ -109,11 +115,7 @@ func New(ctx context.Context, o Options) (*Clients, error) {
 	}
 	// Cloud Storage's JSON API lives under /storage/v1/ of its host, on
 	// Google (storage.googleapis.com) as on any endpoint standing in for it.
-	sopts := opts
-	if o.Endpoint != "" {
-		sopts = append(append([]option.ClientOption{}, opts...), option.WithEndpoint(strings.TrimSuffix(o.Endpoint, "/")+"/storage/v1/"))
-	}
-	if c.Storage, err = storage.NewService(ctx, sopts...); err != nil {
+	if c.Storage, err = storage.NewService(ctx, withEndpoint("/storage/v1/")...); err != nil {
 		return nil, fmt.Errorf("cloud storage client: %w", err)
 	}
 	return c, nil

@@ -336,6 +336,43 @@ var gcsEmulatorDropped = map[string]bool{
 	"encryption_key": true, "kms_encryption_key": true,
 }
 
+// gcsOwnConfig and gcsOwnEnv are the gcs backend settings, declared or in
+// the environment Terraform inherits, with which the backend reaches its
+// bucket as another identity or through another endpoint than the
+// target's.
+var (
+	gcsOwnConfig = []string{"credentials", "access_token", "impersonate_service_account", "storage_custom_endpoint"}
+	gcsOwnEnv    = []string{
+		"GOOGLE_BACKEND_CREDENTIALS", "GOOGLE_CREDENTIALS", "GOOGLE_CLOUD_KEYFILE_JSON", "GCLOUD_KEYFILE_JSON",
+		"GOOGLE_OAUTH_ACCESS_TOKEN", "GOOGLE_BACKEND_IMPERSONATE_SERVICE_ACCOUNT", "GOOGLE_IMPERSONATE_SERVICE_ACCOUNT",
+		"GOOGLE_BACKEND_STORAGE_CUSTOM_ENDPOINT", "GOOGLE_STORAGE_CUSTOM_ENDPOINT",
+	}
+)
+
+// BackendHasOwnAccess says whether d's gcs backend reaches its bucket
+// against t otherwise than with t's credentials and endpoint: against
+// Google, with credentials, an account to impersonate or an endpoint of
+// its own, declared or in the environment getenv reads. Against an
+// emulator Env hands the backend the emulator's endpoint and token, and
+// the declared ones are dropped (gcsEmulatorDropped).
+func BackendHasOwnAccess(d *config.Declaration, t target.Target, getenv func(string) string) bool {
+	b := usedBackend(d, t)
+	if b == nil || b.Type != "gcs" || t.IsEmulator() {
+		return false
+	}
+	for _, k := range gcsOwnConfig {
+		if b.Config[k] != "" {
+			return true
+		}
+	}
+	for _, k := range gcsOwnEnv {
+		if getenv(k) != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // BackendConfig lists the -backend-config KEY=VALUE arguments for init, in a
 // stable order: the declared settings, against the emulator without those
 // in gcsEmulatorDropped; none when no backend is used.
